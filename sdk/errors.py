@@ -1,0 +1,52 @@
+"""Error types. Every error names what is wrong: the file, the vertex, the part id."""
+from __future__ import annotations
+
+
+class ArticulateError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+
+class InvalidInputError(ArticulateError, ValueError):
+    """Input data is malformed (NaN vertex, label out of range, empty part, ...).
+
+    ``field`` names the offending piece (``"vertices[12]"``, ``"parts"``, ``"part 3"``)
+    so servers can map it onto ``INVALID_ARGUMENT`` with a field name.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, source: str | None = None):
+        self.field = field
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(prefix + message)
+
+
+class AssetReadError(ArticulateError, IOError):
+    """A file could not be read or parsed (missing, truncated, unsupported)."""
+
+    def __init__(self, path, message: str):
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+
+class MissingWeightsError(ArticulateError, FileNotFoundError):
+    """A learned model's checkpoint file is not present.
+
+    Names the file to provide and where to put it.
+    """
+
+    def __init__(self, model: str, filename: str, directory: str, hint: str = ""):
+        self.model, self.filename, self.directory = model, filename, directory
+        msg = (f"model '{model}' needs weights file '{filename}' which is not present; "
+               f"place it at {directory}/{filename} (or set ARTICULATE_WEIGHTS_DIR)")
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+
+
+class MissingDependencyError(ArticulateError, ImportError):
+    """An optional dependency is needed for the requested feature."""
+
+    def __init__(self, package: str, feature: str, install: str | None = None):
+        self.package = package
+        hint = install or f"pip install {package}"
+        super().__init__(f"{feature} needs the optional package '{package}': {hint}")
