@@ -1,0 +1,1 @@
+"""Evaluation against ground truth (used by ``articulate evaluate``)."""

@@ -1,0 +1,183 @@
+"""What a loader returns: the mesh, its parts, and (for rigged inputs) the ground-truth rig."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core import Mesh, PartLabels, Rig, sanitize_name
+from ..errors import InvalidInputError
+
+
+@dataclass
+class Asset:
+    path: Path | None
+    mesh: Mesh
+    parts: PartLabels | None = None
+    rig: Rig | None = None  # ground-truth rig when the file carries a skin
+
+    def parts_from_skin(self) -> PartLabels:
+        """Kinematic parts as SP4D defines them (App. B): argmax of the skinning weights.
+
+        Joints that win no vertex are dropped; part names are the winning joints' names and
+        ``joint_of_part`` maps each part back to its joint.
+        """
+        if self.rig is None:
+            raise InvalidInputError("--parts-from-skin needs an input with a skin (JOINTS_0/WEIGHTS_0)",
+                                    field="parts", source=str(self.path))
+        winner = self.rig.skin.indices[:, 0]  # weights are sorted descending
+        used = np.unique(winner)
+        remap = np.full(self.rig.skeleton.n_joints, -1)
+        remap[used] = np.arange(len(used))
+        pl = PartLabels(remap[winner], [self.rig.skeleton.names[j] for j in used])
+        pl.joint_of_part = used
+        return pl
+
+
+def parts_from_labels(mesh: Mesh, labels, *, per_face: bool | None = None, names=None) -> PartLabels:
+    """Part labels from a per-vertex or per-face integer array."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise InvalidInputError(f"part labels must be integers, got {labels.dtype}", field="parts")
+    if per_face is None:
+        if len(labels) == mesh.n_vertices:
+            per_face = False
+        elif len(labels) == mesh.n_faces:
+            per_face = True
+        else:
+            raise InvalidInputError(f"part label array has {len(labels)} entries; the mesh has {mesh.n_vertices} vertices "
+                                    f"and {mesh.n_faces} faces", field="parts")
+    if per_face:
+        if len(labels) != mesh.n_faces:
+            raise InvalidInputError(f"{len(labels)} face labels for {mesh.n_faces} faces", field="parts")
+        if labels.min() < 0:
+            f = int(np.flatnonzero(labels < 0)[0])
+            raise InvalidInputError(f"face {f} has negative part label {int(labels[f])}", field=f"parts[{f}]")
+        return PartLabels.from_face_labels(mesh.faces, labels, mesh.n_vertices, names)
+    return PartLabels(labels.astype(np.int64), list(names) if names else [])
+
+
+def load_obj(path) -> Asset:
+    """Wavefront OBJ; each ``o``/``g`` group becomes a part. Polygons are fan-triangulated."""
+    from ..errors import AssetReadError
+    path = Path(path)
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        raise AssetReadError(path, str(e)) from e
+    verts, faces, face_group = [], [], []
+    groups: list[str] = []
+    gid = -1
+
+    def group(name):
+        nonlocal gid
+        if name in groups:
+            gid = groups.index(name)
+        else:
+            groups.append(name)
+            gid = len(groups) - 1
+
+    for ln, line in enumerate(text.splitlines(), 1):
+        if line.startswith("v "):
+            parts = line.split()
+            try:
+                verts.append([float(x) for x in parts[1:4]])
+            except ValueError as e:
+                raise AssetReadError(path, f"line {ln}: bad vertex '{line.strip()}'") from e
+            if len(verts[-1]) != 3:
+                raise AssetReadError(path, f"line {ln}: vertex needs 3 coordinates")
+        elif line.startswith("f "):
+            try:
+                idx = [int(tok.split("/")[0]) for tok in line.split()[1:]]
+            except ValueError as e:
+                raise AssetReadError(path, f"line {ln}: bad face '{line.strip()}'") from e
+            idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+            if gid < 0:
+                group(path.stem)
+            for k in range(1, len(idx) - 1):
+                faces.append([idx[0], idx[k], idx[k + 1]])
+                face_group.append(gid)
+        elif line.startswith(("o ", "g ")):
+            nm = line[2:].strip() or f"group_{len(groups)}"
+            group(nm)
+    if not verts or not faces:
+        raise AssetReadError(path, "OBJ has no faces" if verts else "OBJ has no vertices")
+    mesh = Mesh(np.array(verts), np.array(faces), name=sanitize_name(path.stem))
+    used = np.unique(face_group)
+    remap = np.full(len(groups), -1)
+    remap[used] = np.arange(len(used))
+    taken: set[str] = set()
+    names = [sanitize_name(groups[g], taken) for g in used]
+    fl = remap[np.array(face_group)]
+    return Asset(path, mesh, PartLabels.from_face_labels(mesh.faces, fl, mesh.n_vertices, names) if len(used) > 1 else None)
+
+
+def load_ply(path) -> Asset:
+    """PLY mesh; a vertex property named part/label/part_id/segment gives parts."""
+    import trimesh
+    from ..errors import AssetReadError
+    path = Path(path)
+    try:
+        tm = trimesh.load(str(path), force="mesh", process=False)
+    except Exception as e:
+        raise AssetReadError(path, f"not a readable PLY ({type(e).__name__}: {e})") from e
+    if not hasattr(tm, "vertices") or len(tm.vertices) == 0:
+        raise AssetReadError(path, "PLY has no vertices")
+    mesh = Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), name=sanitize_name(path.stem))
+    parts = None
+    props = (tm.metadata.get("_ply_raw", {}) or {}).get("vertex", {}).get("data")
+    if props is not None and props.dtype.names:
+        for key in ("part", "label", "part_id", "segment"):
+            if key in props.dtype.names:
+                parts = PartLabels(np.asarray(props[key]).astype(np.int64))
+                break
+    return Asset(path, mesh, parts)
+
+
+def load_usd_mesh(path) -> Asset:
+    """Meshes of a USD stage in world space (rest time); each Mesh prim becomes a part.
+
+    Faces are fan-triangulated. A primvar ``part`` / ``partId`` (uniform or vertex) overrides prims as parts.
+    """
+    from ..errors import AssetReadError
+    from ._lazy import pxr
+    Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
+    path = Path(path)
+    stage = Usd.Stage.Open(str(path)) if path.exists() else None
+    if stage is None:
+        raise AssetReadError(path, "USD stage could not be opened")
+    cache = UsdGeom.XformCache()
+    verts, faces, groups, names = [], [], [], []
+    n0 = 0
+    for prim in stage.Traverse():
+        if not prim.IsA(UsdGeom.Mesh):
+            continue
+        m = UsdGeom.Mesh(prim)
+        pts = m.GetPointsAttr().Get()
+        cnt = m.GetFaceVertexCountsAttr().Get()
+        idx = m.GetFaceVertexIndicesAttr().Get()
+        if pts is None or cnt is None or idx is None or len(pts) == 0:
+            continue
+        p = np.asarray(pts, dtype=np.float64)
+        xf = np.asarray(cache.GetLocalToWorldTransform(prim), dtype=np.float64).T  # USD is row-vector
+        p = (xf @ np.c_[p, np.ones(len(p))].T).T[:, :3]
+        cnt, idx = np.asarray(cnt), np.asarray(idx)
+        starts = np.r_[0, np.cumsum(cnt)[:-1]]
+        tri = [[idx[s], idx[s + k], idx[s + k + 1]] for s, c in zip(starts, cnt) for k in range(1, c - 1)]
+        if not tri:
+            continue
+        verts.append(p)
+        faces.append(np.array(tri) + n0)
+        groups.append(np.full(len(p), len(names)))
+        names.append(prim.GetName())
+        n0 += len(p)
+    if not verts:
+        raise AssetReadError(path, "stage has no Mesh prims with faces")
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    taken: set[str] = set()
+    parts = PartLabels(np.concatenate(groups), [sanitize_name(n, taken) for n in names]) if len(names) > 1 else None
+    return Asset(path, mesh, parts)

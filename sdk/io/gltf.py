@@ -1,0 +1,352 @@
+"""glTF 2.0 / GLB reader: meshes (Draco too), node parts, skins and animations."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights, sanitize_name
+from ..core.transforms import compose_trs, matrix_to_quat, quat_normalize, world_to_local
+from ..errors import AssetReadError
+
+log = logging.getLogger(__name__)
+
+_CTYPE = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+class _Doc:
+    def __init__(self, path: Path):
+        import pygltflib
+        self.path = path
+        try:
+            self.g = pygltflib.GLTF2().load(str(path))
+        except Exception as e:  # pygltflib raises many kinds on truncated/garbage files
+            raise AssetReadError(path, f"not a readable glTF/GLB file ({type(e).__name__}: {e})") from e
+        if self.g is None:
+            raise AssetReadError(path, "not a readable glTF/GLB file")
+        self._buffers: dict[int, bytes] = {}
+
+    def buffer(self, i: int) -> bytes:
+        if i not in self._buffers:
+            b = self.g.buffers[i]
+            if b.uri is None:
+                data = self.g.binary_blob()
+            elif b.uri.startswith("data:"):
+                import base64
+                data = base64.b64decode(b.uri.split(",", 1)[1])
+            else:
+                f = self.path.parent / b.uri
+                if not f.exists():
+                    raise AssetReadError(self.path, f"buffer file '{b.uri}' is missing")
+                data = f.read_bytes()
+            if data is None or len(data) < b.byteLength:
+                raise AssetReadError(self.path, f"buffer {i} is truncated ({0 if data is None else len(data)} of {b.byteLength} bytes)")
+            self._buffers[i] = data
+        return self._buffers[i]
+
+    def view_bytes(self, i: int) -> bytes:
+        bv = self.g.bufferViews[i]
+        data = self.buffer(bv.buffer)
+        off = bv.byteOffset or 0
+        return data[off: off + bv.byteLength]
+
+    def accessor(self, i: int) -> np.ndarray:
+        a = self.g.accessors[i]
+        dt = np.dtype(_CTYPE[a.componentType])
+        nc = _NCOMP[a.type]
+        if a.bufferView is None:
+            out = np.zeros((a.count, nc), dtype=dt)
+        else:
+            bv = self.g.bufferViews[a.bufferView]
+            raw = self.view_bytes(a.bufferView)
+            off = a.byteOffset or 0
+            stride = bv.byteStride or dt.itemsize * nc
+            need = off + stride * (a.count - 1) + dt.itemsize * nc if a.count else 0
+            if need > len(raw):
+                raise AssetReadError(self.path, f"accessor {i} reads past the end of its buffer view")
+            out = np.ndarray((a.count, nc), dtype=dt, buffer=raw, offset=off, strides=(stride, dt.itemsize)).copy()
+        if a.sparse is not None:
+            s = a.sparse
+            idx_dt = np.dtype(_CTYPE[s.indices.componentType])
+            idx = np.frombuffer(self.view_bytes(s.indices.bufferView), dtype=idx_dt, count=s.count,
+                                offset=s.indices.byteOffset or 0)
+            val = np.frombuffer(self.view_bytes(s.values.bufferView), dtype=dt, count=s.count * nc,
+                                offset=s.values.byteOffset or 0).reshape(s.count, nc)
+            out[idx] = val
+        if a.normalized and dt.kind in "iu":
+            out = _dequantize(out)
+        return out.reshape(a.count, nc) if nc > 1 else out.reshape(a.count)
+
+
+def _dequantize(x: np.ndarray) -> np.ndarray:
+    info = np.iinfo(x.dtype)
+    if info.min < 0:
+        return np.maximum(x.astype(np.float32) / info.max, -1.0)
+    return x.astype(np.float32) / info.max
+
+
+def _node_local(n) -> np.ndarray:
+    if n.matrix and len(n.matrix) == 16:
+        return np.array(n.matrix, dtype=np.float64).reshape(4, 4).T  # glTF is column-major
+    t = np.array(n.translation or [0, 0, 0], dtype=np.float64)
+    r = np.array(n.rotation or [0, 0, 0, 1], dtype=np.float64)  # x, y, z, w
+    s = np.array(n.scale or [1, 1, 1], dtype=np.float64)
+    return compose_trs(t, np.r_[r[3], r[:3]], s)
+
+
+class _Scene:
+    """Node hierarchy of the default scene with rest-pose world transforms."""
+
+    def __init__(self, doc: _Doc):
+        g = doc.g
+        self.n = len(g.nodes)
+        self.parent = np.full(self.n, -1, dtype=np.int64)
+        for i, nd in enumerate(g.nodes):
+            for c in nd.children or []:
+                self.parent[c] = i
+        scene = g.scenes[g.scene or 0] if g.scenes else None
+        roots = scene.nodes if scene is not None else [i for i in range(self.n) if self.parent[i] < 0]
+        self.order: list[int] = []
+        stack = list(reversed(roots))
+        while stack:
+            i = stack.pop()
+            self.order.append(i)
+            stack.extend(reversed(g.nodes[i].children or []))
+        self.local = np.stack([_node_local(nd) for nd in g.nodes]) if self.n else np.zeros((0, 4, 4))
+
+    def world(self, local: np.ndarray) -> np.ndarray:  # local [..., N, 4, 4]
+        w = local.copy()
+        for i in self.order:
+            p = self.parent[i]
+            if p >= 0:
+                w[..., i, :, :] = w[..., p, :, :] @ local[..., i, :, :]
+        return w
+
+
+def _primitive_arrays(doc: _Doc, prim):
+    ext = (prim.extensions or {}).get("KHR_draco_mesh_compression")
+    attrs = {k: v for k, v in prim.attributes.__dict__.items() if v is not None}
+    if ext is not None:
+        import DracoPy
+        try:
+            dm = DracoPy.decode(doc.view_bytes(ext["bufferView"]))
+        except Exception as e:
+            raise AssetReadError(doc.path, f"Draco-compressed primitive could not be decoded: {e}") from e
+        out = {}
+        for name, uid in ext["attributes"].items():
+            a = dm.get_attribute_by_unique_id(uid)
+            data = np.asarray(a["data"])
+            acc = doc.g.accessors[attrs[name]] if name in attrs else None
+            if acc is not None and acc.normalized and data.dtype.kind in "iu":
+                data = _dequantize(data)
+            out[name] = data
+        faces = np.asarray(dm.faces, dtype=np.int64).reshape(-1, 3)
+        return out, faces
+    out = {name: doc.accessor(i) for name, i in attrs.items() if name in ("POSITION", "JOINTS_0", "WEIGHTS_0", "JOINTS_1", "WEIGHTS_1", "TEXCOORD_0")}
+    if "POSITION" not in out:
+        raise AssetReadError(doc.path, "primitive has no POSITION attribute")
+    nv = len(out["POSITION"])
+    mode = 4 if prim.mode is None else prim.mode
+    idx = doc.accessor(prim.indices).astype(np.int64) if prim.indices is not None else np.arange(nv)
+    if mode == 4:
+        faces = idx.reshape(-1, 3)
+    elif mode == 5:  # strip
+        f = np.stack([idx[:-2], idx[1:-1], idx[2:]], 1)
+        f[1::2] = f[1::2][:, [1, 0, 2]]
+        faces = f
+    elif mode == 6:  # fan
+        faces = np.stack([np.full(len(idx) - 2, idx[0]), idx[1:-1], idx[2:]], 1)
+    else:
+        return out, np.zeros((0, 3), dtype=np.int64)  # points/lines: no surface
+    return out, faces
+
+
+def _sample_channel(times, values, interp, t, is_rot):
+    """Sample a glTF animation sampler at times t [T]."""
+    if interp == "CUBICSPLINE":
+        k = len(times)
+        v = values.reshape(k, 3, -1)
+        vin, val, vout = v[:, 0], v[:, 1], v[:, 2]
+    else:
+        val = values.reshape(len(times), -1)
+    t = np.clip(t, times[0], times[-1])
+    i = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
+    j = np.minimum(i + 1, len(times) - 1)
+    dt = np.where(j > i, times[j] - times[i], 1.0)
+    u = np.where(j > i, (t - times[i]) / dt, 0.0)[:, None]
+    if interp == "STEP":
+        out = val[i]
+    elif interp == "CUBICSPLINE":
+        u2, u3 = u * u, u * u * u
+        out = ((2 * u3 - 3 * u2 + 1) * val[i] + (u3 - 2 * u2 + u) * dt[:, None] * vout[i]
+               + (-2 * u3 + 3 * u2) * val[j] + (u3 - u2) * dt[:, None] * vin[j])
+    elif is_rot:
+        a, b = val[i], val[j].copy()
+        dot = (a * b).sum(1, keepdims=True)
+        b = np.where(dot < 0, -b, b)
+        dot = np.abs(dot).clip(max=1.0)
+        th = np.arccos(dot)
+        s = np.sin(th)
+        small = s < 1e-6
+        wa = np.where(small, 1 - u, np.sin((1 - u) * th) / np.where(small, 1, s))
+        wb = np.where(small, u, np.sin(u * th) / np.where(small, 1, s))
+        out = wa * a + wb * b
+    else:
+        out = (1 - u) * val[i] + u * val[j]
+    if is_rot:
+        out = quat_normalize(out)
+    return out
+
+
+def load_gltf(path, *, fps: float = 30.0) -> "Asset":
+    from .asset import Asset
+    path = Path(path)
+    doc = _Doc(path)
+    g = doc.g
+    sc = _Scene(doc)
+    rest_world = sc.world(sc.local)
+
+    # joints: every node used by any skin, ordered so parents precede children
+    skin_nodes = sorted({j for s in (g.skins or []) for j in s.joints})
+    joint_set = set(skin_nodes)
+    joint_nodes = [i for i in sc.order if i in joint_set]
+    jindex = {n: k for k, n in enumerate(joint_nodes)}
+
+    def joint_parent(n):
+        p = sc.parent[n]
+        while p >= 0 and p not in joint_set:
+            p = sc.parent[p]
+        return jindex.get(int(p), -1) if p >= 0 else -1
+
+    bind_world = np.array([rest_world[n] for n in joint_nodes]).reshape(-1, 4, 4)
+    for s in g.skins or []:  # inverse bind matrices define the bind pose
+        if s.inverseBindMatrices is None:
+            continue
+        ibm = doc.accessor(s.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64)
+        for k, n in enumerate(s.joints):
+            bind_world[jindex[n]] = np.linalg.inv(ibm[k])
+
+    verts, faces, part_of_vertex, part_names, joints_l, weights_l = [], [], [], [], [], []
+    nvert = 0
+    has_skin = bool(joint_nodes)
+    for n in sc.order:
+        nd = g.nodes[n]
+        if nd.mesh is None:
+            continue
+        mesh = g.meshes[nd.mesh]
+        node_verts, node_faces, node_j, node_w = [], [], [], []
+        base = 0
+        for prim in mesh.primitives:
+            arrs, f = _primitive_arrays(doc, prim)
+            p = np.asarray(arrs["POSITION"], dtype=np.float64)
+            if len(f) == 0:
+                continue
+            node_verts.append(p)
+            node_faces.append(f + base)
+            base += len(p)
+            if nd.skin is not None and "JOINTS_0" in arrs:
+                js = np.asarray(g.skins[nd.skin].joints)
+                jj = [arrs["JOINTS_0"]] + ([arrs["JOINTS_1"]] if "JOINTS_1" in arrs else [])
+                ww = [arrs["WEIGHTS_0"]] + ([arrs["WEIGHTS_1"]] if "WEIGHTS_1" in arrs else [])
+                jj = np.concatenate(jj, 1).astype(np.int64)
+                ww = np.concatenate(ww, 1).astype(np.float64)
+                node_j.append(np.vectorize(lambda k: jindex[int(js[k])])(jj) if jj.size else jj)
+                node_w.append(ww)
+            else:
+                node_j.append(None)
+                node_w.append(None)
+        if not node_verts:
+            continue
+        v = np.concatenate(node_verts)
+        f = np.concatenate(node_faces)
+        if has_skin and nd.skin is None:
+            # rigid mesh: follows its nearest joint ancestor; static meshes are not part of the rig
+            p = sc.parent[n]
+            while p >= 0 and p not in joint_set:
+                p = sc.parent[p]
+            if p < 0:
+                log.info("%s: mesh node %d (%s) is not skinned nor under a joint; left out of the rig", path.name, n, nd.name)
+                continue
+            j = jindex[int(p)]
+            vw = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
+            m = bind_world[j] @ np.linalg.inv(rest_world[int(p)])
+            v = (m @ np.c_[vw, np.ones(len(v))].T).T[:, :3]
+            jj = np.full((len(v), 1), j)
+            ww = np.ones((len(v), 1))
+        elif nd.skin is not None:
+            jj = np.concatenate(node_j)
+            ww = np.concatenate(node_w)
+        else:
+            v = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
+            jj = ww = None
+        verts.append(v)
+        faces.append(f + nvert)
+        part_of_vertex.append(np.full(len(v), len(part_names)))
+        part_names.append(nd.name or mesh.name or f"node_{n}")
+        joints_l.append(jj)
+        weights_l.append(ww)
+        nvert += len(v)
+
+    if not verts:
+        raise AssetReadError(path, "contains no triangle mesh")
+    taken: set[str] = set()
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    parts = PartLabels(np.concatenate(part_of_vertex), [sanitize_name(nm, taken) for nm in part_names])
+
+    rig = None
+    if has_skin:
+        k = max(j.shape[1] for j in joints_l)
+        J = np.concatenate([np.pad(j, ((0, 0), (0, k - j.shape[1]))) for j in joints_l])
+        W = np.concatenate([np.pad(w, ((0, 0), (0, k - w.shape[1]))) for w in weights_l])
+        s = W.sum(1, keepdims=True)
+        W = np.where(s > 0, W / np.where(s > 0, s, 1), 0)
+        dense = np.zeros((len(J), len(joint_nodes)))
+        np.add.at(dense, (np.repeat(np.arange(len(J)), k), J.ravel()), W.ravel())
+        skin = SkinWeights.from_dense(dense, k=max(k, 1))
+        names_taken: set[str] = set()
+        names = [sanitize_name(g.nodes[n].name or f"joint_{n}", names_taken) for n in joint_nodes]
+        parents = np.array([joint_parent(n) for n in joint_nodes], dtype=np.int64)
+        rest_j = np.array([rest_world[n] for n in joint_nodes])
+        skel = Skeleton(names, parents, world_to_local(parents, rest_j), bind_world)
+        anims = [_read_animation(doc, sc, a, ai, joint_nodes, parents, fps) for ai, a in enumerate(g.animations or [])]
+        rig = Rig(mesh, skel, skin, parts, [a for a in anims if a is not None], metadata={"source": str(path)})
+    return Asset(path=path, mesh=mesh, parts=parts, rig=rig)
+
+
+def _read_animation(doc, sc, anim, ai, joint_nodes, parents, fps):
+    chans = [c for c in anim.channels if c.target.path in ("translation", "rotation", "scale") and c.target.node is not None]
+    if not chans:
+        return None
+    samplers = anim.samplers
+    tmax = 0.0
+    tmin = np.inf
+    data = []
+    for c in chans:
+        s = samplers[c.sampler]
+        times = doc.accessor(s.input).astype(np.float64).reshape(-1)
+        vals = doc.accessor(s.output).astype(np.float64)
+        tmax, tmin = max(tmax, times[-1]), min(tmin, times[0])
+        data.append((c.target.node, c.target.path, times, vals, s.interpolation or "LINEAR"))
+    T = max(int(round((tmax - tmin) * fps)) + 1, 1)
+    t = tmin + np.arange(T) / fps
+    g = doc.g
+    trs = []
+    for nd in g.nodes:  # rest TRS (matrix nodes stay static)
+        trs.append([np.array(nd.translation or [0, 0, 0], float), np.array(nd.rotation or [0, 0, 0, 1], float),
+                    np.array(nd.scale or [1, 1, 1], float)])
+    local = np.broadcast_to(sc.local, (T,) + sc.local.shape).copy()
+    animated = {}
+    for node, p, times, vals, interp in data:
+        v = _sample_channel(times, vals.reshape(len(times) * (3 if interp == "CUBICSPLINE" else 1), -1), interp, t, p == "rotation")
+        animated.setdefault(node, {})[p] = v
+    for node, chs in animated.items():
+        tt = chs.get("translation", np.broadcast_to(trs[node][0], (T, 3)))
+        rr = chs.get("rotation", np.broadcast_to(trs[node][1], (T, 4)))
+        ss = chs.get("scale", np.broadcast_to(trs[node][2], (T, 3)))
+        local[:, node] = compose_trs(tt, np.concatenate([rr[:, 3:], rr[:, :3]], 1), ss)
+    world = sc.world(local)[:, joint_nodes]
+    jl = world_to_local(parents, world)
+    name = anim.name or f"animation_{ai}"
+    return Animation.from_local_matrices(sanitize_name(name), fps, jl)
