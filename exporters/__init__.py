@@ -1,0 +1,1 @@
+"""Writers: USD (UsdSkel rigs, UsdPhysics articulations), glTF (skins, animations), URDF."""
