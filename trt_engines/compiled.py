@@ -1,0 +1,178 @@
+"""torch.compile (inductor) plus CUDA-graph capture per static shape bucket: the default compiled backend on GPU.
+
+:class:`CompiledModule` wraps a network and is called exactly like it. Per call it
+
+1. binds ``(*args, **kwargs)`` to the forward parameters and casts float inputs to the working precision;
+2. looks up the *bucket* — the tuple of input shapes/dtypes. On CUDA, the first call in a bucket warms the
+   compiled function up on a side stream (inductor compiles and autotunes there) and captures one CUDA graph
+   of the whole forward into a memory pool shared by all buckets; later calls in the bucket copy the inputs
+   into the graph's static buffers and replay it: one launch for the whole denoiser step instead of thousands;
+3. returns the outputs cast back to the caller's float dtype (cloned out of the shared pool by default).
+
+Without CUDA (or with ``cuda_graphs=False``) it runs the compiled function directly; with ``compile=False`` it
+is eager + CUDA graphs. Shapes that are not in ``buckets`` are captured on first sight when
+``capture_unseen=True`` (default); otherwise they run the compiled function without a graph.
+
+The module is cast to the working precision in place: the wrapper owns it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable, Mapping, Sequence
+
+import torch
+
+from sdk.errors import InvalidInputError
+
+from .onnx_export import bind_inputs, cast_inputs, forward_arg_names
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, None: None}
+
+_BucketKey = tuple
+
+
+def bucket_key(inputs: Mapping[str, object]) -> _BucketKey:
+    """Hashable key of a call: (name, shape, dtype, device) of each tensor input, repr of the others."""
+    items = []
+    for k in sorted(inputs):
+        v = inputs[k]
+        if isinstance(v, torch.Tensor):
+            items.append((k, tuple(v.shape), str(v.dtype), str(v.device)))
+        else:
+            items.append((k, repr(v)))
+    return tuple(items)
+
+
+class CudaGraphRunner:
+    """One CUDA graph of ``fn(**inputs)`` at fixed shapes, replayed with fresh input values.
+
+    inputs: example tensors (their values are copied into static buffers, which the graph reads)
+    pool:   memory pool handle shared with other graphs (``torch.cuda.graph_pool_handle()``)
+    """
+
+    def __init__(self, fn: Callable, inputs: Mapping[str, object], *, warmup: int = 2, pool=None):
+        self.static_in = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in inputs.items()}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.no_grad():
+            for _ in range(max(warmup, 1)):  # compile, autotune and allocate outside the capture
+                fn(**self.static_in)
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(self.graph, pool=pool):
+            self.static_out = fn(**self.static_in)
+
+    def __call__(self, inputs: Mapping[str, object]):
+        for k, v in inputs.items():
+            dst = self.static_in[k]
+            if isinstance(dst, torch.Tensor):
+                dst.copy_(v, non_blocking=True)
+            elif dst != v:
+                raise InvalidInputError(f"non-tensor input '{k}' changed from {dst!r} to {v!r} "
+                                        "inside a captured CUDA graph bucket", field=k)
+        self.graph.replay()
+        return self.static_out
+
+
+def _map_out(out, f):
+    if isinstance(out, torch.Tensor):
+        return f(out)
+    if isinstance(out, (tuple, list)):
+        return type(out)(_map_out(o, f) for o in out)
+    if isinstance(out, dict):
+        return {k: _map_out(v, f) for k, v in out.items()}
+    return out
+
+
+class CompiledModule:
+    """``module`` compiled with inductor, with one CUDA graph per static shape bucket.
+
+    precision:      fp32 | fp16 | bf16 | None (keep the module's dtype)
+    compile:        torch.compile the forward (False: eager, e.g. eager + CUDA graphs)
+    cuda_graphs:    capture graphs (default: when the module is on CUDA)
+    buckets:        input shapes to capture ahead with :meth:`warmup` (dicts name -> shape)
+    mode:           torch.compile mode: "default" or "max-autotune-no-cudagraphs" (longer compile); never a mode
+                    with inductor's own graphs ("reduce-overhead"): the graphs here are captured by this class
+    capture_unseen: capture a graph for a shape seen for the first time (else: compiled, no graph)
+    clone_outputs:  copy outputs out of the graphs' shared pool (needed when keeping outputs across calls)
+    """
+
+    def __init__(self, module: torch.nn.Module, *, precision: str | None = "fp16", compile: bool = True,
+                 cuda_graphs: bool | None = None, buckets: Sequence[Mapping[str, Sequence[int]]] = (),
+                 mode: str = "default", capture_unseen: bool = True,
+                 clone_outputs: bool = True, fullgraph: bool = False):
+        if precision not in PRECISIONS:
+            raise InvalidInputError(f"precision must be one of fp32/fp16/bf16, got {precision!r}",
+                                    field="precision")
+        self.dtype = PRECISIONS[precision]
+        self.module = module.eval()
+        if self.dtype is not None:
+            self.module.to(self.dtype)
+        self.names = forward_arg_names(self.module)
+        p = next(iter(self.module.parameters()), None)
+        self.device = p.device if p is not None else torch.device("cpu")
+        self.cuda_graphs = (self.device.type == "cuda") if cuda_graphs is None else cuda_graphs
+        if self.cuda_graphs and self.device.type != "cuda":
+            raise InvalidInputError("CUDA graphs need the module on a CUDA device", field="cuda_graphs")
+        self.fn = torch.compile(self.module, mode=mode, dynamic=False, fullgraph=fullgraph) if compile \
+            else self.module
+        self.compiled = compile
+        self.buckets = [dict(b) for b in buckets]
+        self.capture_unseen = capture_unseen
+        self.clone_outputs = clone_outputs
+        self._graphs: dict[_BucketKey, CudaGraphRunner] = {}
+        self._pool = torch.cuda.graph_pool_handle() if self.cuda_graphs else None
+
+    def __repr__(self) -> str:
+        return (f"CompiledModule({type(self.module).__name__}, dtype={self.dtype}, compiled={self.compiled}, "
+                f"cuda_graphs={self.cuda_graphs}, graphs={len(self._graphs)})")
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self._graphs)
+
+    def warmup(self, examples: Iterable[Mapping[str, torch.Tensor]] | None = None) -> None:
+        """Compile (and capture) every bucket ahead of the first real call.
+
+        examples: inputs per bucket; default random tensors at ``buckets``' shapes (float, on the module's device)
+        """
+        if examples is None:
+            examples = [{k: torch.randn(tuple(s), device=self.device) for k, s in b.items()} for b in self.buckets]
+        for ex in examples:
+            self(**ex)
+
+    def _prepare(self, args, kwargs):
+        bound = bind_inputs(self.names, args, kwargs)
+        caller_dtype = next((v.dtype for v in bound.values()
+                             if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
+        return cast_inputs(bound, self.dtype), caller_dtype
+
+    def __call__(self, *args, **kwargs):
+        inputs, caller_dtype = self._prepare(args, kwargs)
+        out = None
+        if self.cuda_graphs:
+            key = bucket_key(inputs)
+            g = self._graphs.get(key)
+            if g is None and (self.capture_unseen or self._in_buckets(inputs)):
+                log.info("capturing CUDA graph for bucket %s", key)
+                g = self._graphs[key] = CudaGraphRunner(self.fn, inputs, pool=self._pool)
+            if g is not None:
+                out = g(inputs)
+                if self.clone_outputs:
+                    out = _map_out(out, torch.Tensor.clone)
+        if out is None:
+            with torch.no_grad():
+                out = self.fn(**inputs)
+        if caller_dtype is not None and caller_dtype != self.dtype:
+            out = _map_out(out, lambda t: t.to(caller_dtype) if t.is_floating_point() else t)
+        return out
+
+    def _in_buckets(self, inputs) -> bool:
+        for b in self.buckets:
+            if all(isinstance(inputs.get(k), torch.Tensor) and tuple(inputs[k].shape) == tuple(s)
+                   for k, s in b.items()):
+                return True
+        return False
