@@ -1,0 +1,25 @@
+"""articulate SDK: game-ready rigs, articulation joints and 4D caches from 3D assets and videos.
+
+Heavy pieces load lazily: ``import sdk`` is cheap.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["Articulator", "load_asset", "config", "__version__"]
+
+
+def __getattr__(name):
+    if name == "Articulator":
+        from .articulator import Articulator
+        return Articulator
+    if name == "load_asset":
+        from .io import load_asset
+        return load_asset
+    if name == "config":
+        from . import config
+        return config
+    if name == "client":
+        from . import client
+        return client
+    raise AttributeError(name)

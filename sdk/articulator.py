@@ -1,0 +1,111 @@
+"""``sdk.Articulator``: the one facade a studio tool embeds. It only composes the method modules.
+
+    from sdk import Articulator
+    art = Articulator()
+    rig = art.rig("samples/critter.obj", method="harmonic")
+    rig.export_usd("critter.usda")
+
+``sdk.client.RemoteArticulator`` offers the same methods over gRPC.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .core import Articulation, Mesh, PartLabels, Rig
+from .errors import InvalidInputError
+from .io import Asset, load_asset, parts_from_labels
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class RigOptions:
+    method: str = "harmonic"  # harmonic | heat
+    max_influences: int = 4
+    max_bones: int | None = None
+    root: str | int | None = None
+    quantize_bits: int | None = None  # 8 | 16 | None
+
+
+def as_asset(obj) -> Asset:
+    """Accept a path, an Asset, a Mesh, or a (vertices, faces) pair."""
+    if isinstance(obj, Asset):
+        return obj
+    if isinstance(obj, (str, Path)):
+        return load_asset(obj)
+    if isinstance(obj, Mesh):
+        return Asset(None, obj)
+    if isinstance(obj, tuple) and len(obj) == 2:
+        return Asset(None, Mesh(np.asarray(obj[0]), np.asarray(obj[1])))
+    raise InvalidInputError(f"cannot use {type(obj).__name__} as an asset (give a path, Asset, Mesh or (vertices, faces))",
+                            field="asset")
+
+
+def resolve_parts(asset: Asset, parts=None, *, parts_from_skin: bool = False) -> PartLabels:
+    """Parts from: an explicit PartLabels / label array, the asset's own sub-meshes, or its skin (evaluation)."""
+    src = str(asset.path) if asset.path else None
+    if parts_from_skin:
+        pl = asset.parts_from_skin()
+    elif parts is None:
+        if asset.parts is None or asset.parts.n_parts < 2:
+            raise InvalidInputError("the asset has no parts: give separate sub-meshes/groups, a per-vertex or per-face label "
+                                    "array, or --parts-from-skin for a skinned input", field="parts", source=src)
+        pl = asset.parts
+    elif isinstance(parts, PartLabels):
+        pl = parts
+    elif isinstance(parts, (str, Path)):
+        pl = parts_from_labels(asset.mesh, np.load(parts) if str(parts).endswith(".npy") else np.loadtxt(parts, dtype=np.int64))
+    else:
+        pl = parts_from_labels(asset.mesh, parts)
+    return pl.validate(asset.mesh.n_vertices, source=src)
+
+
+class Articulator:
+    """Compose loading, rigging, motion and articulation methods behind one object."""
+
+    def __init__(self, device: str | None = None):
+        self.device = device
+
+    load = staticmethod(load_asset)
+
+    def rig(self, asset, parts=None, *, method: str = "harmonic", max_influences: int = 4, max_bones: int | None = None,
+            root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
+            progress: Progress | None = None) -> Rig:
+        """Skeleton + skin weights for a parted mesh (SP4D §3.4 harmonic or bone-heat)."""
+        from .rigging import rig_from_parts
+        a = as_asset(asset)
+        src = str(a.path) if a.path else None
+        a.mesh.validate(source=src)
+        pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
+        if len(a.mesh.faces) and getattr(a.mesh, "dropped_faces", np.zeros(0)).size:
+            pass  # degenerate faces were dropped by validate(); vertices (and labels) are unchanged
+        rig = rig_from_parts(a.mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
+                             quantize_bits=quantize_bits, progress=progress)
+        rig.metadata.setdefault("source", src)
+        return rig
+
+    def rig_from_motion(self, sequence, *, max_bones: int | None = None, max_influences: int = 4,
+                        progress: Progress | None = None, **kw) -> Rig:
+        """Skinned skeleton + animation recovered from a mesh sequence (path, MeshSequence or [T,V,3] + faces)."""
+        from .motion.pipeline import rig_from_motion
+        from .motion.sequence import load_sequence
+        seq = load_sequence(sequence, **{k: kw.pop(k) for k in ("clip", "faces", "fps") if k in kw})
+        rig, report = rig_from_motion(seq, max_bones=max_bones, max_influences=max_influences,
+                                      device=self.device, progress=progress, **kw)
+        rig.metadata["report"] = report
+        return rig
+
+    def articulate(self, asset, part: str | int | None = None, *, prompt: str | None = None,
+                   prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None) -> Articulation:
+        """Joints of a prop: one part (``part``) or every movable part (``all_parts``), ATOP-style."""
+        from .articulation.articulate import articulate_object
+        a = as_asset(asset)
+        if not all_parts and part is None:
+            raise InvalidInputError("give a part name/id or all_parts=True", field="part")
+        if not all_parts:
+            prompts = {part: prompt} if prompt else {part: None}
+        return articulate_object(a, prompts=prompts, parts=None if all_parts else [part], progress=progress)
