@@ -193,15 +193,19 @@ class Articulation(_message.Message):
     def __init__(self, name: _Optional[str] = ..., links: _Optional[_Iterable[_Union[Link, _Mapping]]] = ..., joints: _Optional[_Iterable[_Union[Joint, _Mapping]]] = ..., meters_per_unit: _Optional[float] = ...) -> None: ...
 
 class MotionSequence(_message.Message):
-    __slots__ = ("name", "mesh", "fps", "frame_count", "frames_f32le")
+    __slots__ = ("name", "fps", "frame_count", "vertex_count", "frames_f32le", "frames_f64le", "faces_u32le")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    MESH_FIELD_NUMBER: _ClassVar[int]
     FPS_FIELD_NUMBER: _ClassVar[int]
     FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VERTEX_COUNT_FIELD_NUMBER: _ClassVar[int]
     FRAMES_F32LE_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_F64LE_FIELD_NUMBER: _ClassVar[int]
+    FACES_U32LE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    mesh: Mesh
     fps: float
     frame_count: int
+    vertex_count: int
     frames_f32le: bytes
-    def __init__(self, name: _Optional[str] = ..., mesh: _Optional[_Union[Mesh, _Mapping]] = ..., fps: _Optional[float] = ..., frame_count: _Optional[int] = ..., frames_f32le: _Optional[bytes] = ...) -> None: ...
+    frames_f64le: bytes
+    faces_u32le: bytes
+    def __init__(self, name: _Optional[str] = ..., fps: _Optional[float] = ..., frame_count: _Optional[int] = ..., vertex_count: _Optional[int] = ..., frames_f32le: _Optional[bytes] = ..., frames_f64le: _Optional[bytes] = ..., faces_u32le: _Optional[bytes] = ...) -> None: ...
