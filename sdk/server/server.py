@@ -186,11 +186,17 @@ def start_server(options: ServerOptions | None = None, *, articulator=None) -> R
 
 
 def serve(options: ServerOptions, *, grace: float = 30.0, ready=None) -> int:
-    """Run until SIGTERM/SIGINT, then shut down gracefully. ``ready(running)`` is called once bound."""
+    """Run until SIGTERM/SIGINT, then shut down gracefully. ``ready(running)`` is called once bound.
+
+    A second signal during the shutdown cancels the in-flight jobs at once.
+    """
     running = start_server(options)
     stop = threading.Event()
 
     def on_signal(signum, frame):
+        if stop.is_set():
+            log.warning("second signal: cancelling in-flight jobs")
+            running.servicer.queue.cancel_all("server stopped")
         stop.set()
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
