@@ -216,7 +216,7 @@ class RemoteArticulator:
         """(RigRequest, local Mesh): the request :meth:`rig` sends, for jobs and custom calls."""
         from .articulator import as_asset, resolve_parts
         a = as_asset(asset)
-        a.mesh.validate(source=str(a.path) if a.path else None)
+        # the mesh itself is checked on the server (once; errors name the request field, e.g. input.mesh.vertices[5])
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
         req = self._spb.RigRequest(input=self._mesh_input(a.mesh), parts=self._convert.parts_to_proto(pl),
                                    part_source=self._spb.PART_SOURCE_INLINE, method=method,
@@ -298,7 +298,6 @@ class RemoteArticulator:
         from .articulator import as_asset
         spb = self._spb
         a = as_asset(asset)
-        a.mesh.validate(source=str(a.path) if a.path else None)
         if a.parts is None:
             raise InvalidInputError("the asset has no parts (sub-meshes/groups) to articulate", field="parts")
         if not all_parts and part is None:

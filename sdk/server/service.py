@@ -155,11 +155,12 @@ def resolve_mesh_input(inp: spb.MeshInput, uploads: UploadStore | None, field: s
                                     field=f"{field}.upload_id") from None
         return Asset(None, convert.mesh_from_proto(m, f"{field}.upload_id(mesh)"))
     asset = _asset_from_upload(u, f"{field}.upload_id")
-    try:
-        asset.mesh.validate()
-    except InvalidInputError as e:
-        raise InvalidInputError(str(e), field=f"{field}.upload_id(mesh).{e.field}") from None
+    convert.check_mesh(asset.mesh, f"{field}.upload_id(mesh)")
     return asset
+
+
+def mesh_field(inp: spb.MeshInput, field: str = "input") -> str:
+    return f"{field}.mesh" if inp.WhichOneof("source") == "mesh" else f"{field}.upload_id(mesh)"
 
 
 def resolve_parts(req, asset, field: str = "parts"):
@@ -282,16 +283,21 @@ def plan_rig(req: spb.RigRequest, *, articulator, uploads: UploadStore | None, c
         else:
             root = req.root
     _check_export(req.export, _RIG_FORMATS, "a rig")
-    mesh = asset.mesh
+    mesh, mfield = asset.mesh, mesh_field(req.input)
     include_mesh, export = req.include_mesh, spb.ExportOptions()
     export.CopyFrom(req.export)
 
     def run(job: Job) -> None:
-        rig = articulator.rig(Asset(None, mesh, parts=parts), parts, method=method, max_influences=k,
-                              max_bones=req.max_bones or None, root=root, quantize_bits=req.quantize_bits or None,
-                              progress=job.progress)
+        n_faces = mesh.n_faces
+        try:
+            rig = articulator.rig(Asset(None, mesh, parts=parts), parts, method=method, max_influences=k,
+                                  max_bones=req.max_bones or None, root=root, quantize_bits=req.quantize_bits or None,
+                                  progress=job.progress)
+        except InvalidInputError as e:
+            raise convert.rebase_mesh_error(e, mfield) from None
         job.check()
-        result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh))
+        # the SDK drops degenerate faces: then the caller needs the mesh the skin binds
+        result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh or rig.mesh.n_faces != n_faces))
         _check_result_size(job, result, cfg.max_send_bytes, "rig")
         job.emit(rig=result)
         _export_rig(job, rig, export, cfg.chunk_bytes)
@@ -386,14 +392,18 @@ def plan_articulate(req: spb.ArticulatePartsRequest, *, articulator, uploads: Up
     mesh, include_meshes, export = asset.mesh, req.include_meshes, spb.ExportOptions()
     export.CopyFrom(req.export)
     all_parts = req.all_parts or len(prompts) > 1
+    mfield = mesh_field(req.input)
 
     def run(job: Job) -> None:
         a = Asset(None, mesh, parts=parts)
-        if all_parts:
-            art = articulator.articulate(a, all_parts=True, prompts=prompts or None, progress=job.progress)
-        else:
-            (part, prompt), = prompts.items()
-            art = articulator.articulate(a, part, prompt=prompt, progress=job.progress)
+        try:
+            if all_parts:
+                art = articulator.articulate(a, all_parts=True, prompts=prompts or None, progress=job.progress)
+            else:
+                (part, prompt), = prompts.items()
+                art = articulator.articulate(a, part, prompt=prompt, progress=job.progress)
+        except InvalidInputError as e:
+            raise convert.rebase_mesh_error(e, mfield) from None
         job.check()
         result = spb.ArticulationResult(articulation=convert.articulation_to_proto(art, include_meshes=include_meshes))
         _check_result_size(job, result, cfg.max_send_bytes, "articulation")

@@ -187,3 +187,27 @@ def test_plain_grpcio_stub_with_token(server, rigged):
     assert events[-1].final.code == 0
     rig = [e for e in events if e.WhichOneof("event") == "rig"][0].rig.rig
     assert rig.skin.vertex_count == asset.mesh.n_vertices and len(rig.skeleton.names) == parts.n_parts
+
+
+def test_degenerate_faces_dropped_like_local(client, rigged):
+    """The SDK drops zero-area faces; the remote rig binds the same mesh as the local one."""
+    asset, parts = rigged["RiggedFigure"]
+    f = asset.mesh.faces.copy()
+    f[:5, 2] = f[:5, 1]  # five degenerate triangles
+    from sdk.core import Mesh
+    remote = client.rig(Mesh(asset.mesh.vertices, f), parts)
+    local = Articulator().rig(Mesh(asset.mesh.vertices, f.copy()), parts)
+    assert remote.mesh.n_faces == local.mesh.n_faces == len(f) - 5
+    np.testing.assert_array_equal(remote.mesh.faces, local.mesh.faces)
+    assert_same_rig(remote, local)
+
+
+def test_all_faces_degenerate_is_invalid_in_band(client, rigged):
+    from sdk.errors import InvalidInputError
+    asset, parts = rigged["RiggedFigure"]
+    f = asset.mesh.faces.copy()
+    f[:, 2] = f[:, 1]
+    from sdk.core import Mesh
+    with pytest.raises(InvalidInputError) as e:
+        client.rig(Mesh(asset.mesh.vertices, f), parts)
+    assert e.value.field == "input.mesh.faces" and "degenerate" in str(e.value)
