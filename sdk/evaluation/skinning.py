@@ -23,7 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_EXCLUDE = ("SimpleSkin",)  # 10 vertices: no meaningful surface to diffuse on
+# left out by default (pass --assets to include them), with the reason printed:
+DEFAULT_EXCLUDE = {
+    "SimpleSkin": "10 vertices: no surface to diffuse on",
+    "RecursiveSkeletons": "84 skins on copies of one 40-vertex mesh that coincide in bind pose (welding merges them)",
+    "RobotExpressive": "4 skins; joint matrices only valid for their own skin's vertices (even the hard GT-argmax indicator reaches 84% bbox max error)",
+}
 
 
 def add_arguments(p):
@@ -152,6 +157,9 @@ def run(args) -> int:
             rows.extend(evaluate_asset(f, methods, args.threshold, args.max_frames, args.max_influences, args.blend))
         except ArticulateError as e:
             print(f"{name}: skipped ({e})")
+    if assets is None:
+        for k, why in DEFAULT_EXCLUDE.items():
+            print(f"(not in the default set: {k}: {why})")
     print(f"Skinning from ground-truth parts (argmax of the true skin) vs the true skin; "
           f"precision/recall: joints with weight > {args.threshold:g}; deformation over every clip, "
           f"<= {args.max_frames} evenly spaced frames per clip, % of bbox diagonal; {args.max_influences} influences.")

@@ -123,7 +123,10 @@ def solve_dirichlet(K: sp.csr_matrix, fixed_values: np.ndarray, free: np.ndarray
     """Harmonic extension: minimize w^T K w with w = fixed_values on ~free. Returns W [V, P].
 
     K: [V, V] PSD stiffness; fixed_values: [V, P] (rows of free vertices ignored); free: [V] bool.
-    One factorization per connected block of K_FF, solved for the parts that touch the block.
+    K_FF is permuted to block-diagonal form (connected pieces of the free set); each block is
+    factorized once and solved only for the parts whose fixed values it touches. A block touching
+    only parts whose fixed rows are one-hot needs one column less: the last part's weight is one
+    minus the others (partition of unity, exact up to round-off).
     """
     from scipy.sparse.csgraph import connected_components
     V, P = fixed_values.shape
@@ -132,27 +135,30 @@ def solve_dirichlet(K: sp.csr_matrix, fixed_values: np.ndarray, free: np.ndarray
     if not len(fi):
         return out
     ci = np.flatnonzero(~free)
-    Kff = K[fi][:, fi].tocsr()
-    Kfc = K[fi][:, ci]
-    rhs = -(Kfc @ sp.csr_matrix(out[ci]))  # [F, P] sparse
-    rhs = sp.csr_matrix(rhs)
+    Kf = K[fi]
+    Kff = Kf[:, fi].tocsr()
     ncomp, comp = connected_components(Kff, directed=False)
     order = np.argsort(comp, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(comp[order])) + 1, len(fi)]
+    Kp = Kff[order][:, order].tocsr()
+    fixed_sparse = sp.csr_matrix(out[ci])
+    rhs = sp.csr_matrix(-(Kf[order][:, ci] @ fixed_sparse))  # [F, P] in block order
+    onehot = bool(np.all((out[ci] == 0) | (out[ci] == 1)) and np.allclose(out[ci].sum(1), 1.0))
     sol = np.zeros((len(fi), P))
     for b in range(ncomp):
-        rows = order[starts[b]:starts[b + 1]]
-        r = rhs[rows]
+        s0, s1 = starts[b], starts[b + 1]
+        r = rhs[s0:s1]
         cols = np.unique(r.indices)
         if not len(cols):
-            continue  # the block touches no fixed value of any part: all weights stay zero... see check below
-        A = Kff[rows][:, rows]
-        solve = _factor(A)
-        x = solve(np.ascontiguousarray(r[:, cols].toarray()))
-        sol[rows[:, None], cols[None, :]] = x
+            continue
+        solve_cols = cols[:-1] if (onehot and len(cols) > 1) else cols
+        x = _factor(Kp[s0:s1, s0:s1])(np.ascontiguousarray(r[:, solve_cols].toarray()))
+        sol[s0:s1, solve_cols] = x
+        if len(solve_cols) < len(cols):
+            sol[s0:s1, cols[-1]] = 1.0 - x.sum(1)
         if progress is not None and ncomp > 1:
             progress((b + 1) / ncomp, f"harmonic block {b + 1}/{ncomp}")
-    out[fi] = sol
+    out[fi[order]] = sol
     return out
 
 

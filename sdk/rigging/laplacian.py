@@ -76,21 +76,26 @@ def unique_edges(faces: np.ndarray) -> np.ndarray:
 
 
 def cotangent_weights(vertices: np.ndarray, faces: np.ndarray, eps: float = 1e-12):
-    """Per-face half-cotangents. Returns (rows [3F], cols [3F], w [3F]) with w = cot(angle opposite)/2."""
+    """Per-face half-cotangents. Returns (rows [3F], cols [3F], w [3F]) with w = cot(angle opposite)/2.
+
+    cot at corner a = (|ab|^2 + |ac|^2 - |bc|^2) / (4 area); the area is bounded below by
+    ``eps`` times the squared longest edge so slivers give large but finite weights.
+    """
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
-    rows, cols, vals = [], [], []
-    for a, b, c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):  # angle at a, opposite edge (b, c)
-        e1 = v[f[:, b]] - v[f[:, a]]
-        e2 = v[f[:, c]] - v[f[:, a]]
-        dot = np.einsum("ij,ij->i", e1, e2)
-        cross = np.linalg.norm(np.cross(e1, e2), axis=1)
-        scale = np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1)
-        cot = dot / np.maximum(cross, eps * np.maximum(scale, 1e-300))
-        rows.append(f[:, b])
-        cols.append(f[:, c])
-        vals.append(0.5 * cot)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    p0, p1, p2 = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    e0, e1, e2 = p2 - p1, p0 - p2, p1 - p0  # edge opposite corner 0, 1, 2
+    l0, l1, l2 = (e0 * e0).sum(1), (e1 * e1).sum(1), (e2 * e2).sum(1)
+    cr = np.cross(e1, e2)
+    area2 = np.sqrt((cr * cr).sum(1))  # 2 * area
+    area2 = np.maximum(area2, eps * np.maximum(np.maximum(l0, l1), l2))
+    inv = 1.0 / (4.0 * np.maximum(area2, 1e-300))  # 1 / (8 area): half cotangent factor
+    w0 = (l1 + l2 - l0) * inv
+    w1 = (l2 + l0 - l1) * inv
+    w2 = (l0 + l1 - l2) * inv
+    rows = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    cols = np.concatenate([f[:, 2], f[:, 0], f[:, 1]])
+    return rows, cols, np.concatenate([w0, w1, w2])
 
 
 def cotangent_laplacian(vertices: np.ndarray, faces: np.ndarray, n_vertices: int | None = None,

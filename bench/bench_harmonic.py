@@ -1,0 +1,95 @@
+"""Harmonic skinning weights: ours vs libigl (igl.harmonic) on the same meshes and constraints.
+
+Procedural bumpy tubes, 5k -> 200k vertices, 20 part bands along the axis. Both solvers get the
+same mesh, the same constrained vertices ``b`` (everything outside the transition bands, from
+``sdk.rigging.harmonic.free_band`` with blend=1) and the same values ``bc`` (part indicators), and
+return W [V, 20]. Timed: ours = cotangent Laplacian + ``solve_dirichlet`` (what
+``harmonic_weights`` does after choosing the band); libigl = ``igl.harmonic(V, F, b, bc, 1)``
+(cotmatrix + massmatrix + min_quad_with_fixed with Eigen's sparse Cholesky). The operator is the
+plain cotangent Laplacian on both sides (``clamp_negative=False``; on these meshes no edge weight is
+negative anyway). Wall time is the minimum over ``--repeats`` runs (the machine is shared).
+
+    python bench/bench_harmonic.py [--sizes 5000,20000,50000,100000,200000] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def bumpy_tube(n_vertices: int, n_parts: int = 20, length: float = 60.0):
+    """Open tube along z with radius bumps; returns vertices [V, 3], faces [F, 3], labels [V]."""
+    na = max(8, int(round(np.sqrt(n_vertices * 2 * np.pi / length))))
+    nl = max(n_parts * 2, int(round(n_vertices / na)))
+    th = np.linspace(0, 2 * np.pi, na, endpoint=False)
+    z = np.linspace(0, length, nl)
+    T, Z = np.meshgrid(th, z)  # [nl, na]
+    r = 1.0 + 0.15 * np.sin(3 * T) * np.sin(0.7 * Z) + 0.1 * np.cos(0.3 * Z)
+    V = np.stack([r * np.cos(T), r * np.sin(T), Z], -1).reshape(-1, 3)
+    i = np.arange(nl - 1)[:, None] * na
+    j = np.arange(na)[None, :]
+    a, b = i + j, i + (j + 1) % na
+    c, d = a + na, b + na
+    F = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
+    labels = np.minimum((V[:, 2] / length * n_parts).astype(np.int64), n_parts - 1)
+    return V, F.astype(np.int64), labels
+
+
+def ours(V, F, free, B):
+    from sdk.rigging.harmonic import solve_dirichlet
+    from sdk.rigging.laplacian import cotangent_laplacian
+    K = cotangent_laplacian(V, F, len(V), clamp_negative=False)
+    return solve_dirichlet(K, B, free)
+
+
+def libigl(V, F, free, B):
+    import igl
+    b = np.flatnonzero(~free).astype(np.int64)
+    return igl.harmonic(V, F, b, np.ascontiguousarray(B[b]), 1)
+
+
+def timed(fn, repeats):
+    best, out = np.inf, None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="5000,20000,50000,100000,200000")
+    ap.add_argument("--parts", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--blend", type=float, default=1.0)
+    args = ap.parse_args(argv)
+    from sdk.rigging.harmonic import free_band
+    rows = []
+    print(f"{'V':>8} {'free':>8} {'ours s':>8} {'libigl s':>9} {'speedup':>8} {'max|dw|':>9} {'ours us/V':>10} {'igl us/V':>9}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        V, F, lab = bumpy_tube(n, args.parts)
+        free = free_band(V, F, lab, args.blend)
+        B = np.zeros((len(V), args.parts))
+        B[np.arange(len(V)), lab] = 1.0
+        t_o, W_o = timed(lambda: ours(V, F, free, B), args.repeats)
+        t_i, W_i = timed(lambda: libigl(V, F, free, B), args.repeats)
+        dw = float(np.abs(W_o - W_i).max())
+        rows.append((len(V), int(free.sum()), t_o, t_i, t_i / t_o, dw))
+        print(f"{len(V):>8} {int(free.sum()):>8} {t_o:>8.3f} {t_i:>9.3f} {t_i / t_o:>7.2f}x {dw:>9.2e} "
+              f"{1e6 * t_o / len(V):>10.2f} {1e6 * t_i / len(V):>9.2f}", flush=True)
+    if len(rows) > 1:
+        (v0, _, o0, i0, *_), (v1, _, o1, i1, *_) = rows[0], rows[-1]
+        print(f"growth {v0} -> {v1} vertices (x{v1 / v0:.0f}): ours x{o1 / o0:.1f}, libigl x{i1 / i0:.1f} "
+              f"(log-log slope ours {np.log(o1 / o0) / np.log(v1 / v0):.2f}, libigl {np.log(i1 / i0) / np.log(v1 / v0):.2f})")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
