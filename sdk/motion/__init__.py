@@ -1,0 +1,11 @@
+"""Rig from motion: kinematic parts, skeleton, joints and skinning recovered from mesh sequences (4D caches)."""
+from .sequence import MeshSequence, MotionWarning, load_sequence
+
+__all__ = ["MeshSequence", "MotionWarning", "load_sequence", "rig_from_motion"]
+
+
+def __getattr__(name):
+    if name == "rig_from_motion":
+        from .pipeline import rig_from_motion
+        return rig_from_motion
+    raise AttributeError(name)
