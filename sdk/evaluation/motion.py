@@ -59,7 +59,8 @@ def merged_ground_truth(rig, anim_world: np.ndarray, weld_index: np.ndarray, edg
     skin = rig.skeleton.skinning_matrices(anim_world)  # [T, J, 4, 4] rest -> frame t
     winner = rig.skin.indices[:, 0]
     verts = rig.mesh.vertices
-    diag = float(np.linalg.norm(verts.max(0) - verts.min(0))) or 1.0
+    posed = rig.pose(anim_world[:1])[0]  # displacements live in the posed space (the bind mesh may be scaled)
+    diag = float(np.linalg.norm(posed.max(0) - posed.min(0))) or 1.0
     used, lab = np.unique(winner, return_inverse=True)
     m = torch.as_tensor(skin[:, used].transpose(1, 0, 2, 3).copy())
     # on the welded vertices (one representative each) so soups count each point once in adjacency
