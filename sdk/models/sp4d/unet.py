@@ -89,7 +89,7 @@ class SP4DConfig:
     @classmethod
     def small(cls) -> "SP4DConfig":
         """The model trained here on procedural objects (64^2 images, 16^2 latents, 4 views x 4 frames)."""
-        return cls(latent_channels=4, model_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
+        return cls(latent_channels=4, model_channels=32, channel_mult=(1, 1, 2), num_res_blocks=1,
                    attention_levels=(1, 2), num_head_channels=32, context_dim=64, camera_embed_dim=32,
                    cond_aug_embed_dim=16, num_views=4, num_frames=4, latent_size=16)
 
