@@ -29,6 +29,10 @@ Progress = Callable[[float, str], None]
 _FORMATS = {"usda": 1, "usdc": 2, "glb": 3, "urdf": 4}
 
 
+class RemoteWarning(UserWarning):
+    """A warning the SDK raised on the server while running this call (text: '<Category>: message')."""
+
+
 class RemoteError(ArticulateError):
     """A call failed on the server (or on the way); ``code`` is the grpc.StatusCode."""
 
@@ -120,6 +124,9 @@ class RemoteArticulator:
                         progress(ev.progress.fraction, ev.progress.message)
                 elif kind in ("rig", "articulation"):
                     result = ev
+                elif kind == "warning":
+                    import warnings
+                    warnings.warn(ev.warning, RemoteWarning, stacklevel=3)
                 elif kind == "blob_header":
                     current, buf = ev.blob_header, []
                 elif kind == "blob_chunk":

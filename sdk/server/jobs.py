@@ -30,6 +30,31 @@ from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 log = logging.getLogger("sdk.server")
 
 
+_current = threading.local()  # the job a worker thread is running (for warnings)
+
+
+def current_job() -> "Job | None":
+    return getattr(_current, "job", None)
+
+
+def install_warning_relay() -> None:
+    """Forward warnings raised while a job runs (e.g. "no motion") to its event stream (idempotent)."""
+    import warnings
+    if getattr(warnings.showwarning, "_articulate_relay", False):
+        return
+    original = warnings.showwarning
+
+    def relay(message, category, filename, lineno, file=None, line=None):
+        job = current_job()
+        if job is not None:
+            job.emit(warning=f"{category.__name__}: {message}")
+        return original(message, category, filename, lineno, file, line)
+    relay._articulate_relay = True
+    warnings.showwarning = relay
+    # every job should see its own warnings, not only the first job to trigger one at a given line
+    warnings.filterwarnings("always", category=UserWarning, module=r"sdk(\.|$)")
+
+
 class JobCancelled(BaseException):
     """Raised inside a job's progress callback to stop the work.
 
@@ -260,6 +285,7 @@ class JobQueue:
                 return
             job.state, job.started = "running", time.monotonic()
             fn = job.fn
+        _current.job = job
         try:
             job.check()
             fn(job)
@@ -273,6 +299,7 @@ class JobQueue:
                 log.error("job %s (%s) failed:\n%s", job.id, job.kind, "".join(traceback.format_exception(e)))
         finally:
             fn = None
+            _current.job = None
         job.finish(outcome)
         # a failed or cancelled job's traceback holds its frames (and arrays) in reference cycles:
         # collect them now; a successful job's work is freed by reference counting alone (a full

@@ -22,7 +22,7 @@ import grpc
 
 from ..errors import InvalidInputError
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
-from .jobs import JobQueue
+from .jobs import JobQueue, install_warning_relay
 from .service import SERVICE_NAME, ArticulateServicer, ServiceConfig
 
 log = logging.getLogger("sdk.server")
@@ -152,6 +152,7 @@ def start_server(options: ServerOptions | None = None, *, articulator=None) -> R
     cfg = ServiceConfig(workers=o.workers, queue_capacity=o.queue_capacity, max_receive_bytes=o.max_message_bytes,
                         max_send_bytes=o.max_message_bytes, chunk_bytes=min(o.chunk_bytes, o.max_message_bytes // 2),
                         max_upload_bytes=o.max_upload_bytes, auth_required=bool(o.tokens), tls=o.tls_cert is not None)
+    install_warning_relay()
     servicer = ArticulateServicer(articulator, cfg, JobQueue(cfg.workers, cfg.queue_capacity))
     interceptors = [TokenAuthInterceptor(o.tokens)] if o.tokens else []
     server = grpc.server(

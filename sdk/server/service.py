@@ -310,10 +310,10 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
     kind = req.motion.WhichOneof("source")
     if kind is None:
         raise InvalidInputError("no motion given (set motion.sequence or motion.upload_id)", field="motion")
-    cleanup: list[Callable[[], None]] = []
     kwargs: dict = {}
+    md, file_data, suffix, mfield = None, None, "", "motion.sequence"
     if kind == "sequence":
-        md = convert.motion_from_proto(req.motion.sequence, "motion.sequence")
+        md = convert.motion_from_proto(req.motion.sequence, mfield)
     else:
         if uploads is None:
             raise InvalidInputError("uploads are not available here", field="motion.upload_id")
@@ -324,26 +324,16 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
             except Exception:  # noqa: BLE001
                 raise InvalidInputError("uploaded data is not a valid articulate.rig.v1.MotionSequence message",
                                         field="motion.upload_id") from None
-            md = convert.motion_from_proto(m, "motion.upload_id(sequence)")
+            mfield = "motion.upload_id(sequence)"
+            md = convert.motion_from_proto(m, mfield)
         else:
             suffix = Path(u.filename).suffix.lower()
             if suffix not in (".glb", ".gltf", ".npz", ".usd", ".usda", ".usdc"):
                 raise InvalidInputError(f"upload '{u.filename}' is not an animated asset (.glb, .gltf, .npz, .usd*)",
                                         field="motion.upload_id")
-            tmp = tempfile.TemporaryDirectory(prefix="articulate-motion-")
-            cleanup.append(tmp.cleanup)
-            path = Path(tmp.name) / f"upload{suffix}"
-            path.write_bytes(u.data)
-            md = None
+            file_data = u.data
             if req.clip:
                 kwargs["clip"] = req.clip
-    if md is not None:
-        sequence = md.vertices
-        kwargs.update(fps=md.fps)
-        if md.faces is not None:
-            kwargs["faces"] = md.faces
-    else:
-        sequence = str(path)
     k = req.max_influences or 4
     if not 1 <= k <= 32:
         raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
@@ -353,8 +343,26 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
     max_bones = req.max_parts or None
 
     def run(job: Job) -> None:
-        rig = articulator.rig_from_motion(sequence, max_bones=max_bones, max_influences=k, progress=job.progress,
-                                          **kwargs)
+        # the facade reads sequences from files (Articulator.rig_from_motion -> load_sequence(path)): decoded
+        # frames go to an .npz in MeshSequence.save's layout (float64 kept), uploads keep their own format
+        with tempfile.TemporaryDirectory(prefix="articulate-motion-") as tmp:
+            if md is not None:
+                path = Path(tmp) / "sequence.npz"
+                arrays = dict(vertices=md.vertices, fps=np.float64(md.fps), name=np.str_(md.name))
+                if md.faces is not None:
+                    arrays["faces"] = md.faces
+                np.savez(path, **arrays)
+            else:
+                path = Path(tmp) / f"upload{suffix}"
+                path.write_bytes(file_data)
+            try:
+                rig = articulator.rig_from_motion(str(path), max_bones=max_bones, max_influences=k,
+                                                  progress=job.progress, **kwargs)
+            except InvalidInputError as e:
+                f = e.field or ""
+                if md is not None and (f in ("vertices", "faces", "fps") or f.startswith(("vertices[", "faces["))):
+                    raise InvalidInputError(str(e), field=f"{mfield}.{f}") from None
+                raise
         job.check()
         report = rig.metadata.get("report")
         result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh),
@@ -364,7 +372,7 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
         job.emit(rig=result)
         _export_rig(job, rig, export, cfg.chunk_bytes)
 
-    return Plan("rig_from_motion", run, cleanup)
+    return Plan("rig_from_motion", run)
 
 
 def plan_articulate(req: spb.ArticulatePartsRequest, *, articulator, uploads: UploadStore | None,

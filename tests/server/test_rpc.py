@@ -125,15 +125,37 @@ def test_server_info(client):
     assert "rig" in info.tasks and "harmonic" in info.methods
 
 
-def test_rig_from_motion(client, rigged):
+def test_rig_from_motion(client, shared_data):
     if importlib.util.find_spec("sdk.motion.pipeline") is None:
         pytest.skip("sdk.motion.pipeline (issue 3, rig from motion) is not in this checkout yet")
-    asset, _ = rigged["RiggedFigure"]
-    clip = asset.rig.animate()  # [T, V, 3]
-    rig = client.rig_from_motion(clip[::2], faces=asset.mesh.faces, fps=15.0, max_bones=8)
-    assert rig.skin.n_vertices == asset.mesh.n_vertices
-    assert rig.animations and rig.animations[0].n_frames == len(clip[::2])
-    assert "report" in rig.metadata
+    path = shared_data / "rigged/RiggedSimple/RiggedSimple.glb"
+    seen = []
+    remote, files = client.rig_from_motion_files(path, max_bones=3, formats=["usda"],
+                                                 progress=lambda f, m: seen.append(m))
+    local = Articulator().rig_from_motion(path, max_bones=3)
+    assert seen and "rig.usda" in files and b"SkelAnimation" in files["rig.usda"]
+    assert remote.mesh.n_vertices == local.mesh.n_vertices
+    np.testing.assert_array_equal(remote.mesh.faces, local.mesh.faces)
+    assert_same_rig(remote, local)
+    assert len(remote.animations) == len(local.animations) == 1
+    np.testing.assert_allclose(remote.animations[0].rotations, local.animations[0].rotations, atol=1e-6)
+    assert remote.metadata["report"]["rmse"] == pytest.approx(local.metadata["report"]["rmse"], rel=1e-5)
+
+
+def test_rig_from_motion_bad_frames(client):
+    from sdk.errors import InvalidInputError
+    frames = np.zeros((3, 4, 3))
+    frames[1, 2, 0] = np.nan
+    with pytest.raises(InvalidInputError) as e:
+        client.rig_from_motion(frames, faces=np.array([[0, 1, 2], [1, 2, 3]]))
+    assert e.value.field == "motion.sequence.frames_f64le[frame 1, vertex 2]"
+    from sdk.client import RemoteWarning
+    from sdk.server.jobs import install_warning_relay
+    with pytest.warns(RemoteWarning, match="no motion"), pytest.raises(InvalidInputError) as e:
+        install_warning_relay()  # pytest swaps warnings.showwarning in each catch_warnings; a server installs it once
+        # no motion at all: the SDK's own check (its warning relayed too), field rebased
+        client.rig_from_motion(np.repeat(np.random.default_rng(0).normal(size=(1, 6, 3)), 4, 0))
+    assert e.value.field.startswith("motion.sequence.vertices")
 
 
 def test_articulate_parts(client, shared_data):
