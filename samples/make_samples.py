@@ -3,7 +3,7 @@
     python samples/make_samples.py            # writes samples/arm.obj and samples/critter.obj
 
 arm.obj:      one connected tube (a bent limb) with four OBJ groups: shoulder, upper_arm, forearm, hand.
-critter.obj:  a six-legged-free quadruped of separate touching components (body, head, 4 legs, tail), the way
+critter.obj:  a quadruped of separate touching components (body, head, 4 legs, tail), the way
               game props are usually modelled: parts are disconnected sub-meshes.
 """
 from __future__ import annotations
@@ -84,8 +84,9 @@ def make_critter(path: Path):
         leg.apply_translation([x, 0.4, z])
         parts.append((nm, leg))
     tail = trimesh.creation.cone(radius=0.07, height=0.6, sections=12)
-    tail.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2 - 0.5, [0, 0, 1]))
-    tail.apply_translation([-0.75, 0.9, 0])
+    tail.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [0, 1, 0]))  # +z -> -x
+    tail.apply_transform(trimesh.transformations.rotation_matrix(-0.5, [0, 0, 1]))  # tilt up
+    tail.apply_translation([-0.7, 0.85, 0])
     parts.append(("tail", tail))
     write_obj(path, [(nm, np.asarray(m.vertices), np.asarray(m.faces)) for nm, m in parts])
 

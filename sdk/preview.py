@@ -19,7 +19,7 @@ def _views(vertices: np.ndarray, size: int):
     from .render import orbit_cameras
     c = 0.5 * (vertices.min(0) + vertices.max(0))
     r = float(np.linalg.norm(vertices.max(0) - vertices.min(0))) * 0.5 or 1.0
-    cams = orbit_cameras(azimuth=[0.6, 1.57 + 0.3, -0.9], elevation=[0.35, 0.2, 0.5], radius=2.4 * r,
+    cams = orbit_cameras(azimuth=[0.6, 1.57 + 0.3, -0.9], elevation=[0.35, 0.2, 0.5], radius=2.9 * r,
                          fov_deg=40.0, width=size, target=tuple(c.tolist()))
     return cams
 

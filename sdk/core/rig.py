@@ -44,9 +44,15 @@ class Rig:
         from ..rigging.lbs import linear_blend_skinning
         import torch
         m = torch.as_tensor(self.skeleton.skinning_matrices(pose_world))
-        out = linear_blend_skinning(torch.as_tensor(self.mesh.vertices), m,
-                                    torch.as_tensor(self.skin.indices), torch.as_tensor(self.skin.weights, dtype=m.dtype))
-        return out.numpy()
+        v = torch.as_tensor(self.mesh.vertices)
+        idx, w = torch.as_tensor(self.skin.indices), torch.as_tensor(self.skin.weights, dtype=m.dtype)
+        if m.ndim == 3:
+            return linear_blend_skinning(v, m, idx, w).numpy()
+        flat = m.reshape(-1, *m.shape[-3:])
+        # bound the [chunk, V, k, 3, 4] intermediate to ~256 MB
+        chunk = max(1, int(256e6 // (self.mesh.n_vertices * idx.shape[1] * 12 * 8 + 1)))
+        out = torch.cat([linear_blend_skinning(v, flat[i:i + chunk], idx, w) for i in range(0, len(flat), chunk)])
+        return out.reshape(*m.shape[:-3], self.mesh.n_vertices, 3).numpy()
 
     def animate(self, name: str | None = None) -> np.ndarray:
         """Vertices of every frame of an animation [T, V, 3]."""
