@@ -18,10 +18,11 @@ sys.path.insert(0, str(HERE.parent))
 
 
 def make_articulator(target: str | None, token: str | None):
-    import sdk
+    from sdk import Articulator
+    from sdk.client import RemoteArticulator
     if target is None:
-        return sdk.Articulator()                                     # local, in-process
-    return sdk.client.RemoteArticulator(target, token=token, timeout=600)  # remote, same methods
+        return Articulator()                                              # local, in-process
+    return RemoteArticulator(target, token=token, timeout=600)            # remote, same methods
 
 
 def main(argv=None) -> int:
