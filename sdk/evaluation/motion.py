@@ -5,8 +5,9 @@ to a vertex sequence (at most ``--frames`` frames), throw the rig away, run ``ri
 
 * kinematic parts (SP4D App. D: Hungarian matching on IoU; mIoU, ARI, F1, mAcc) against the ground-truth parts,
   i.e. the argmax of the true skin after SP4D §3.3 bone merging with the *true* bone transforms of that clip
-  (bones whose relative motion over the clip stays below the merge threshold are one kinematic part; this is
-  how KinematicParts20K builds its labels). The raw argmax parts (no merging) are scored too (``raw mIoU``).
+  (connected bones whose relative displacement over the clip -- the true surface points of one bone against the
+  other bone's true motion -- stays below 1% of the bbox diagonal are one kinematic part; this is how
+  KinematicParts20K reduces its rigs). The raw argmax parts (no merging) are scored too (``raw mIoU``).
 * vertex RMSE of the recovered LBS rig replaying the clip, as % of the bbox diagonal.
 """
 from __future__ import annotations
@@ -58,15 +59,15 @@ def merged_ground_truth(rig, anim_world: np.ndarray, weld_index: np.ndarray, edg
     from ..motion.parts import merge_bones
     skin = rig.skeleton.skinning_matrices(anim_world)  # [T, J, 4, 4] rest -> frame t
     winner = rig.skin.indices[:, 0]
-    verts = rig.mesh.vertices
-    posed = rig.pose(anim_world[:1])[0]  # displacements live in the posed space (the bind mesh may be scaled)
+    posed_all = rig.pose(anim_world)  # [T, V, 3] displacements live in the posed space
+    posed = posed_all[0]
     diag = float(np.linalg.norm(posed.max(0) - posed.min(0))) or 1.0
     used, lab = np.unique(winner, return_inverse=True)
     m = torch.as_tensor(skin[:, used].transpose(1, 0, 2, 3).copy())
     # on the welded vertices (one representative each) so soups count each point once in adjacency
     rep = np.zeros(weld_index.max() + 1, dtype=np.int64)
     rep[weld_index] = np.arange(len(weld_index))
-    new, _, _ = merge_bones(m, lab[rep], torch.as_tensor(verts[rep]), edges, merge_tol, static_tol, None, diag)
+    new, _, _ = merge_bones(m, lab[rep], torch.as_tensor(posed_all[:, rep]), edges, merge_tol, static_tol, None, diag)
     return new[weld_index]
 
 

@@ -38,6 +38,9 @@ class PartsConfig:
     fit_frames: int = 64  # frames used by the rigid refinement and merging
     neighbors: int = 10  # neighbourhood size for local rotations (2-ring, nearest first)
     refine_iters: int = 5
+    split_rounds: int = 4  # split parts that are not rigid (95th-percentile residual above split_tol) in two
+    split_tol: float = 0.005  # / bbox diagonal
+    max_fine_parts: int = 128
     smooth: float = 0.5  # neighbour agreement weight in the re-assignment (units of merge_tol^2)
     merge_tol: float = 0.01  # SP4D bone merging: mean relative displacement / bbox diagonal
     static_tol: float = 0.004  # a part moving less than this (mean, / bbox diagonal) is static
@@ -205,8 +208,15 @@ def rigid_costs(x: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tens
 
 
 def relative_displacement(m_a: torch.Tensor, m_b: torch.Tensor, x: torch.Tensor) -> float:
-    """SP4D bone-merging measure: mean over frames and points x [n,3] of |M_a(t) x - M_b(t) x|."""
+    """Mean over frames and points x [n,3] of |M_a(t) x - M_b(t) x| (two motions compared on the same points)."""
     return float(torch.linalg.norm(apply(m_a, x[None]) - apply(m_b, x[None]), dim=-1).mean())
+
+
+def follow_error(m: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
+    """How far points stray from moving rigidly with a bone: traj [T,n,3] actual positions, m [T,4,4] the bone's
+    motion -> [n] mean_t |M(t) M(0)^-1 p(0) - p(t)|."""
+    rel = m @ torch.linalg.inv(m[:1])  # [T, 4, 4]
+    return torch.linalg.norm(apply(rel, traj[:1]) - traj, dim=-1).mean(0)
 
 
 # ---------------------------------------------------------------------- main entry
@@ -287,6 +297,33 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
         if not changed:
             break
 
+    # 3b. split parts that are not rigid (small parts k-means missed, e.g. fingers on a hand)
+    for rnd in range(cfg.split_rounds):
+        P = int(lab.max()) + 1
+        if P >= cfg.max_fine_parts:
+            break
+        m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
+        res = torch.sqrt(rigid_costs(x0, y, m)[torch.arange(N, device=dev), torch.as_tensor(lab, device=dev)]).cpu().numpy()
+        sizes = np.bincount(lab, minlength=P)
+        q = np.array([np.quantile(res[lab == p], 0.95) if sizes[p] else 0.0 for p in range(P)])
+        bad = [p for p in np.argsort(-q) if q[p] > cfg.split_tol and sizes[p] >= 2 * min_size][: cfg.max_fine_parts - P]
+        if not bad:
+            break
+        step(f"split {len(bad)} non-rigid parts")
+        nxt = P
+        for p in bad:
+            sub = np.flatnonzero(lab == p)
+            f = feat[torch.as_tensor(sub, device=dev)].cpu()
+            f = torch.cat([f, 4.0 * torch.as_tensor(res[sub], dtype=f.dtype)[:, None]], 1)
+            two = _kmeans(f, 2, seed=cfg.seed + rnd).numpy()
+            if two.min() == two.max():
+                continue
+            lab[sub[two == 1]] = nxt
+            nxt += 1
+        lab = _absorb_small(_split_components(lab, edges, N), adj, min_size)
+        for _ in range(2):
+            lab = reassign(lab)
+
     # 4. SP4D bone merging
     step("bone merging")
     lab, merges = _merge_parts(lab, edges, x0, y, cfg, dev)
@@ -309,7 +346,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
 def merge_bones(
     transforms,  # [B, T, 4, 4] tensor (or list of [T, 4, 4]): each bone's motion rest -> frame t
     labels: np.ndarray,  # [N] bone (part) of each vertex, in [0, B)
-    x0: torch.Tensor,  # [N, 3] rest positions
+    traj: torch.Tensor,  # [T, N, 3] actual vertex positions
     edges: np.ndarray,  # [E, 2] vertex graph giving part adjacency
     tol: float,  # merge while the mean relative displacement / diag stays below this
     static_tol: float,  # bones moving less than this (/ diag) are static and all merged into one
@@ -320,20 +357,22 @@ def merge_bones(
 ):
     """SP4D §3.3 bone merging, greedy and smallest-first on the part adjacency graph.
 
+    The relative displacement of two connected bones a, b is measured on the surface: the mean distance, over all
+    frames, between b's vertices and where they would be had they moved rigidly with bone a (and vice versa).
     Returns (labels compacted to [0, P'), kept [P'] original id of the bone each new part keeps, merges list of
     (kept, absorbed, relative displacement / diag)).
     """
     lab = np.asarray(labels).copy()
     P = int(lab.max()) + 1
-    m = [transforms[p] for p in range(P)]
-    dev = x0.device
+    m = [transforms[p].to(traj.dtype) for p in range(P)]
+    dev = traj.device
     members = [np.flatnonzero(lab == p) for p in range(P)]
     rng = np.random.default_rng(seed)
 
     def sample(ix):
         return ix if len(ix) <= 256 else np.sort(rng.choice(ix, 256, replace=False))
 
-    samples = [x0[torch.as_tensor(sample(ix), device=dev)] for ix in members]
+    samples = [traj[:, torch.as_tensor(sample(ix), device=dev)] for ix in members]
     alive = np.array([len(ix) > 0 for ix in members])
     ea, eb = lab[edges[:, 0]], lab[edges[:, 1]]
     cross = ea != eb
@@ -343,14 +382,13 @@ def merge_bones(
         nbrs[b].add(a)
 
     def own_motion(p):
-        eye = torch.eye(4, dtype=m[p].dtype, device=dev).expand_as(m[p])
-        return relative_displacement(m[p], eye, samples[p].to(m[p].dtype)) / diag
+        return float(torch.linalg.norm(samples[p] - samples[p][:1], dim=-1).mean()) / diag
 
     motion = np.array([own_motion(p) if alive[p] else 0.0 for p in range(P)])
 
     def cost(a, b):
-        xs = torch.cat([samples[a], samples[b]]).to(m[a].dtype)
-        return relative_displacement(m[a], m[b], xs) / diag
+        e = torch.cat([follow_error(m[a], samples[b]), follow_error(m[b], samples[a])])
+        return float(e.mean()) / diag
 
     costs = {(a, b): cost(a, b) for a in range(P) for b in nbrs[a] if a < b}
     merges = []
@@ -362,8 +400,8 @@ def merge_bones(
         alive[gone] = False
         lab[lab == gone] = keep
         if refit is not None:
-            m[keep] = refit(members[keep])
-        samples[keep] = x0[torch.as_tensor(sample(members[keep]), device=dev)]
+            m[keep] = refit(members[keep]).to(traj.dtype)
+        samples[keep] = traj[:, torch.as_tensor(sample(members[keep]), device=dev)]
         motion[keep] = own_motion(keep)
         for k in [k for k in costs if gone in k or keep in k]:
             del costs[k]
@@ -402,5 +440,5 @@ def _merge_parts(lab, edges, x0, y, cfg: PartsConfig, dev):
         ix = torch.as_tensor(ix, device=dev)
         return fit_part_transforms(x0[ix], y[:, ix], torch.zeros(len(ix), dtype=torch.long, device=dev), 1)[0]
 
-    new, _, merges = merge_bones(m, lab, x0, edges, cfg.merge_tol, cfg.static_tol, cfg.max_parts, 1.0, refit, cfg.seed)
+    new, _, merges = merge_bones(m, lab, y, edges, cfg.merge_tol, cfg.static_tol, cfg.max_parts, 1.0, refit, cfg.seed)
     return new, merges

@@ -24,7 +24,7 @@ from ..errors import InvalidInputError
 from .parts import PartsConfig, kinematic_parts, merge_bones
 from .sequence import MeshSequence
 from .skeleton import fit_skeleton
-from .ssdr import SSDRConfig, ssdr
+from .ssdr import SSDRConfig, prune_bones, ssdr
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def rig_from_motion(
     merge_tol: float = 0.01,
     fine_tol: float = 0.002,
     static_tol: float = 0.004,
+    prune_tol: float = 0.003,
     method: str = "kmeans",
     nan_frames: str = "error",
     clip_name: str | None = None,
@@ -95,7 +96,8 @@ def rig_from_motion(
         mult = np.bincount(kp.weld_index, minlength=X.shape[1]).astype(np.float64)
         diag = seq.bbox_diagonal or 1.0
         it1 = max(1, iterations // 2)
-        it2 = max(1, iterations - it1)
+        it2 = max(1, iterations - it1 - 2)
+        it3 = 2
         t1 = time.perf_counter()
         r1 = ssdr(X[0], X, kp.transforms, labels=kp.welded_labels,
                   config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev),
@@ -111,7 +113,7 @@ def rig_from_motion(
             m1 = r1.transforms[present]
         else:
             remap, lab1c, m1 = np.arange(B1), lab1, r1.transforms
-        new_lab, kept, merges = merge_bones(torch.as_tensor(m1), lab1c, torch.as_tensor(X[0]), kp.edges, merge_tol,
+        new_lab, kept, merges = merge_bones(torch.as_tensor(m1), lab1c, torch.as_tensor(X), kp.edges, merge_tol,
                                             static_tol, max_bones, diag)
         P = len(kept)
         group = np.full(B1, -1)
@@ -129,6 +131,18 @@ def rig_from_motion(
         r2 = ssdr(X[0], X, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
                   config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
                   vertex_weights=mult, progress=lambda m: step(m))
+        # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
+        keep, pi, pw = prune_bones(X[0], X, r2.transforms, r2.indices, r2.weights, prune_tol,
+                                   SSDRConfig(max_influences=max_influences, device=dev))
+        newid = np.cumsum(keep) - 1
+        pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], np.argmax(keep))])
+        pi = np.where(pw > 0, pi, pi[:, :1])
+        P = int(keep.sum())
+        r3 = ssdr(X[0], X, r2.transforms[keep], indices=pi, weights=pw,
+                  config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
+                  vertex_weights=mult, progress=lambda m: step(m))
+        pruned = int((~keep).sum())
+        r2 = r3
         timings["ssdr_s"] = time.perf_counter() - t1
         hist = r1.rmse_history + r2.rmse_history
         # final parts: argmax of the skin; bones that win no vertex still get joints
@@ -185,6 +199,7 @@ def rig_from_motion(
         "n_bones": J,
         "ssdr_rmse_history": hist,
         "merges": merges,
+        "pruned_bones": pruned,
         "joints": rig.metadata["joints"],
         "timings": timings,
         "device": str(dev),

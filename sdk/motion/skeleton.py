@@ -178,7 +178,7 @@ def fit_skeleton(
         typ, axis, lo, hi, conf, extra = classify_joint(transforms[pp], transforms[p], centre, diag)
         depth[p] = depth[pp] + 1
         if pp == root:
-            d = (cent[p] - cent[root]) / extent
+            d = (cent[p] - cent[root]) / extent.max()
             words = []
             for ax, (pos, neg) in ((1, ("upper", "lower")), (2, ("front", "back")), (0, ("left", "right"))):
                 if abs(d[ax]) > 0.35 * np.abs(d).max():

@@ -85,16 +85,32 @@ def _rmse(recon, y, vw):
     return torch.sqrt((e * vw).sum(-1) / vw.sum())  # [T]
 
 
-def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor):
-    """One weight update (see module docstring); returns new (idx, w), each row never worse than before."""
+def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead: Tensor | None = None,
+                force: bool = False):
+    """One weight update (see module docstring); returns new (idx, w), each row never worse than before.
+
+    ``dead`` [B] bool: bones that may not be used (their weight is dropped first; then ``force`` is implied).
+    """
     N = len(x)
     B = m.shape[0]
     k = min(cfg.max_influences, B)
     C = min(B, max(cfg.candidates, k))
     cost = rigid_costs(x, y, m).to(x.dtype)  # [N, B]
+    if dead is not None and dead.any():
+        force = True
+        w = torch.where(dead[idx], torch.zeros_like(w), w)
+        cost[:, dead] = float("inf")
+        empty = w.sum(1) <= 0
+        if empty.any():  # start from the best live bone
+            idx = idx.clone()
+            w = w.clone()
+            idx[empty, 0] = cost[empty].argmin(1)
+            w[empty, 0] = 1.0
+        w = w / w.sum(1, keepdim=True)
     cur = torch.zeros_like(cost, dtype=torch.bool).scatter_(1, idx, w > 0)
     cost = torch.where(cur, torch.full_like(cost, -1.0), cost)
     cand = torch.topk(cost, C, dim=1, largest=False).indices  # [N, C]
+    alive = torch.ones(N, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
     new_idx = torch.empty(N, k, dtype=torch.long, device=x.device)
     new_w = torch.empty(N, k, dtype=x.dtype, device=x.device)
     for s in range(0, N, cfg.chunk):
@@ -107,20 +123,63 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor):
         match = cc[:, :, None] == idx[e][:, None, :]  # [n, C, k0]
         w_old = (match * w[e][:, None, :]).sum(-1)
         w_old = w_old / w_old.sum(-1, keepdim=True).clamp_min(1e-30)
-        w_full = simplex_qp(g, h, w_old, None, cfg.qp_iters)
-        top = torch.topk(w_full, k, dim=1).indices
-        mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True)
+        al = alive[e]
+        w_full = simplex_qp(g, h, w_old, al, cfg.qp_iters)
+        top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
+        mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
         w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
         w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
                          mask.to(x.dtype) / k)
         w_sp = simplex_qp(g, h, w0, mask, cfg.qp_iters // 2)
         better = _energy(g, h, w_sp) <= _energy(g, h, w_old)
+        if force:
+            better = torch.ones_like(better)
         w_fin = torch.where(better[:, None], w_sp, w_old)
         vals, order = torch.topk(w_fin, k, dim=1)
         new_idx[e] = cc.gather(1, order)
         new_w[e] = vals / vals.sum(-1, keepdim=True)
     new_idx = torch.where(new_w > 0, new_idx, new_idx[:, :1])
     return new_idx, new_w
+
+
+def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: SSDRConfig | None = None,
+                min_bones: int = 1):
+    """Remove bones the others can replace: a bone goes when re-solving the weights of the vertices it
+    influences without it keeps their RMSE below ``tol`` (fraction of the bbox diagonal). Smallest bones are tried
+    first; typical victims are "blend" bones that an over-segmentation put in smoothly skinned joint regions.
+
+    Returns (keep [B] bool, indices [N,k], weights [N,k]) with weights re-solved for the removed bones' vertices.
+    """
+    cfg = config or SSDRConfig()
+    dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
+    dt = cfg.dtype
+    centre = rest.mean(0)
+    scale = float(np.linalg.norm(rest.max(0) - rest.min(0))) or 1.0
+    s = np.eye(4)
+    s[:3, :3] /= scale
+    s[:3, 3] = -centre / scale
+    x = torch.as_tensor((rest - centre) / scale, dtype=dt, device=dev)
+    y = torch.as_tensor((frames - centre) / scale, dtype=dt, device=dev)
+    m = torch.as_tensor(s @ transforms @ np.linalg.inv(s), dtype=dt, device=dev)
+    idx = torch.as_tensor(indices, dtype=torch.long, device=dev)
+    w = torch.as_tensor(weights, dtype=dt, device=dev)
+    B = m.shape[0]
+    dead = torch.zeros(B, dtype=torch.bool, device=dev)
+    wins = torch.bincount(idx[:, 0], minlength=B).cpu().numpy()
+    for b in np.argsort(wins, kind="stable"):
+        if int((~dead).sum()) <= min_bones:
+            break
+        rows = torch.nonzero(((idx == b) & (w > 0)).any(1)).reshape(-1)
+        trial = dead.clone()
+        trial[b] = True
+        if len(rows):
+            i2, w2 = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg, dead=trial)
+            err = torch.sqrt(((reconstruct(x[rows], m, i2, w2) - y[:, rows]) ** 2).sum(-1).mean())
+            if float(err) >= tol:
+                continue
+            idx[rows], w[rows] = i2, w2
+        dead[b] = True
+    return (~dead).cpu().numpy(), idx.cpu().numpy(), w.double().cpu().numpy()
 
 
 def transform_step(x, y, m, idx, w, recon):
