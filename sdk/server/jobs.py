@@ -137,11 +137,14 @@ class Job:
         self._cond = threading.Condition()
         self._cancel: JobCancelled | None = None
         self._last_emit = 0.0
+        self.nbytes = 0  # size of the event log (bounded retention of finished jobs)
 
     # ------------------------------------------------------------------ events
     def emit(self, **event) -> None:
         with self._cond:
-            self.events.append(spb.JobEvent(job_id=self.id, sequence=len(self.events), **event))
+            ev = spb.JobEvent(job_id=self.id, sequence=len(self.events), **event)
+            self.events.append(ev)
+            self.nbytes += ev.ByteSize()
             self._cond.notify_all()
 
     def progress(self, fraction: float, message: str = "") -> None:
@@ -218,8 +221,9 @@ class Job:
 class JobQueue:
     """``workers`` threads take jobs FIFO from a queue holding at most ``capacity`` waiting jobs."""
 
-    def __init__(self, workers: int = 1, capacity: int = 64, *, retain: int = 256):
-        self.workers, self.capacity, self.retain = max(1, workers), max(0, capacity), retain
+    def __init__(self, workers: int = 1, capacity: int = 64, *, retain: int = 256, retain_bytes: int = 1 << 30):
+        """``retain`` / ``retain_bytes``: finished SubmitJob jobs kept for WatchJob (oldest dropped first)."""
+        self.workers, self.capacity, self.retain, self.retain_bytes = max(1, workers), max(0, capacity), retain, retain_bytes
         self._pending: collections.deque[Job] = collections.deque()
         self._jobs: collections.OrderedDict[str, Job] = collections.OrderedDict()
         self._lock = threading.Condition()
@@ -239,13 +243,24 @@ class JobQueue:
                 raise QueueFull(f"job queue is full ({waiting} jobs waiting, capacity {self.capacity}); retry later")
             self._pending.append(job)
             self._jobs[job.id] = job
-            while len(self._jobs) > self.retain + self.capacity + self.workers:
-                old_id, old = next(iter(self._jobs.items()))
-                if not old.done:
-                    break
-                self._jobs.pop(old_id)
+            self._evict()
             self._lock.notify()
         return job
+
+    def _evict(self) -> None:  # with self._lock held
+        done = [j for j in self._jobs.values() if j.done]
+        n, size = len(done), sum(j.nbytes for j in done)
+        for j in done:  # oldest first (insertion order)
+            if n <= self.retain and size <= self.retain_bytes:
+                break
+            self._jobs.pop(j.id, None)
+            n, size = n - 1, size - j.nbytes
+
+    def forget(self, job: Job) -> None:
+        """Drop a finished job whose only reader (its streaming call) is gone."""
+        with self._lock:
+            if job.done:
+                self._jobs.pop(job.id, None)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

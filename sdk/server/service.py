@@ -508,7 +508,13 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             yield self._final_event(grpc.StatusCode.UNAVAILABLE, str(e))
             self._abort(context, grpc.StatusCode.UNAVAILABLE, str(e))
             return
-        yield from self._follow(job, context)
+        try:
+            yield from self._follow(job, context)
+        finally:
+            if job.done:
+                self.queue.forget(job)  # its events (results, file chunks) are not kept after the call
+            else:
+                job.cancel(grpc.StatusCode.CANCELLED, "the call ended")
 
     # ------------------------------------------------------------------ RPCs
     def Rig(self, request, context):

@@ -228,9 +228,9 @@ def test_cancelled_call_stops_the_work(server, client, rigged):
         for ev in call:
             events.append(ev)
             if ev.WhichOneof("event") == "progress":
+                job = _first_job(server, events)
                 call.cancel()
     assert e.value.code() == grpc.StatusCode.CANCELLED
-    job = _first_job(server, events)
     wait_idle(server)
     assert job.state == "cancelled" and job.final.code == grpc.StatusCode.CANCELLED
     assert not any(ev.WhichOneof("event") == "rig" for ev in job.events)  # stopped before a result
@@ -241,10 +241,13 @@ def test_cancelled_call_stops_the_work(server, client, rigged):
 def test_expired_deadline_stops_the_work(server, client, rigged):
     asset, parts = rigged["BrainStem"]
     req = spb.RigRequest(input=spb.MeshInput(mesh=convert.mesh_to_proto(asset.mesh)), parts=convert.parts_to_proto(parts))
-    events, err = rig_call(client, req, timeout=0.6)
-    assert err is not None and err.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    job = server.servicer.queue.get(events[0].job_id) if events else max(
-        server.servicer.queue._jobs.values(), key=lambda j: j.created)
+    jobs = []
+    with pytest.raises(grpc.RpcError) as e:
+        for ev in client.stub.Rig(req, metadata=MD, timeout=1.0):
+            jobs.append(server.servicer.queue.get(ev.job_id))
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert jobs and jobs[0] is not None, "no event arrived before the deadline"
+    job = jobs[0]
     wait_idle(server)
     assert job.final.code == grpc.StatusCode.DEADLINE_EXCEEDED
     assert not any(ev.WhichOneof("event") == "rig" for ev in job.events)
@@ -287,3 +290,15 @@ def test_queue_full_and_cancel_job(rigged):
     finally:
         c.close()
         running.shutdown(5)
+
+
+def test_finished_job_retention_is_bounded():
+    from sdk.server.jobs import Job, JobQueue
+    q = JobQueue(workers=1, capacity=100, retain=3, retain_bytes=10_000)
+    jobs = [q.submit(Job("t", lambda j: j.emit(blob_chunk=b"x" * 4000))) for _ in range(6)]
+    assert q.drain(10)
+    q.submit(Job("t", lambda j: None))  # eviction runs on submit
+    assert q.drain(10)
+    kept = [j for j in jobs if q.get(j.id) is not None]
+    assert kept == jobs[-2:]  # 2 x 4 kB + the newest fit in 10 kB; the oldest went first
+    q.join()

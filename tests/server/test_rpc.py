@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import time
 
 import grpc
 import numpy as np
@@ -93,6 +94,17 @@ def test_stream_ends_with_in_band_final_status(client, rigged):
     assert kinds.index("progress") < kinds.index("rig") < kinds.index("blob_header") < kinds.index("blob_end")
     assert [e.sequence for e in events] == list(range(len(events)))
     assert len({e.job_id for e in events}) == 1
+
+
+def test_streamed_jobs_are_not_retained(client, server, rigged):
+    """A streaming call's events (results, file chunks) are dropped once the call is over."""
+    asset, parts = rigged["RiggedFigure"]
+    req, _ = client.rig_request(asset.mesh, parts, formats=["usdc"])
+    events = list(client.stub.Rig(req, metadata=MD, timeout=60))
+    deadline = time.monotonic() + 5
+    while server.servicer.queue.get(events[0].job_id) is not None:
+        assert time.monotonic() < deadline, "finished streaming job still held"
+        time.sleep(0.01)
 
 
 def test_jobs_submit_watch_get(client, rigged):
