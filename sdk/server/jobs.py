@@ -96,6 +96,8 @@ def outcome_of(exc: BaseException) -> Outcome:
         return Outcome(grpc.StatusCode.INVALID_ARGUMENT, str(exc), "input")
     if isinstance(exc, (MissingWeightsError, MissingDependencyError)):
         return Outcome(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    if isinstance(exc, ImportError):  # a method module not in this build (MissingDependencyError handled above)
+        return Outcome(grpc.StatusCode.UNIMPLEMENTED, f"not available in this build: {exc}")
     if isinstance(exc, NotImplementedError):
         return Outcome(grpc.StatusCode.UNIMPLEMENTED, str(exc) or "not implemented")
     if isinstance(exc, ResultTooLarge):

@@ -621,7 +621,12 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
         return job.handle(self.queue.position(job))
 
     def tasks(self) -> list[str]:
-        return ["rig", "rig_from_motion", "articulate_parts", *sorted(GENERIC_TASKS)]
+        """Tasks whose SDK modules are present in this build."""
+        import importlib.util
+        mods = {"rig": "sdk.rigging", "rig_from_motion": "sdk.motion.pipeline",
+                "articulate_parts": "sdk.articulation.articulate"}
+        have = [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
+        return have + sorted(GENERIC_TASKS)
 
     def GetServerInfo(self, request, context):
         from .. import __version__
