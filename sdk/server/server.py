@@ -179,6 +179,10 @@ def start_server(options: ServerOptions | None = None, *, articulator=None) -> R
     if not port:
         raise InvalidInputError(f"cannot bind {address}", field="--port")
     server.start()
+    if o.host not in ("127.0.0.1", "localhost", "::1") and not o.tokens:
+        log.warning("serving on %s without --token-file: anyone who can reach the port can run jobs", address)
+    if o.host not in ("127.0.0.1", "localhost", "::1") and o.tokens and o.tls_cert is None:
+        log.warning("tokens travel in clear text without TLS (--tls-cert/--tls-key)")
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("articulate serve: %s on %s (auth %s, tls %s)", SERVICE_NAME, address,
