@@ -20,7 +20,7 @@ def _rot(axis, angle):
     return Rotation.from_rotvec(np.asarray(axis, float) * angle).as_matrix()
 
 
-def make_arm_sequence(n_frames: int = 40, rings: int = 31, sides: int = 12, radius: float = 0.15,
+def make_arm_sequence(n_frames: int = 40, rings: int = 30, sides: int = 12, radius: float = 0.15,
                       blend: float = 0.05, fps: float = 30.0):
     """-> dict(vertices [T,V,3], faces [F,3], fps, labels [V] segment, centres [2,3], axes [2,3], weights [V,3])."""
     xs = np.linspace(0.0, 3.0, rings)

@@ -27,7 +27,7 @@ class SSDRConfig:
     iterations: int = 8
     max_influences: int = 4
     candidates: int = 8  # bones considered per vertex in the weight step (lowest single-bone residual + current)
-    qp_iters: int = 80
+    qp_iters: int = 40
     dtype: torch.dtype = torch.float32
     device: str | None = None
     chunk: int = 8192  # vertices per chunk in the weight step
@@ -72,12 +72,22 @@ def _energy(g, h, w):  # [n], up to the constant sum |y|^2
     return (w[..., None, :] @ g @ w[..., :, None])[..., 0, 0] - 2 * (h * w).sum(-1)
 
 
+def bone_positions(x: Tensor, m: Tensor) -> Tensor:
+    """x [n,3], m [B,T,4,4] -> [n, B, T*3]: every vertex moved by every bone, as one GEMM."""
+    B, T = m.shape[:2]
+    rt = m[:, :, :3, :3].permute(3, 0, 1, 2).reshape(3, -1)  # [3, B*T*3]
+    return (x @ rt + m[:, :, :3, 3].reshape(-1)).reshape(len(x), B, T * 3)
+
+
+def _chunk(n_bones: int, n_frames: int, budget: int = 20_000_000) -> int:
+    return max(256, budget // max(1, n_bones * n_frames * 3))
+
+
 def reconstruct(x: Tensor, m: Tensor, idx: Tensor, w: Tensor) -> Tensor:
-    """x [N,3], m [B,T,4,4], idx/w [N,k] -> [T, N, 3] linear blend skinning."""
-    r = m[idx, :, :3, :3]  # [N, k, T, 3, 3]
-    t = m[idx, :, :3, 3]  # [N, k, T, 3]
-    p = torch.einsum("nktij,nj->nkti", r, x) + t
-    return (w[..., None, None] * p).sum(1).transpose(0, 1)
+    """x [N,3], m [B,T,4,4], idx/w [N,k] -> [T, N, 3] linear blend skinning (blended matrices, elementwise)."""
+    blended = (w[:, :, None, None, None] * m[idx, :, :3, :]).sum(1)  # [N, T, 3, 4]
+    p = (blended[..., :3] * x[:, None, None, :]).sum(-1) + blended[..., 3]  # [N, T, 3]
+    return p.transpose(0, 1)
 
 
 def _rmse(recon, y, vw):
@@ -113,12 +123,14 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
     alive = torch.ones(N, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
     new_idx = torch.empty(N, k, dtype=torch.long, device=x.device)
     new_w = torch.empty(N, k, dtype=x.dtype, device=x.device)
-    for s in range(0, N, cfg.chunk):
-        e = slice(s, s + cfg.chunk)
+    T = m.shape[1]
+    ch = min(cfg.chunk, _chunk(B, T))
+    for s in range(0, N, ch):
+        e = slice(s, s + ch)
         xc, cc = x[e], cand[e]
-        a = torch.einsum("nctij,nj->ncti", m[cc, :, :3, :3], xc) + m[cc, :, :3, 3]  # [n, C, T, 3]
-        g = torch.einsum("ncti,ndti->ncd", a, a)
-        h = torch.einsum("ncti,tni->nc", a, y[:, e])
+        a = bone_positions(xc, m).gather(1, cc[..., None].expand(-1, -1, T * 3))  # [n, C, T*3]
+        g = a @ a.transpose(1, 2)
+        h = (a @ y[:, e].transpose(0, 1).reshape(len(xc), -1, 1))[..., 0]
         # old weights in candidate coordinates
         match = cc[:, :, None] == idx[e][:, None, :]  # [n, C, k0]
         w_old = (match * w[e][:, None, :]).sum(-1)
@@ -151,6 +163,8 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
     Returns (keep [B] bool, indices [N,k], weights [N,k]) with weights re-solved for the removed bones' vertices.
     """
     cfg = config or SSDRConfig()
+    from dataclasses import replace
+    cfg_p = replace(cfg, qp_iters=min(cfg.qp_iters, 24))
     dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
     dt = cfg.dtype
     centre = rest.mean(0)
@@ -173,7 +187,7 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
         trial = dead.clone()
         trial[b] = True
         if len(rows):
-            i2, w2 = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg, dead=trial)
+            i2, w2 = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial)
             err = torch.sqrt(((reconstruct(x[rows], m, i2, w2) - y[:, rows]) ** 2).sum(-1).mean())
             if float(err) >= tol:
                 continue
@@ -251,8 +265,7 @@ def ssdr(
         idx, w = weight_step(x, y, m, idx, w, cfg, y2)
         recon = reconstruct(x, m, idx, w)
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
-        m, recon = transform_step(x, y, m, idx, w, recon)
-        recon = reconstruct(x, m, idx, w)
+        m, recon = transform_step(x, y, m, idx, w, recon)  # keeps recon up to date
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
     per_frame = (_rmse(recon, y, vw) * scale).cpu().numpy().astype(np.float64)
     m_out = s_inv @ m.double().cpu().numpy() @ s

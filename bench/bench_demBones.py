@@ -1,0 +1,100 @@
+"""Rig-from-motion vs Dem Bones (PyPI ``py-dem-bones``) on the same sequences and bone counts.
+
+For each sequence (clips of the shared rigged assets baked to vertices, and the procedural arm sample) we run
+``rig_from_motion`` (automatic bone count B), then Dem Bones' SSDR (``py_dem_bones.solve_skinning``) asked for the
+same B bones, 4 influences, on the same welded vertices (the shared assets are triangle soups; both get the welded
+mesh so Dem Bones' face-based initialisation works). Reported: vertex RMSE (% of the bbox diagonal, over all
+frames; ours is the exported rig's LBS replay) and wall time end to end (ours includes parts, skeleton and
+joint fitting), with ratios. Both run single-threaded (torch threads = 1, OMP_NUM_THREADS = 1) for a fair,
+load-independent comparison.
+
+    python bench/bench_demBones.py [--frames 48] [--dem-iters 30] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rigged"
+CASES = [("Fox/Fox.glb", "Run"), ("Fox/Fox.glb", "Survey"), ("CesiumMan/CesiumMan.glb", None),
+         ("RiggedFigure/RiggedFigure.glb", None), ("Quaternius_Wolf/Wolf.glb", "Walk"),
+         ("RobotExpressive/RobotExpressive.glb", "Wave"), ("samples/arm_motion.npz", None)]
+
+
+def dem_bones(X, faces, n_bones, iters):
+    import py_dem_bones as pdb
+    t = time.perf_counter()
+    res = pdb.solve_skinning(X[0], X, int(n_bones), faces=faces, max_influences=4, iterations=iters)
+    wall = time.perf_counter() - t
+    W, M = res.weights.T, res.transforms  # [N, B], [T, B, 4, 4]
+    pred = np.einsum("vb,fbij,vj->fvi", W, M[:, :, :3, :3], X[0]) + np.einsum("vb,fbi->fvi", W, M[:, :, :3, 3])
+    return pred, wall, int((W.max(0) > 0).sum())
+
+
+def main(argv=None):
+    import torch
+    torch.set_num_threads(1)
+    from sdk.motion.pipeline import rig_from_motion
+    from sdk.motion.sequence import load_sequence, weld
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--dem-iters", type=int, default=30, help="Dem Bones iterations (py-dem-bones default 30)")
+    p.add_argument("--iterations", type=int, default=8, help="our SSDR iterations")
+    p.add_argument("--json", default=None)
+    a = p.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    rows = []
+    for path, clip in CASES:
+        f = root / path if path.startswith("samples/") else DATA / path
+        if not f.exists():
+            print(f"skip {path}: not found")
+            continue
+        seq = load_sequence(f, clip=clip).subsample(a.frames)
+        diag = seq.bbox_diagonal
+        t = time.perf_counter()
+        rig, rep = rig_from_motion(seq, iterations=a.iterations)
+        ours_s = time.perf_counter() - t
+        B = rig.skeleton.n_joints
+        idx, wrep = weld(seq.vertices)
+        X = seq.vertices[:, wrep]
+        faces = idx[seq.faces]
+        faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+        mult = np.bincount(idx, minlength=X.shape[1])
+        pred, dem_s, dem_b = dem_bones(X, faces, B, a.dem_iters)
+        e = ((pred - X) ** 2).sum(-1)
+        dem_rmse = 100 * np.sqrt((e * mult).sum() / (mult.sum() * len(X))) / diag
+        name = f"{Path(path).stem}/{clip or getattr(seq, 'clip', '-')}"
+        r = {"sequence": name, "frames": seq.n_frames, "V": seq.n_vertices, "welded": int(X.shape[1]), "bones": B,
+             "dem_bones_used": dem_b, "ours_rmse_pct": rep["rmse_pct"], "dem_rmse_pct": float(dem_rmse),
+             "ours_s": ours_s, "ours_ssdr_s": rep["timings"]["ssdr_s"], "dem_s": dem_s}
+        rows.append(r)
+        print(f"{name}: B={B} ours {r['ours_rmse_pct']:.3f}% {ours_s:.1f}s | Dem Bones {dem_rmse:.3f}% {dem_s:.1f}s",
+              flush=True)
+    print()
+    print("| sequence | frames | V (welded) | bones | RMSE % ours | RMSE % Dem Bones | RMSE ratio (ours/DB) | "
+          "time ours s (SSDR part) | time Dem Bones s | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['sequence']} | {r['frames']} | {r['V']} ({r['welded']}) | {r['bones']} | {r['ours_rmse_pct']:.3f} | "
+              f"{r['dem_rmse_pct']:.3f} | {r['ours_rmse_pct'] / max(r['dem_rmse_pct'], 1e-12):.2f} | "
+              f"{r['ours_s']:.1f} ({r['ours_ssdr_s']:.1f}) | {r['dem_s']:.1f} | {r['dem_s'] / r['ours_s']:.1f}x |")
+    if rows:
+        gm = lambda k1, k2: float(np.exp(np.mean([np.log(max(r[k1], 1e-12) / max(r[k2], 1e-12)) for r in rows])))
+        print(f"| **geometric mean** | | | | | | {gm('ours_rmse_pct', 'dem_rmse_pct'):.2f} | | | "
+              f"{gm('dem_s', 'ours_s'):.1f}x |")
+    if a.json:
+        import json
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
