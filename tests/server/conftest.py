@@ -37,6 +37,22 @@ def rigged(shared_data):
     return out
 
 
+@pytest.fixture(scope="session")
+def big_tube():
+    """A 100k-vertex parted tube: several seconds of rigging, for deadline tests on fast machines too."""
+    from sdk.core import Mesh, PartLabels
+    rings, segs = 400, 250
+    xs = np.linspace(0, 4.0, rings)
+    th = np.linspace(0, 2 * np.pi, segs, endpoint=False)
+    r = (0.3 + 0.05 * np.sin(xs * 3))[:, None]
+    v = np.stack([np.repeat(xs[:, None], segs, 1), r * np.cos(th), r * np.sin(th)], -1).reshape(-1, 3)
+    i, j = np.meshgrid(np.arange(rings - 1), np.arange(segs), indexing="ij")
+    a, b = i * segs + j, i * segs + (j + 1) % segs
+    f = np.concatenate([np.stack([a, a + segs, b], -1).reshape(-1, 3), np.stack([b, a + segs, b + segs], -1).reshape(-1, 3)])
+    lab = np.minimum((v[:, 0] / 4.0 * 4).astype(int), 3)
+    return Mesh(v, f, name="tube"), PartLabels(lab, ["p0", "p1", "p2", "p3"])
+
+
 def wait_idle(server, timeout=30.0):
     """The job queue has nothing queued or running (cancelled work really stopped)."""
     assert server.servicer.queue.drain(timeout), "jobs still running after cancellation"

@@ -238,12 +238,12 @@ def test_cancelled_call_stops_the_work(server, client, rigged):
     still_serving(client, rigged)
 
 
-def test_expired_deadline_stops_the_work(server, client, rigged):
-    asset, parts = rigged["BrainStem"]
-    req = spb.RigRequest(input=spb.MeshInput(mesh=convert.mesh_to_proto(asset.mesh)), parts=convert.parts_to_proto(parts))
+def test_expired_deadline_stops_the_work(server, client, rigged, big_tube):
+    mesh, parts = big_tube
+    req = spb.RigRequest(input=spb.MeshInput(mesh=convert.mesh_to_proto(mesh)), parts=convert.parts_to_proto(parts))
     jobs = []
     with pytest.raises(grpc.RpcError) as e:
-        for ev in client.stub.Rig(req, metadata=MD, timeout=1.0):
+        for ev in client.stub.Rig(req, metadata=MD, timeout=0.5):
             jobs.append(server.servicer.queue.get(ev.job_id))
     assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert jobs and jobs[0] is not None, "no event arrived before the deadline"
