@@ -98,12 +98,15 @@ class CompiledModule:
                     with inductor's own graphs ("reduce-overhead"): the graphs here are captured by this class
     capture_unseen: capture a graph for a shape seen for the first time (else: compiled, no graph)
     clone_outputs:  copy outputs out of the graphs' shared pool (needed when keeping outputs across calls)
+    regional:       compile only submodules of these types (repeated blocks), in place, instead of the whole
+                    forward; the CUDA graph still covers the whole forward
     """
 
     def __init__(self, module: torch.nn.Module, *, precision: str | None = "fp16", compile: bool = True,
                  cuda_graphs: bool | None = None, buckets: Sequence[Mapping[str, Sequence[int]]] = (),
                  mode: str = "default", capture_unseen: bool = True,
-                 clone_outputs: bool = True, fullgraph: bool = False):
+                 clone_outputs: bool = True, fullgraph: bool = False,
+                 regional: Sequence[type] | None = None):
         if precision not in PRECISIONS:
             raise InvalidInputError(f"precision must be one of fp32/fp16/bf16, got {precision!r}",
                                     field="precision")
@@ -117,8 +120,30 @@ class CompiledModule:
         self.cuda_graphs = (self.device.type == "cuda") if cuda_graphs is None else cuda_graphs
         if self.cuda_graphs and self.device.type != "cuda":
             raise InvalidInputError("CUDA graphs need the module on a CUDA device", field="cuda_graphs")
-        self.fn = torch.compile(self.module, mode=mode, dynamic=False, fullgraph=fullgraph) if compile \
-            else self.module
+        if mode in ("reduce-overhead", "max-autotune"):
+            raise InvalidInputError(f"mode {mode!r} adds inductor's own CUDA graphs; use 'default' or "
+                                    "'max-autotune-no-cudagraphs' (graphs are captured per bucket here)",
+                                    field="mode")
+        self.regional = tuple(regional or ())
+        if compile and self.regional:
+            # compile each repeated block on its own: identical blocks (both UNet branches, equal levels) share
+            # compiled code, so cold compile is several times faster than one whole-network graph
+            import torch._dynamo
+            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
+            torch._dynamo.config.accumulated_cache_size_limit = max(
+                torch._dynamo.config.accumulated_cache_size_limit, 4096)
+            n = 0
+            for sub in self.module.modules():
+                if isinstance(sub, self.regional):
+                    sub.compile(mode=mode, dynamic=False, fullgraph=fullgraph)
+                    n += 1
+            if n == 0:
+                raise InvalidInputError(f"no submodule of types {[t.__name__ for t in self.regional]} to compile",
+                                        field="regional")
+            self.fn = self.module
+        else:
+            self.fn = torch.compile(self.module, mode=mode, dynamic=False, fullgraph=fullgraph) if compile \
+                else self.module
         self.compiled = compile
         self.buckets = [dict(b) for b in buckets]
         self.capture_unseen = capture_unseen

@@ -15,7 +15,6 @@ both read.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import os
@@ -234,16 +233,23 @@ class ParityReport:
         return all(r == r and r <= rel_tol for r in self.rel_l2)  # r == r rejects NaN
 
 
-def parity(module: torch.nn.Module, runner, inputs: Mapping[str, torch.Tensor]) -> ParityReport:
-    """Compare ``runner(**inputs)`` (e.g. an :class:`~trt_engines.ort.OrtModule`) with the fp32 torch module.
+def parity(module: torch.nn.Module, runner, inputs: Mapping[str, torch.Tensor], *,
+           ref_dtype: torch.dtype = torch.float64, ref_device: str | torch.device = "cpu") -> ParityReport:
+    """Compare ``runner(**inputs)`` (e.g. an :class:`~trt_engines.ort.OrtModule`) with the torch module.
 
-    The reference runs in float64 on the CPU copy of the module, so fp32 runs land far under 1e-4 and fp16
-    runs near 1e-3.
+    The reference runs in ``ref_dtype`` on ``ref_device`` (default float64 on the CPU, so fp32 runs land far
+    under 1e-4 and fp16 runs near 1e-3); the module is copied unless it already has that dtype and device.
+    For multi-GiB networks pass ``ref_dtype=torch.float32`` and the GPU.
     """
     import copy
-    ref_m = copy.deepcopy(module).to("cpu", torch.float64).eval()
+    ref_device = torch.device(ref_device)
+    p = next(iter(module.parameters()), None)
+    if p is not None and p.dtype == ref_dtype and p.device == ref_device:
+        ref_m = module.eval()
+    else:
+        ref_m = copy.deepcopy(module).to(ref_device, ref_dtype).eval()
     with torch.no_grad():
-        ref = ref_m(**{k: (v.detach().cpu().double() if v.is_floating_point() else v.cpu())
+        ref = ref_m(**{k: (v.detach().to(ref_device, ref_dtype) if v.is_floating_point() else v.to(ref_device))
                        for k, v in inputs.items()})
         got = runner(**inputs)
     refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
@@ -260,9 +266,3 @@ def parity(module: torch.nn.Module, runner, inputs: Mapping[str, torch.Tensor]) 
         rel.append(float(d.norm() / r.norm().clamp_min(1e-30)))
     return ParityReport(max_abs, rel)
 
-
-@contextlib.contextmanager
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield

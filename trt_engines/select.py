@@ -82,13 +82,14 @@ def onnx_entry(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, m
 def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, model: str,
                    backend: str, precision: str | None = None, profiles: Sequence[ShapeProfile] = (),
                    cache: EngineCache | None = None, warmup: bool = False,
-                   stage: Callable[[str], None] | None = None):
+                   stage: Callable[[str], None] | None = None, regional: Sequence[type] = ()):
     """Build (or load from cache) ``module`` for ``backend``; returns a callable with the module's signature.
 
     inputs:   example inputs by forward parameter name (define the default static bucket)
     profiles: shape profiles (static buckets and/or one dynamic range); default: the inputs' shapes
     warmup:   run once after building (compiles inductor kernels, captures the CUDA graph)
     stage:    progress callback, called with a short description of each step
+    regional: torch_compile only: compile these repeated block types instead of the whole forward
     Raises :class:`BackendUnavailableError` / :class:`MissingDependencyError` when the backend cannot run here.
     """
     device = _module_device(module)
@@ -106,7 +107,7 @@ def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache.root / "inductor"))
         buckets = [{k: v[1] for k, v in p.shapes.items()} for p in profiles if p.is_static]
         stage(f"torch.compile ({precision}, CUDA graphs: {device.type == 'cuda'})")
-        cm = CompiledModule(module, precision=precision, buckets=buckets)
+        cm = CompiledModule(module, precision=precision, buckets=buckets, regional=regional or None)
         if warmup:
             stage("compiling and capturing")
             cm(**inputs)
@@ -161,8 +162,9 @@ def _union(profiles: Sequence[ShapeProfile]) -> ShapeProfile:
 class _EagerOnError:
     """Runs the compiled callable; on its first failure warns once and continues eagerly for good."""
 
-    def __init__(self, compiled, eager, backend: str):
-        self.compiled, self.eager, self.backend = compiled, eager, backend
+    def __init__(self, compiled, make_eager: Callable[[], Callable], backend: str):
+        self.compiled, self.make_eager, self.backend = compiled, make_eager, backend
+        self.eager = None
         self.failed: str | None = None
 
     def __call__(self, *args, **kwargs):
@@ -175,6 +177,7 @@ class _EagerOnError:
                 self.failed = f"{type(e).__name__}: {e}"
                 warnings.warn(f"backend {self.backend!r} failed at run time ({self.failed}); "
                               "falling back to eager", BackendFallbackWarning, stacklevel=2)
+                self.eager = self.make_eager()
         return self.eager(*args, **kwargs)
 
     def __getattr__(self, name):
@@ -183,7 +186,8 @@ class _EagerOnError:
 
 def select_backend(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, model: str,
                    backend: str | None = None, precision: str | None = None,
-                   profiles: Sequence[ShapeProfile] = (), cache: EngineCache | None = None, warmup: bool = False):
+                   profiles: Sequence[ShapeProfile] = (), cache: EngineCache | None = None, warmup: bool = False,
+                   regional: Sequence[type] = ()):
     """The network as configured (``backend`` default ``settings.backend``), or eager with a warning.
 
     Returns a callable with the module's call signature. ``model`` names the network in cache keys.
@@ -198,14 +202,16 @@ def select_backend(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
         return compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
     try:
         compiled = compile_module(module, inputs, model=model, backend=backend, precision=precision,
-                                  profiles=profiles, cache=cache, warmup=warmup)
+                                  profiles=profiles, cache=cache, warmup=warmup, regional=regional)
     except (MissingDependencyError, BackendUnavailableError, ImportError) as e:
         warnings.warn(f"backend {backend!r} unavailable ({e}); falling back to eager", BackendFallbackWarning,
                       stacklevel=2)
         return compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
-    if backend == "torch_compile":
-        # CompiledModule cast the module in place; eager fallback at the same precision, no graphs
-        eager = CompiledModule(compiled.module, precision=eager_precision, compile=False, cuda_graphs=False)
-    else:
-        eager = compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
-    return _EagerOnError(compiled, eager, backend)
+    def make_eager():
+        if backend == "torch_compile":  # undo regional compilation done in place on the blocks
+            for sub in module.modules():
+                if getattr(sub, "_compiled_call_impl", None) is not None:
+                    sub._compiled_call_impl = None
+        return compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
+
+    return _EagerOnError(compiled, make_eager, backend)

@@ -1,0 +1,300 @@
+"""Benchmark: SP4D dual-branch UNet (SV4D 2.0 scale, random weights) eager vs compiled vs compiled + CUDA graphs.
+
+Full size (default): ``SP4DConfig.full()`` — two SV4D 2.0 branches + BiDiFuse, 4 views x 12 frames at 576^2
+(72^2 latents), batch 1 and classifier-free-guidance batch 2. Per mode and batch it measures
+
+* latency of one denoising step (one UNet forward; median of ``--iters`` timed calls after warm-up, CUDA
+  events around each call),
+* a whole 50-step sample, EXTRAPOLATED as 50 x the per-step median (the sampler's own work is negligible
+  next to the UNet and is not timed),
+* peak GPU memory (``torch.cuda.max_memory_allocated`` since the mode started: weights of that precision, the
+  activations, and CUDA-graph pools held),
+* FLOPs of one step, counted with ``torch.utils.flop_counter.FlopCounterMode`` on one eager forward
+  (matmuls, convolutions and attention; elementwise ops not counted), and the achieved TFLOP/s against the
+  GPU's dense fp16/bf16 tensor-core peak (datasheet) and against a measured 8192^3 fp16 matmul,
+* the relative L2 difference of each mode's output to eager fp16 on the same inputs (correctness check).
+
+Modes: eager fp32, eager fp16, eager bf16, eager fp16 + CUDA graphs, compiled fp16 (inductor, regional:
+each repeated block compiled, see trt_engines.compiled), compiled fp16 + CUDA graphs (one graph per batch).
+
+GPU run (what docs/compile.md reports)::
+
+    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --out $OUT
+
+CPU smoke test of the script itself (tiny config)::
+
+    python bench/bench_unet_compile.py --tiny --device cpu --iters 2
+
+``--budget-s`` stops starting new measurements once exceeded; the table marks what was skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from trt_engines.compiled import CompiledModule  # noqa: E402
+from trt_engines.onnx_export import cast_inputs, forward_arg_names  # noqa: E402
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# dense (no sparsity) fp16/bf16 tensor-core peaks from NVIDIA datasheets, TFLOP/s
+PEAKS = {"H100 80GB HBM3": 989.4, "H100 SXM": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0,
+         "H200": 989.4, "A100": 312.0}
+
+
+def peak_tflops(name: str) -> float | None:
+    for k, v in PEAKS.items():
+        if k in name:
+            return v
+    return None
+
+
+class Timer:
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+
+    def __call__(self, fn, iters: int) -> list[float]:
+        """Seconds per call of ``fn``, one sample per call."""
+        out = []
+        for _ in range(iters):
+            if self.cuda:
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                fn()
+                b.record()
+                b.synchronize()
+                out.append(a.elapsed_time(b) / 1e3)
+            else:
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+        return out
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def build(cfg, dtype, device):
+    from sdk.models.sp4d.unet import SP4DUNet
+    torch.manual_seed(0)
+    with torch.device(device):  # initialise on the GPU: seconds instead of minutes for ~2.6B parameters
+        net = SP4DUNet(cfg)
+    return net.to(dtype).eval()
+
+
+def make_inputs(net, batch, device, dtype):
+    names = forward_arg_names(net)
+    ex = net.example_inputs(batch=batch, device=device, dtype=torch.float32)
+    g = torch.Generator(device="cpu").manual_seed(100 + batch)
+    ex = list(ex)
+    ex[0] = torch.randn(ex[0].shape, generator=g).to(device)  # noisy latent
+    ex[5] = torch.full_like(ex[5], 0.02)                       # cond_aug: non-zero
+    return cast_inputs(dict(zip(names, ex)), dtype)
+
+
+def count_flops(net, inputs) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    fc = FlopCounterMode(display=False)
+    with torch.no_grad(), fc:
+        net(**inputs)
+    return int(fc.get_total_flops())
+
+
+def rel_err(a, b) -> float:
+    a, b = a.float(), b.float()
+    return float((a - b).norm() / b.norm().clamp_min(1e-30))
+
+
+def matmul_tflops(device) -> float | None:
+    if device.type != "cuda":
+        return None
+    a = torch.randn(8192, 8192, device=device, dtype=torch.float16)
+    b = torch.randn(8192, 8192, device=device, dtype=torch.float16)
+    for _ in range(3):
+        a @ b
+    ts = Timer(device)(lambda: a @ b, 10)
+    return 2 * 8192 ** 3 / statistics.median(ts) / 1e12
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tiny", action="store_true", help="SP4DConfig.tiny() (CPU smoke test of this script)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batches", default="1,2", help="comma list; 2 = classifier-free guidance batch")
+    ap.add_argument("--modes", default="eager_fp16,compiled_fp16_graphs,compiled_fp16,eager_fp16_graphs,"
+                                       "eager_bf16,eager_fp32")
+    ap.add_argument("--iters", type=int, default=5, help="timed calls per mode (median reported)")
+    ap.add_argument("--iters-fp32", type=int, default=3, help="timed calls for the slow fp32 mode")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=50, help="sampling steps for the extrapolated sample time")
+    ap.add_argument("--compile", choices=["regional", "whole"], default="regional",
+                    help="regional: compile each repeated block (fast cold start); whole: one graph")
+    ap.add_argument("--budget-s", type=float, default=1e9, help="start no new measurement after this many s")
+    ap.add_argument("--out", default=os.environ.get("OUT", "bench_out"), help="directory for table + json")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    device = torch.device(args.device)
+    from sdk.models.sp4d.unet import SP4DConfig, SP4DUNet, SpatialVideoTransformer3D
+    from diffusers.models.resnet import SpatioTemporalResBlock
+    from sdk.models.sp4d.unet import BiDiFuse
+    cfg = SP4DConfig.tiny() if args.tiny else SP4DConfig.full()
+    batches = [int(b) for b in args.batches.split(",")]
+    modes = args.modes.split(",")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # every mode: pick conv algorithms per shape
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    peak = peak_tflops(gpu)
+    env = {"gpu": gpu, "torch": torch.__version__, "config": "tiny" if args.tiny else "full",
+           "cfg": cfg.to_dict(), "cudnn_benchmark": torch.backends.cudnn.benchmark,
+           "matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+           "compile": args.compile, "iters": args.iters, "warmup": args.warmup}
+    print(f"# {env}", flush=True)
+    mm = matmul_tflops(device)
+    env["matmul_fp16_tflops_measured"] = mm
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    rows: list[dict] = []
+    refs: dict[int, torch.Tensor] = {}
+    flops: dict[int, int] = {}
+    regional = (SpatioTemporalResBlock, SpatialVideoTransformer3D, BiDiFuse)
+
+    def over_budget():
+        return time.perf_counter() - t_start > args.budget_s
+
+    def record(row):
+        rows.append(row)
+        (out_dir / "bench_unet_compile.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
+        print("ROW " + json.dumps(row), flush=True)
+
+    by_prec: dict[str, list[str]] = {}
+    for m in modes:
+        by_prec.setdefault(m.split("_")[1], []).append(m)
+    for prec in ("fp16", "bf16", "fp32"):
+        if prec not in by_prec:
+            continue
+        if over_budget():
+            for m in by_prec[prec]:
+                for b in batches:
+                    record({"mode": m, "batch": b, "skipped": "time budget"})
+            continue
+        dtype = DTYPES[prec]
+        t0 = time.perf_counter()
+        net = build(cfg, dtype, device)
+        params = sum(p.numel() for p in net.parameters())
+        env["params"] = params
+        print(f"# built {prec} net: {params / 1e9:.3f} B parameters in {time.perf_counter() - t0:.1f}s", flush=True)
+        wrappers: dict[str, CompiledModule] = {}
+        for b in batches:
+            inputs = make_inputs(net, b, device, dtype)
+            if b not in flops:
+                flops[b] = count_flops(net, inputs)
+                print(f"# batch {b}: {flops[b] / 1e12:.1f} TFLOP per step", flush=True)
+            for m in by_prec[prec]:
+                if over_budget():
+                    record({"mode": m, "batch": b, "skipped": "time budget"})
+                    continue
+                compiled = m.startswith("compiled")
+                graphs = m.endswith("graphs")
+                if graphs and device.type != "cuda":
+                    record({"mode": m, "batch": b, "skipped": "CUDA graphs need a GPU"})
+                    continue
+                if compiled or graphs:
+                    # one wrapper per (compile, graphs) kind, shared by both batches; compiled without graphs
+                    # reuses the compiled blocks of the graph wrapper
+                    kind = "compiled" if compiled else "eager"
+                    if kind not in wrappers:
+                        wrappers[kind] = CompiledModule(
+                            net, precision=None, compile=compiled, cuda_graphs=device.type == "cuda",
+                            regional=regional if (compiled and args.compile == "regional") else None)
+                    w = wrappers[kind]
+                    fn = (lambda w=w: w(**inputs)) if graphs else (lambda w=w: _nograd(w.fn, inputs))
+                else:
+                    fn = lambda: _nograd(net, inputs)  # noqa: E731
+                try:
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                        torch.cuda.reset_peak_memory_stats()
+                    t0 = time.perf_counter()
+                    out = fn()
+                    sync(device)
+                    first_s = time.perf_counter() - t0  # compile / capture / cudnn autotune
+                    for _ in range(max(args.warmup - 1, 0)):
+                        out = fn()
+                    sync(device)
+                    n = args.iters_fp32 if prec == "fp32" else args.iters
+                    ts = Timer(device)(fn, n)
+                    out = fn()
+                    sync(device)
+                    peak_mem = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else None
+                except torch.OutOfMemoryError as e:
+                    record({"mode": m, "batch": b, "skipped": f"out of memory: {str(e)[:120]}"})
+                    torch.cuda.empty_cache()
+                    continue
+                if m == "eager_fp16":
+                    refs[b] = out.detach().float().clone()
+                med = statistics.median(ts)
+                tflops = flops[b] / med / 1e12
+                row = {"mode": m, "batch": b, "step_ms": med * 1e3, "step_ms_min": min(ts) * 1e3,
+                       "step_ms_max": max(ts) * 1e3, "n": len(ts), "sample_s": args.steps * med,
+                       "first_call_s": first_s, "peak_gib": peak_mem, "tflops": tflops,
+                       "pct_peak": (100 * tflops / peak) if peak else None,
+                       "pct_matmul": (100 * tflops / mm) if mm else None,
+                       "finite": bool(torch.isfinite(out).all()),
+                       "rel_err_vs_eager_fp16": rel_err(out, refs[b]) if b in refs else None}
+                record(row)
+        del net, wrappers
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    table = format_table(rows, env, flops, args.steps)
+    print(table, flush=True)
+    (out_dir / "bench_unet_compile.md").write_text(table)
+    return 0
+
+
+def _nograd(fn, inputs):
+    with torch.no_grad():
+        return fn(**inputs)
+
+
+def format_table(rows, env, flops, steps) -> str:
+    base = {r["batch"]: r["step_ms"] for r in rows if r["mode"] == "eager_fp16" and "step_ms" in r}
+    lines = [f"SP4D dual-branch UNet ({env['config']} config, {env.get('params', 0) / 1e9:.2f} B params, random "
+             f"weights), {env['gpu']}, torch {env['torch']}",
+             f"FLOPs per step: " + ", ".join(f"batch {b}: {f / 1e12:.1f} TFLOP" for b, f in sorted(flops.items()))
+             + f"; peak ref: dense fp16 datasheet {peak_tflops(env['gpu']) or 'n/a'} TFLOP/s, measured fp16 "
+             f"matmul {env['matmul_fp16_tflops_measured'] or float('nan'):.0f} TFLOP/s",
+             f"{steps}-step sample = {steps} x median step (extrapolated). speedup = eager fp16 step / this step.",
+             "",
+             "| mode | batch | step ms (median) | min..max | 50-step s | first call s | peak GiB | TFLOP/s "
+             "| % dense peak | % matmul | speedup vs eager fp16 | rel err vs eager fp16 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {r['mode']} | {r['batch']} | skipped: {r['skipped']} |||||||||||")
+            continue
+        sp = base.get(r["batch"])
+        f = lambda v, p=1: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{p}f}"  # noqa
+        lines.append(
+            f"| {r['mode']} | {r['batch']} | {f(r['step_ms'])} | {f(r['step_ms_min'])}..{f(r['step_ms_max'])} | "
+            f"{f(r['sample_s'], 2)} | {f(r['first_call_s'])} | {f(r['peak_gib'], 1)} | {f(r['tflops'])} | "
+            f"{f(r['pct_peak'])} | {f(r['pct_matmul'])} | {f(sp / r['step_ms'] if sp else None, 2)} | "
+            f"{'NaN/inf!' if not r['finite'] else f(r['rel_err_vs_eager_fp16'], 4)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
