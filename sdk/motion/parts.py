@@ -10,7 +10,8 @@ Method (all on welded vertices, so triangle soups work):
    motion explains its trajectory best, regularised by its mesh neighbours (a few rounds);
 4. SP4D §3.3 bone merging: adjacent parts whose average relative 3-D displacement across all frames stays below
    ``merge_tol`` (fraction of the bbox diagonal) are merged, smallest first; ``max_parts`` caps the count by
-   continuing to merge the cheapest pairs; parts that never move (static regions) are merged into one.
+   continuing to merge the cheapest pairs; parts that never move (static regions) are flagged ``static``
+   (adjacent static parts merge by the rule above).
 """
 from __future__ import annotations
 
@@ -305,20 +306,17 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
         m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
         res = torch.sqrt(rigid_costs(x0, y, m)[torch.arange(N, device=dev), torch.as_tensor(lab, device=dev)]).cpu().numpy()
         sizes = np.bincount(lab, minlength=P)
-        q = np.array([np.quantile(res[lab == p], 0.95) if sizes[p] else 0.0 for p in range(P)])
-        bad = [p for p in np.argsort(-q) if q[p] > cfg.split_tol and sizes[p] >= 2 * min_size][: cfg.max_fine_parts - P]
+        over = np.bincount(lab[res > cfg.split_tol], minlength=P)
+        # a part is not rigid when at least min_size of its vertices stray from its motion (k-means misses small
+        # pieces such as fingers or ear tips); those vertices become a new part
+        bad = [p for p in np.argsort(-over) if over[p] >= min_size and sizes[p] - over[p] >= min_size]
+        bad = bad[: cfg.max_fine_parts - P]
         if not bad:
             break
         step(f"split {len(bad)} non-rigid parts")
         nxt = P
         for p in bad:
-            sub = np.flatnonzero(lab == p)
-            f = feat[torch.as_tensor(sub, device=dev)].cpu()
-            f = torch.cat([f, 4.0 * torch.as_tensor(res[sub], dtype=f.dtype)[:, None]], 1)
-            two = _kmeans(f, 2, seed=cfg.seed + rnd).numpy()
-            if two.min() == two.max():
-                continue
-            lab[sub[two == 1]] = nxt
+            lab[(lab == p) & (res > cfg.split_tol)] = nxt
             nxt += 1
         lab = _absorb_small(_split_components(lab, edges, N), adj, min_size)
         for _ in range(2):
@@ -349,7 +347,7 @@ def merge_bones(
     traj: torch.Tensor,  # [T, N, 3] actual vertex positions
     edges: np.ndarray,  # [E, 2] vertex graph giving part adjacency
     tol: float,  # merge while the mean relative displacement / diag stays below this
-    static_tol: float,  # bones moving less than this (/ diag) are static and all merged into one
+    static_tol: float,  # bones moving less than this (/ diag) count as static (reported; adjacent ones merge anyway)
     cap: int | None = None,  # at most this many parts (keeps merging the cheapest pairs)
     diag: float = 1.0,
     refit=None,  # callable(vertex ids) -> [T, 4, 4] new transform of a merged part; None: keep the larger's
@@ -420,10 +418,6 @@ def merge_bones(
         if c >= tol and (cap is None or alive.sum() <= cap):
             break
         do_merge(a, b, c)
-    static = [p for p in np.flatnonzero(alive) if motion[p] < static_tol]
-    while len(static) > 1:  # static regions: every part that does not move joins one static part
-        do_merge(static[0], static[1], 0.0)
-        static = [p for p in np.flatnonzero(alive) if motion[p] < static_tol]
     while cap is not None and alive.sum() > cap:  # separate pieces left above the cap: closest motions
         ids = np.flatnonzero(alive)
         best = min(((cost(a, b), a, b) for i, a in enumerate(ids) for b in ids[i + 1:]), key=lambda z: z[0])

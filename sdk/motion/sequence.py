@@ -177,16 +177,35 @@ def mesh_graph(n: int, faces: np.ndarray | None, rest: np.ndarray, *, link_radiu
         a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
         ncomp, comp = connected_components(a, directed=False)
         if ncomp > 1:
-            kk = min(k + 1, n)
-            d, j = tree.query(rest, k=kk, distance_upper_bound=link_radius * diag)
-            i = np.repeat(np.arange(n), kk)
-            j = j.reshape(-1)
-            ok = j < n
-            i, j = i[ok], j[ok]
-            cross = comp[i] != comp[j]
-            e = np.concatenate([e, np.stack([i[cross], j[cross]], 1)])
+            e = np.concatenate([e, _link_pieces(rest, comp, ncomp, link_radius * diag, tree, k)])
     e = np.sort(e, axis=1)
     return np.unique(e, axis=0)
+
+
+def _link_pieces(rest, comp, ncomp, radius, tree, k):
+    """Edges between separate pieces: every vertex within ``radius`` of another piece links to its nearest vertex
+    there, and every piece links to its nearest other piece by its closest vertex pair."""
+    from scipy.spatial import cKDTree
+    n = len(rest)
+    out = []
+    if ncomp > 256:  # many pieces (unwelded soup): plain kNN across pieces
+        kk = min(k + 1, n)
+        d, j = tree.query(rest, k=kk, distance_upper_bound=radius)
+        i = np.repeat(np.arange(n), kk)
+        j = j.reshape(-1)
+        ok = j < n
+        i, j = i[ok], j[ok]
+        return np.stack([i[comp[i] != comp[j]], j[comp[i] != comp[j]]], 1)
+    for c in range(ncomp):
+        inside = np.flatnonzero(comp == c)
+        outside = np.flatnonzero(comp != c)
+        t = cKDTree(rest[outside])
+        d, j = t.query(rest[inside], k=1)
+        near = d <= radius
+        out.append(np.stack([inside[near], outside[j[near]]], 1))
+        b = int(np.argmin(d))
+        out.append(np.array([[inside[b], outside[j[b]]]]))
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
 # ---------------------------------------------------------------------- loaders

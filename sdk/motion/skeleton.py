@@ -1,7 +1,7 @@
 """Skeleton from kinematic parts and their motion: tree, joint centres, joint types, names.
 
-* tree: maximum spanning tree of the part adjacency graph (weight = shared boundary size), rooted at the static
-  part if there is one, else the largest part; parts not touching any other hang off the nearest part;
+* tree: maximum spanning tree of the part adjacency graph (weight = shared boundary size), rooted at the largest
+  part; parts not touching any other hang off the nearest part;
 * joint centre between parent p and child c: the rest-pose point that moves least between the two parts,
   ``argmin_x sum_t |M_p(t) x - M_c(t) x|^2 + lambda |x - b|^2`` (b: centre of their shared boundary; the small
   ridge term picks the point on a hinge axis closest to the boundary, where the least-squares problem is singular);
@@ -135,10 +135,7 @@ def fit_skeleton(
         g.add_edge(int(c0[i]), int(others[j]), weight=0.5)
         comps = list(nx.connected_components(g))
     tree = nx.maximum_spanning_tree(g) if P > 1 else g
-    if static is not None and static.any():
-        root = int(np.flatnonzero(static)[np.argmax(size[static])])
-    else:
-        root = int(np.argmax(size))
+    root = int(np.argmax(size))  # the largest part (the body; the static base of an articulated object)
     # BFS order, children sorted by (height desc, x, z) for stable numbering
     order, parent_part = [root], {root: -1}
     k = 0
