@@ -42,10 +42,8 @@ def bumpy_tube(n_vertices: int, n_parts: int = 20, length: float = 60.0):
 
 
 def ours(V, F, free, B):
-    from sdk.rigging.harmonic import solve_dirichlet
-    from sdk.rigging.laplacian import cotangent_laplacian
-    K = cotangent_laplacian(V, F, len(V), clamp_negative=False)
-    return solve_dirichlet(K, B, free)
+    from sdk.rigging.harmonic import harmonic_solve
+    return harmonic_solve(V, F, B, free, clamp_negative=False)
 
 
 def libigl(V, F, free, B):

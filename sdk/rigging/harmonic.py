@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidInputError
-from .laplacian import cotangent_laplacian, components, edge_graph
+from .laplacian import components, edge_graph
 
 
 @dataclass
@@ -108,15 +108,76 @@ def free_band(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, blend
     return free | band
 
 
+# SuperLU options for the SPD band blocks: minimum-degree ordering on A^T + A, symmetric mode, no
+# pivoting (the blocks are SPD), small panels and no relaxed supernodes (measured fastest on the
+# few-thousand-vertex annular blocks the bands produce).
+_SPLU = dict(permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True},
+             panel_size=4, relax=1)
+
+
+def _factor_csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int):
+    """Factorization of a symmetric positive definite block given in CSR (= CSC, symmetric).
+
+    Returns solve(B) for dense B [n, k].
+    """
+    from scipy.sparse.linalg import splu
+    if n == 1:
+        d = float(data[indices == 0].sum())
+        return lambda b: b / d
+    A = sp.csc_matrix((data, indices, indptr), shape=(n, n))
+    return splu(A, **_SPLU).solve
+
+
 def _factor(A: sp.spmatrix):
     """Factorization of an SPD matrix; returns solve(B) for dense B [n, k]."""
-    from scipy.sparse.linalg import splu
-    A = sp.csc_matrix(A)
-    if A.shape[0] == 1:
-        d = float(A[0, 0])
-        return lambda b: b / d
-    lu = splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    return lu.solve
+    A = sp.csr_matrix(A)
+    A.sort_indices()
+    return _factor_csr(A.data, A.indices, A.indptr, A.shape[0])
+
+
+def _solve_blocks(Kp: sp.csr_matrix, rhs: np.ndarray, starts: np.ndarray, sums_to_one: bool,
+                  out: np.ndarray, rows: np.ndarray, progress=None) -> None:
+    """Solve the block-diagonal SPD system Kp X = rhs block by block, writing X into ``out[rows]``.
+
+    Kp: [F, F] CSR, block-diagonal with blocks [starts[b], starts[b+1]); rhs: [F, P] dense;
+    out: [V, P] whose rows ``rows`` [F] (block order) are zero on entry.
+    Each block is factorized once and solved only for the columns whose right-hand side is non-zero
+    in it (the others are exactly zero). With ``sums_to_one`` (the Dirichlet rows coupled to the
+    free set sum to one) the last of those columns is one minus the others (partition of unity).
+    """
+    nb = len(starts) - 1
+    ip, ind, dat = Kp.indptr, Kp.indices, Kp.data
+    touched = rhs != 0  # [F, P]
+    for b in range(nb):
+        s0, s1 = int(starts[b]), int(starts[b + 1])
+        cols = np.flatnonzero(touched[s0:s1].any(0))
+        if not len(cols):
+            continue
+        solve_cols = cols[:-1] if (sums_to_one and len(cols) > 1) else cols
+        a0, a1 = ip[s0], ip[s1]
+        solve = _factor_csr(dat[a0:a1], ind[a0:a1] - s0, ip[s0:s1 + 1] - a0, s1 - s0)
+        x = solve(np.ascontiguousarray(rhs[s0:s1][:, solve_cols]))
+        if len(solve_cols) < len(cols):
+            x = np.concatenate([x, 1.0 - x.sum(1, keepdims=True)], 1)
+        out[rows[s0:s1, None], cols[None, :]] = x
+        if progress is not None and nb > 1:
+            progress((b + 1) / nb, f"harmonic block {b + 1}/{nb}")
+
+
+def _block_order(rows: np.ndarray, cols: np.ndarray, n: int):
+    """Connected pieces of the graph (rows, cols) on n nodes: (new index of each node [n], starts [B+1])."""
+    from scipy.sparse.csgraph import connected_components
+    g = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    ncomp, comp = connected_components(g, directed=False)
+    order = np.argsort(comp, kind="stable")
+    new = np.empty(n, dtype=np.int64)
+    new[order] = np.arange(n)
+    starts = np.r_[0, np.cumsum(np.bincount(comp, minlength=ncomp))]
+    return new, starts
+
+
+def _sums_to_one(fixed_rows: np.ndarray) -> bool:
+    return bool(len(fixed_rows) == 0 or np.allclose(fixed_rows.sum(1), 1.0, rtol=0, atol=1e-12))
 
 
 def solve_dirichlet(K: sp.csr_matrix, fixed_values: np.ndarray, free: np.ndarray, progress=None) -> np.ndarray:
@@ -124,41 +185,86 @@ def solve_dirichlet(K: sp.csr_matrix, fixed_values: np.ndarray, free: np.ndarray
 
     K: [V, V] PSD stiffness; fixed_values: [V, P] (rows of free vertices ignored); free: [V] bool.
     K_FF is permuted to block-diagonal form (connected pieces of the free set); each block is
-    factorized once and solved only for the parts whose fixed values it touches. A block touching
-    only parts whose fixed rows are one-hot needs one column less: the last part's weight is one
-    minus the others (partition of unity, exact up to round-off).
+    factorized once and solved only for the parts whose fixed values it touches. When the fixed rows
+    coupled to a block sum to one, it needs one column less: the last part's weight is one minus the
+    others (partition of unity, exact up to round-off).
     """
-    from scipy.sparse.csgraph import connected_components
     V, P = fixed_values.shape
     out = np.array(fixed_values, dtype=np.float64)
+    free = np.asarray(free, dtype=bool)
     fi = np.flatnonzero(free)
     if not len(fi):
         return out
+    K = sp.csr_matrix(K)
+    loc = np.full(V, -1, dtype=np.int64)
+    loc[fi] = np.arange(len(fi))
+    Kc = K[fi].tocoo()  # rows of the free vertices
+    r, c, d = Kc.row, Kc.col, Kc.data
+    ff = free[c]
+    new, starts = _block_order(r[ff], loc[c[ff]], len(fi))
+    Kp = sp.csr_matrix((d[ff], (new[r[ff]], new[loc[c[ff]]])), shape=(len(fi), len(fi)))
+    Kp.sum_duplicates()
+    Kfc = sp.csr_matrix((d[~ff], (new[r[~ff]], c[~ff])), shape=(len(fi), V))
+    coupled = np.unique(c[~ff])
+    rhs = -np.asarray(Kfc @ out)  # [F, P] in block order
+    rows = np.empty(len(fi), dtype=np.int64)
+    rows[new] = fi
+    ok = _sums_to_one(out[coupled])
+    out[fi] = 0.0
+    _solve_blocks(Kp, rhs, starts, ok, out, rows, progress)
+    return out
+
+
+def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.ndarray, free: np.ndarray,
+                   clamp_negative: bool = False, progress=None) -> np.ndarray:
+    """Harmonic extension on the cotangent Laplacian, assembling only what the band needs.
+
+    vertices: [V, 3]; faces: [F, 3]; fixed_values: [V, P] (rows of free vertices ignored); free: [V]
+    bool. Same result as ``solve_dirichlet(cotangent_laplacian(vertices, faces), ...)`` but the
+    cotangent weights are computed only for faces touching a free vertex and the free rows are
+    assembled directly in block order (no full [V, V] matrix, no slicing). With
+    ``clamp_negative`` negative edge weights are floored to 1e-6 x the median edge weight *of the
+    assembled faces* (see :func:`~.laplacian.cotangent_laplacian`). Returns W [V, P] float64.
+    """
+    from .laplacian import cotangent_weights
+    V, P = fixed_values.shape
+    fixed_values = np.asarray(fixed_values, dtype=np.float64)
+    free = np.asarray(free, dtype=bool)
+    fi = np.flatnonzero(free)
     ci = np.flatnonzero(~free)
-    Kf = K[fi]
-    Kff = Kf[:, fi].tocsr()
-    ncomp, comp = connected_components(Kff, directed=False)
-    order = np.argsort(comp, kind="stable")
-    starts = np.r_[0, np.flatnonzero(np.diff(comp[order])) + 1, len(fi)]
-    Kp = Kff[order][:, order].tocsr()
-    fixed_sparse = sp.csr_matrix(out[ci])
-    rhs = sp.csr_matrix(-(Kf[order][:, ci] @ fixed_sparse))  # [F, P] in block order
-    onehot = bool(np.all((out[ci] == 0) | (out[ci] == 1)) and np.allclose(out[ci].sum(1), 1.0))
-    sol = np.zeros((len(fi), P))
-    for b in range(ncomp):
-        s0, s1 = starts[b], starts[b + 1]
-        r = rhs[s0:s1]
-        cols = np.unique(r.indices)
-        if not len(cols):
-            continue
-        solve_cols = cols[:-1] if (onehot and len(cols) > 1) else cols
-        x = _factor(Kp[s0:s1, s0:s1])(np.ascontiguousarray(r[:, solve_cols].toarray()))
-        sol[s0:s1, solve_cols] = x
-        if len(solve_cols) < len(cols):
-            sol[s0:s1, cols[-1]] = 1.0 - x.sum(1)
-        if progress is not None and ncomp > 1:
-            progress((b + 1) / ncomp, f"harmonic block {b + 1}/{ncomp}")
-    out[fi[order]] = sol
+    out = np.zeros((V, P))
+    out[ci] = fixed_values[ci]
+    if not len(fi):
+        return out
+    f = np.asarray(faces, dtype=np.int64)
+    fb = f[free[f].any(1)]
+    r, c, w = cotangent_weights(vertices, fb)  # half-edges (r, c), each undirected edge once per face
+    loc = np.full(V, -1, dtype=np.int64)
+    loc[fi] = np.arange(len(fi))
+    both = free[r] & free[c]
+    new, starts = _block_order(loc[r[both]], loc[c[both]], len(fi))
+    r, c, w = np.r_[r, c], np.r_[c, r], np.r_[w, w]  # both directions
+    keep = free[r]
+    r, c, w = r[keep], c[keep], w[keep]
+    ff = free[c]
+    nf = len(fi)
+    rn = new[loc[r]]  # row of every kept half-edge, block order
+    Wff = sp.csr_matrix((w[ff], (rn[ff], new[loc[c[ff]]])), shape=(nf, nf))  # sums duplicates
+    Wfc = sp.csr_matrix((w[~ff], (rn[~ff], c[~ff])), shape=(nf, V))
+    if clamp_negative:
+        allw = np.r_[Wff.data, Wfc.data]
+        if len(allw):
+            floor = 1e-6 * float(np.median(np.abs(allw)))
+            Wff.data = np.maximum(Wff.data, floor)
+            Wfc.data = np.maximum(Wfc.data, floor)
+    diag = np.asarray(Wff.sum(1)).ravel() + np.asarray(Wfc.sum(1)).ravel()
+    Kp = (sp.diags(diag, format="csr") - Wff).tocsr()
+    Kp.sort_indices()
+    coupled = np.unique(Wfc.indices)
+    rhs = np.asarray(Wfc @ out)  # -K_FC B_C = W_FC B_C  [F, P]
+    rows = np.empty(nf, dtype=np.int64)
+    rows[new] = fi
+    _solve_blocks(Kp, rhs, starts, _sums_to_one(out[coupled]), out, rows, progress)
     return out
 
 
@@ -181,11 +287,10 @@ def harmonic_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
         c = int(np.flatnonzero(~has)[0])
         raise InvalidInputError(f"connected component {c} touches no part", field=f"component {c}")
     free = free_band(vertices, faces, lab, cfg.blend, contacts)
-    K = cotangent_laplacian(vertices, faces, len(vertices), clamp_negative=cfg.clamp_negative)
     B = np.zeros((len(vertices), P))
     ok = lab >= 0
     B[np.flatnonzero(ok), lab[ok]] = 1.0
-    W = solve_dirichlet(K, B, free, progress)
+    W = harmonic_solve(vertices, faces, B, free, clamp_negative=cfg.clamp_negative, progress=progress)
     if cfg.clamp_negative:
         W = np.clip(W, 0.0, 1.0)
         W /= np.maximum(W.sum(1, keepdims=True), 1e-300)
