@@ -49,7 +49,10 @@ def find_contacts(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -
     W = len(v)
     fe = np.stack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], 1)  # [F, 3, 2]
     fe.sort(axis=2)
-    edges, inv = np.unique(fe.reshape(-1, 2), axis=0, return_inverse=True)
+    # unique undirected edges via a 1-D int64 key (np.unique(axis=0) sorts structured rows: ~30x slower)
+    key = fe[..., 0] * np.int64(max(W, 1)) + fe[..., 1]  # [F, 3]
+    ukey, inv = np.unique(key.reshape(-1), return_inverse=True)
+    edges = np.stack([ukey // max(W, 1), ukey % max(W, 1)], 1)
     inv = inv.reshape(-1, 3)
     la, lb = lab[edges[:, 0]], lab[edges[:, 1]]
     cut = (la != lb) & (la >= 0) & (lb >= 0)

@@ -42,8 +42,14 @@ def weld(vertices: np.ndarray, faces: np.ndarray, tol: float | None = None) -> W
         diag = float(np.linalg.norm(v.max(0) - v.min(0))) if len(v) else 0.0
         tol = 1e-7 * max(diag, 1e-12)
     key = np.floor((v - v.min(0)) / tol + 0.5).astype(np.int64) if len(v) else np.zeros((0, 3), np.int64)
-    _, first, vmap = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    vmap = vmap.reshape(-1)
+    # rows of equal keys: stable lexsort + run starts (same result as np.unique(axis=0, return_index,
+    # return_inverse), which sorts structured rows and is ~10x slower)
+    order = np.lexsort((key[:, 2], key[:, 1], key[:, 0])) if len(key) else np.zeros(0, np.int64)
+    ks = key[order]
+    start = np.r_[True, (ks[1:] != ks[:-1]).any(1)] if len(ks) else np.zeros(0, bool)
+    vmap = np.empty(len(key), dtype=np.int64)
+    vmap[order] = np.cumsum(start) - 1
+    first = order[start]
     wf = vmap[f]
     ok = (wf[:, 0] != wf[:, 1]) & (wf[:, 1] != wf[:, 2]) & (wf[:, 0] != wf[:, 2])
     return Welded(v[first], wf[ok], vmap, np.flatnonzero(ok))
@@ -72,7 +78,9 @@ def unique_edges(faces: np.ndarray) -> np.ndarray:
     f = np.asarray(faces, dtype=np.int64)
     e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
     e.sort(axis=1)
-    return np.unique(e, axis=0)
+    n = int(e.max()) + 1 if len(e) else 1
+    k = np.unique(e[:, 0] * n + e[:, 1])
+    return np.stack([k // n, k % n], 1)
 
 
 def cotangent_weights(vertices: np.ndarray, faces: np.ndarray, eps: float = 1e-12):
