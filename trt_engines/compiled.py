@@ -17,6 +17,7 @@ The module is cast to the working precision in place: the wrapper owns it.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -75,6 +76,20 @@ class CudaGraphRunner:
                                         "inside a captured CUDA graph bucket", field=k)
         self.graph.replay()
         return self.static_out
+
+
+@contextlib.contextmanager
+def uncompiled(module: torch.nn.Module):
+    """Run ``module`` eagerly inside the block, undoing regional ``nn.Module.compile`` for its duration."""
+    saved = [(m, m._compiled_call_impl) for m in module.modules()
+             if getattr(m, "_compiled_call_impl", None) is not None]
+    for m, _ in saved:
+        m._compiled_call_impl = None
+    try:
+        yield module
+    finally:
+        for m, impl in saved:
+            m._compiled_call_impl = impl
 
 
 def _map_out(out, f):
