@@ -1,0 +1,304 @@
+"""Weight-free motion prior: score joint hypotheses physically, then synthesize articulated states.
+
+Hypotheses are ATOP's OBB candidates of the part (7 origins x 6 directions for revolute, 6 directions for
+prismatic). Each is scored by
+
+* **free travel** — a collision sweep of the part against the rest of the object: the body is voxelized
+  (surface voxels, interior of closed shells filled) and the part's surface samples are swept along the
+  hypothesis; travel ends at the first step where the fraction of part samples newly inside body voxels
+  exceeds ``collision_frac``, or at a type-specific maximum (revolute 180 deg, prismatic the part's extent
+  along the direction, capped at half the object diagonal);
+* **attachment** — revolute axes must lie on the contact boundary between part and body: the fraction of
+  points along the axis segment that lie within a contact distance of a part sample that touches the body;
+  prismatic hypotheses are scored by how much of the contact is kept while sliding (a drawer's sides stay
+  on their runners; a lid lifted off loses all contact);
+* **prompt hints** — the direction word ("outward", "up", ...) compared with the motion of the part's centre,
+  the part noun's usual axis orientation (door axes are vertical, lid axes horizontal), and a handle cue
+  (a hinge sits on the edge away from what protrudes from the part's front, e.g. a handle).
+
+The best hypotheses then produce articulated states (the whole object's points with the part moved by a
+fraction of its free travel), which ``axis_search.atop_search`` consumes exactly as it would consume the
+point clouds ATOP distils from its video model. With synthesized states the search re-identifies the
+hypothesis among the same candidates and refines the motion amounts: the decision is the physics score's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .axis_search import _move_batch, fit_obb, obb_candidates
+from .prompt import MotionHint
+
+UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
+
+
+@dataclass
+class PhysicsConfig:
+    voxel_res: int = 96  # voxels along the longest side of the object's bounding box
+    collision_frac: float = 0.02  # fraction of part samples newly inside the body that counts as a collision
+    n_part: int = 384
+    n_body: int = 4096
+    revolute_max: float = np.pi
+    revolute_steps: int = 36
+    prismatic_steps: int = 30
+    w_travel: float = 1.0
+    w_attach: float = 1.0
+    w_direction: float = 0.6
+    w_noun: float = 0.5
+    w_handle: float = 0.3
+    w_guide: float = 1.0
+    n_states: int = 2
+    state_fractions: tuple = (0.5, 1.0)  # articulated states at these fractions of the usable travel
+    seed: int = 0
+
+
+@dataclass
+class Hypothesis:
+    type: str
+    origin: np.ndarray  # [3] world
+    axis: np.ndarray  # [3] world unit; positive amounts = the free direction
+    travel: float  # free travel along +axis (radians / length units)
+    score: float
+    terms: dict = field(default_factory=dict)
+    candidate: tuple = (0, 0)
+
+
+def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng) -> np.ndarray:
+    """Area-weighted surface samples [n, 3] (vertices [V,3], faces [F,3])."""
+    if len(faces) == 0:
+        return vertices[rng.choice(len(vertices), min(n, len(vertices)), replace=False)]
+    tri = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if not np.isfinite(area).all() or area.sum() <= 0:
+        area = np.ones(len(faces))
+    f = rng.choice(len(faces), n, p=area / area.sum())
+    u, v = rng.random(n), rng.random(n)
+    m = u + v > 1
+    u[m], v[m] = 1 - u[m], 1 - v[m]
+    t = tri[f]
+    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+
+
+class Occupancy:
+    """Voxel occupancy of the body: surface voxels plus the filled interior of closed shells."""
+
+    def __init__(self, body_points: np.ndarray, lo: np.ndarray, hi: np.ndarray, res: int,
+                 part_points: np.ndarray | None = None):
+        from scipy.ndimage import binary_dilation, binary_fill_holes
+        pad = 0.6 * float(np.max(hi - lo))  # parts can swing outside the object's box
+        self.lo = lo - pad
+        self.h = float(np.max(hi - lo)) / res
+        self.shape = np.maximum(np.ceil((hi + pad - self.lo) / self.h).astype(int), 1)
+        occ = np.zeros(self.shape, dtype=bool)
+        if len(body_points):
+            i = self.index(body_points)
+            occ[i[:, 0], i[:, 1], i[:, 2]] = True
+        self.occ = binary_fill_holes(occ)
+        if part_points is not None and len(part_points):
+            # voxels the part itself occupies at rest are contact, not obstacle
+            pocc = np.zeros(self.shape, dtype=bool)
+            i = self.index(part_points)
+            pocc[i[:, 0], i[:, 1], i[:, 2]] = True
+            self.occ &= ~pocc
+
+    def index(self, p: np.ndarray) -> np.ndarray:
+        return np.clip(((p - self.lo) / self.h).astype(np.int64), 0, self.shape - 1)
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:  # p [..., 3] -> bool [...]
+        i = self.index(p)
+        return self.occ[i[..., 0], i[..., 1], i[..., 2]]
+
+
+class PhysicsScene:
+    """Everything about (part, body) the hypothesis scoring needs, computed once."""
+
+    def __init__(self, part_points: np.ndarray, body_points: np.ndarray, cfg: PhysicsConfig, up: np.ndarray | None,
+                 *, body_dense: np.ndarray | None = None, part_dense: np.ndarray | None = None,
+                 obb_points: np.ndarray | None = None):
+        """part_points/body_points: surface samples for contact tests and the sweep; body_dense/part_dense: dense
+        samples (several per voxel) to voxelize; obb_points: points whose OBB gives the candidates (the part's
+        mesh vertices are exact for boxes)."""
+        self.cfg = cfg
+        self.part = part_points
+        self.body = body_points
+        allp = np.vstack([part_points, body_points]) if len(body_points) else part_points
+        self.lo, self.hi = allp.min(0), allp.max(0)
+        self.diag = max(float(np.linalg.norm(self.hi - self.lo)), 1e-12)
+        self.occ = Occupancy(body_points if body_dense is None else body_dense, self.lo, self.hi, cfg.voxel_res,
+                             part_points if part_dense is None else part_dense)
+        self.contact_eps = 1.5 * self.occ.h
+        bd = body_points if body_dense is None else body_dense
+        pd = part_points if part_dense is None else part_dense
+        self.body_tree = cKDTree(bd) if len(bd) else None
+        if self.body_tree is not None:
+            d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
+        else:
+            d = np.full(len(pd), np.inf)
+        contact = pd[d < self.contact_eps]  # [C, 3] part samples touching the body
+        if len(contact) > 3000:
+            contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
+        self.contact = contact
+        self.contact_tree = cKDTree(self.contact) if len(self.contact) else None
+        self.rest_inside = self.occ(part_points)
+        self.up = up
+        self.part_center = part_points.mean(0)
+        self.body_center = body_points.mean(0) if len(body_points) else self.part_center
+        out = self.part_center - self.body_center
+        if up is not None:  # things are pulled out / swung open sideways: use the horizontal component
+            hor = out - np.dot(out, up) * up
+            if np.linalg.norm(hor) > 1e-3 * self.diag:
+                out = hor
+        n = np.linalg.norm(out)
+        self.outward = out / n if n > 1e-9 * self.diag else None
+        self.origins, self.dirs, self.obb = obb_candidates(part_points if obb_points is None else obb_points)
+
+    # -- collision sweep -------------------------------------------------------------------------------
+    def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int) -> np.ndarray:
+        """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum)."""
+        B = len(D)
+        max_amount = np.broadcast_to(np.asarray(max_amount, dtype=np.float64), (B,))
+        fr = np.linspace(0, 1, steps + 1)[1:]
+        A = (max_amount[:, None] * fr[None]).reshape(-1)
+        moved = _move_batch(self.part, typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A)  # [B*S, P, 3]
+        inside = self.occ(moved) & ~self.rest_inside[None]
+        hit = (inside.mean(1) > self.cfg.collision_frac).reshape(B, steps)
+        first = np.where(hit.any(1), hit.argmax(1), steps)  # index of first colliding step
+        travel = np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
+        return travel
+
+    def prismatic_max(self, D: np.ndarray) -> np.ndarray:
+        ext = np.abs((self.part - self.part_center) @ D.T)  # [P, B]
+        return np.minimum(2 * ext.max(0) * 1.05, 0.5 * self.diag)
+
+    # -- scores -----------------------------------------------------------------------------------------
+    def attachment(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """Fraction of the axis segment (within the part's extent) lying on part-body contact, [B]."""
+        if self.contact_tree is None:
+            return np.zeros(len(D))
+        out = np.zeros(len(D))
+        ext = 2 * float(self.obb.half_extents.max()) + 1e-12
+        for b in range(len(D)):
+            proj = (self.part - O[b]) @ D[b]
+            seg = O[b] + np.outer(np.linspace(proj.min(), proj.max(), 15), D[b])
+            d, _ = self.contact_tree.query(seg)
+            # a hinge runs along the part: short axis segments (a lid spun about its thickness) count less
+            out[b] = np.mean(d < 2.5 * self.occ.h) * min(1.0, (proj.max() - proj.min()) / (0.5 * ext))
+        return out
+
+    def guidance(self, D: np.ndarray, travel: np.ndarray) -> np.ndarray:
+        """Prismatic: fraction of the part's body contacts kept after sliding 15% of the travel, [B]."""
+        if self.body_tree is None or len(self.contact) == 0:
+            return np.zeros(len(D))
+        out = np.zeros(len(D))
+        for b in range(len(D)):
+            amt = max(0.15 * travel[b], 2 * self.occ.h)
+            d, _ = self.body_tree.query(self.contact + amt * D[b])
+            out[b] = np.mean(d < self.contact_eps)
+        return out
+
+    def direction_score(self, typ: str, O: np.ndarray, D: np.ndarray, direction: str | None) -> np.ndarray:
+        """Agreement of the part centre's motion with the hinted direction, in [-1, 1], [B]."""
+        if direction is None:
+            return np.zeros(len(D))
+        amt = 0.2 if typ == "revolute" else 0.05 * self.diag
+        moved = _move_batch(self.part_center[None], typ, O, D, np.full(len(D), amt))[:, 0]
+        disp = moved - self.part_center
+        disp = disp / np.maximum(np.linalg.norm(disp, axis=1, keepdims=True), 1e-12)
+        if direction in ("up", "down"):
+            if self.up is None:
+                return np.zeros(len(D))
+            ref = self.up if direction == "up" else -self.up
+        else:
+            if self.outward is None:
+                return np.zeros(len(D))
+            ref = self.outward if direction == "outward" else -self.outward
+        return disp @ ref
+
+    def noun_score(self, typ: str, D: np.ndarray, noun: str | None) -> np.ndarray:
+        if typ != "revolute" or self.up is None or noun is None:
+            return np.zeros(len(D))
+        c = np.abs(D @ self.up)
+        if noun in ("door", "gate", "faucet", "tap", "turntable", "dial"):
+            return c  # vertical axes
+        if noun in ("lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal"):
+            return 1 - c  # horizontal axes
+        return np.zeros(len(D))
+
+    def handle_score(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """Revolute: normalized distance of the axis from the part's protrusion (handle) centroid, [B]."""
+        obb = self.obb
+        thin = obb.axes[2]
+        rel = (self.part - obb.center) @ thin
+        sign = 1.0
+        if self.outward is not None and np.dot(thin, self.outward) < 0:
+            sign = -1.0
+        s = sign * rel
+        thr = s.max() - 0.35 * (s.max() - s.min())  # what sticks out beyond the front face (handle, lip)
+        prot = self.part[s >= thr]
+        if len(prot) < 3:
+            return np.zeros(len(D))
+        pc = prot.mean(0)
+        width = 2 * obb.half_extents.max() + 1e-12
+        v = pc[None] - O
+        dist = np.linalg.norm(v - (v * D).sum(1, keepdims=True) * D, axis=1)
+        # only informative when the protrusion is off-centre
+        off = np.linalg.norm((pc - obb.center) - np.dot(pc - obb.center, thin) * thin) / width
+        return np.clip(dist / width, 0, 1) * min(1.0, off * 4)
+
+
+def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
+    """Score every OBB candidate of every allowed type; best first."""
+    cfg = scene.cfg
+    types = [hint.type] if hint.type in ("revolute", "prismatic") else ["revolute", "prismatic"]
+    hyps: list[Hypothesis] = []
+    for typ in types:
+        if typ == "revolute":
+            pairs = [(oi, di) for oi in range(7) for di in range(6)]
+        else:
+            pairs = [(0, di) for di in range(6)]
+        O = np.array([scene.origins[o] for o, _ in pairs])
+        D = np.array([scene.dirs[d] for _, d in pairs])
+        if typ == "revolute":
+            mx = np.full(len(D), cfg.revolute_max)
+            travel = scene.sweep(typ, O, D, mx, cfg.revolute_steps)
+            t_norm = np.clip(travel / (np.pi / 2), 0, 1)
+            attach = scene.attachment(O, D)
+            guide = np.zeros(len(D))
+            handle = scene.handle_score(O, D)
+        else:
+            mx = scene.prismatic_max(D)
+            travel = scene.sweep(typ, O, D, mx, cfg.prismatic_steps)
+            t_norm = np.clip(travel / np.maximum(mx, 1e-12), 0, 1)
+            attach = np.zeros(len(D))
+            guide = scene.guidance(D, travel)
+            handle = np.zeros(len(D))
+        dirs = scene.direction_score(typ, O, D, hint.direction)
+        noun = scene.noun_score(typ, D, hint.part_word)
+        score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
+                 + cfg.w_noun * noun + cfg.w_handle * handle)
+        score = np.where(travel > 0, score, score - 10.0)  # blocked at once: implausible
+        for b, (oi, di) in enumerate(pairs):
+            hyps.append(Hypothesis(typ, O[b].copy(), D[b].copy(), float(travel[b]), float(score[b]),
+                                   {"travel": float(t_norm[b]), "attach": float(attach[b]), "guide": float(guide[b]),
+                                    "direction": float(dirs[b]), "noun": float(noun[b]), "handle": float(handle[b])},
+                                   (oi, di)))
+    hyps.sort(key=lambda h: -h.score)
+    return hyps
+
+
+def synthesize_states(part_points: np.ndarray, body_points: np.ndarray, hyp: Hypothesis,
+                      fractions=(0.5, 1.0), typical: float | None = None) -> list[np.ndarray]:
+    """Articulated object clouds [K_s, 3]: body at rest + part moved by fractions of the usable travel."""
+    usable = hyp.travel
+    if hyp.type == "revolute":
+        usable = min(usable, typical or np.pi / 2)
+    elif typical:
+        usable = min(usable, typical)
+    states = []
+    for f in fractions:
+        amt = max(f * usable, 1e-6)
+        mv = _move_batch(part_points, hyp.type, hyp.origin[None], hyp.axis[None], np.array([amt]))[0]
+        states.append(np.vstack([body_points, mv]))
+    return states

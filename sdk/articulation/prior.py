@@ -1,0 +1,106 @@
+"""One motion-prior interface, two back ends.
+
+A motion prior turns (rest geometry, part, prompt) into *articulated states*: point clouds of the whole
+object with the part moved, which ATOP's axis search (``axis_search.atop_search``) consumes.
+
+* ``PhysicsPrior`` (default, weight-free): physically scored hypotheses (collision sweep, attachment, free
+  travel, prompt hints) -> states synthesized from the best hypothesis. See ``physics_prior``.
+* ``DiffusionPrior``: ATOP's personalized multi-view motion model (ImageDream inflated for video, mask and
+  camera control, §4.2) distilled into per-frame Gaussians with SDS (§4.3.1, Eq. 7). The model comes in a
+  later issue; constructing the prior checks for its weights and raises ``MissingWeightsError`` naming the
+  files, and ``propose`` raises ``NotAvailableError`` until the back end exists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArticulateError, MissingWeightsError
+from .physics_prior import (PhysicsConfig, PhysicsScene, Hypothesis, UP_VECTORS, score_hypotheses,
+                            synthesize_states)
+from .prompt import MotionHint
+
+
+class NotAvailableError(ArticulateError, NotImplementedError):
+    """A back end exists as an interface only; the message names what is needed."""
+
+
+@dataclass
+class PriorResult:
+    states: list  # list of [K_s, 3] articulated object point clouds
+    hypotheses: list = field(default_factory=list)  # scored hypotheses, best first (physics prior)
+    source: str = "physics"
+
+
+class MotionPrior:
+    """Interface: ``propose(part_points [P,3], body_points [B,3], hint, up) -> PriorResult``."""
+
+    name = "base"
+
+    def propose(self, part_points: np.ndarray, body_points: np.ndarray, hint: MotionHint,
+                up: np.ndarray | None = None) -> PriorResult:
+        raise NotImplementedError
+
+
+class PhysicsPrior(MotionPrior):
+    name = "physics"
+
+    def __init__(self, config: PhysicsConfig | None = None):
+        self.config = config or PhysicsConfig()
+
+    def scene(self, part_points, body_points, up=None, **dense) -> PhysicsScene:
+        return PhysicsScene(np.asarray(part_points, np.float64), np.asarray(body_points, np.float64), self.config, up,
+                            **dense)
+
+    def propose(self, part_points, body_points, hint, up=None, scene: PhysicsScene | None = None) -> PriorResult:
+        scene = scene or self.scene(part_points, body_points, up)
+        hyps = score_hypotheses(scene, hint)
+        best = hyps[0]
+        typical = None if best.type == "revolute" else float(scene.prismatic_max(best.axis[None])[0])
+        states = synthesize_states(scene.part, scene.body, best, self.config.state_fractions[: self.config.n_states],
+                                   typical)
+        return PriorResult(states, hyps, "physics")
+
+
+# Public checkpoint layout ATOP builds on: ImageDream (fp16) + the personalized motion module per category.
+DIFFUSION_FILES = ("imagedream/sd-v2.1-base-4view-ipmv.pt", "atop/motion_module_{category}.safetensors")
+
+
+class DiffusionPrior(MotionPrior):
+    """ATOP's personalized multi-view motion diffusion + SDS on Gaussians (interface only for now)."""
+
+    name = "diffusion"
+
+    def __init__(self, category: str = "StorageFurniture", weights_dir: str | Path | None = None):
+        from ..config import settings
+        self.category = category
+        self.weights_dir = Path(weights_dir) if weights_dir else Path(settings.weights_dir)
+        for f in DIFFUSION_FILES:
+            f = f.format(category=category)
+            if not (self.weights_dir / f).exists():
+                raise MissingWeightsError("atop_motion_diffusion", f, str(self.weights_dir),
+                                          hint="ATOP's prior needs the ImageDream base checkpoint and a personalized motion "
+                                               "module fine-tuned per category (ATOP §4.2); use prior='physics' meanwhile")
+        self.available = False
+
+    def propose(self, part_points, body_points, hint, up=None) -> PriorResult:
+        raise NotAvailableError(
+            "the diffusion-guided motion prior (ATOP §4.2-4.3: multi-view motion generation + SDS on Gaussians) is "
+            "not implemented yet: it needs the personalized motion model (a later issue) and a differentiable Gaussian "
+            "renderer; use prior='physics'")
+
+
+def get_prior(name: str | MotionPrior = "physics", **kw) -> MotionPrior:
+    if isinstance(name, MotionPrior):
+        return name
+    if name == "physics":
+        return PhysicsPrior(kw.get("config"))
+    if name == "diffusion":
+        return DiffusionPrior(**{k: v for k, v in kw.items() if k in ("category", "weights_dir")})
+    raise ValueError(f"unknown motion prior '{name}' (physics | diffusion)")
+
+
+__all__ = ["MotionPrior", "PhysicsPrior", "DiffusionPrior", "PriorResult", "NotAvailableError", "get_prior",
+           "Hypothesis", "UP_VECTORS"]
