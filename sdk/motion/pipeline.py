@@ -24,7 +24,8 @@ from ..errors import InvalidInputError
 from .parts import PartsConfig, kinematic_parts, merge_bones
 from .sequence import MeshSequence
 from .skeleton import fit_skeleton
-from .ssdr import SSDRConfig, prune_bones, ssdr
+from .parts import rigid_costs
+from .ssdr import SSDRConfig, prune_bones, solve_weights, ssdr
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def rig_from_motion(
     fine_tol: float = 0.002,
     static_tol: float = 0.004,
     prune_tol: float = 0.003,
+    max_vertices: int = 4000,
     method: str = "kmeans",
     nan_frames: str = "error",
     clip_name: str | None = None,
@@ -95,60 +97,68 @@ def rig_from_motion(
         X = seq.vertices[:, kp.weld_rep]  # [T, N, 3]
         mult = np.bincount(kp.weld_index, minlength=X.shape[1]).astype(np.float64)
         diag = seq.bbox_diagonal or 1.0
+        N = X.shape[1]
+        # large meshes: skinning decomposition on a stratified vertex subset, weights of the rest solved at the end
+        sel = _subset(kp.welded_labels, max_vertices, seed=0)
+        Xs, ms = X[:, sel], mult[sel]
         it1 = max(1, iterations // 2)
         it2 = max(1, iterations - it1 - 2)
         it3 = 2
+        cfg = SSDRConfig(max_influences=max_influences, device=dev)
         t1 = time.perf_counter()
-        r1 = ssdr(X[0], X, kp.transforms, labels=kp.welded_labels,
+        r1 = ssdr(Xs[0], Xs, kp.transforms, labels=kp.welded_labels[sel],
                   config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev),
-                  vertex_weights=mult, progress=lambda m: step(m))
-        # SP4D bone merging on the refined bones
-        lab1 = r1.indices[:, 0]
+                  vertex_weights=ms, progress=lambda m: step(m))
+        # SP4D bone merging on the refined bones (adjacency and surface samples from every vertex)
         B1 = r1.transforms.shape[0]
-        present = np.unique(lab1)
-        if len(present) < B1:  # bones that win no vertex: fold into the argmax labelling first
-            remap = np.full(B1, -1)
-            remap[present] = np.arange(len(present))
-            lab1c = remap[lab1]
-            m1 = r1.transforms[present]
+        if len(sel) < N:
+            lab1 = _best_bone(X, r1.transforms)
+            lab1[sel] = r1.indices[:, 0]
         else:
-            remap, lab1c, m1 = np.arange(B1), lab1, r1.transforms
-        new_lab, kept, merges = merge_bones(torch.as_tensor(m1), lab1c, torch.as_tensor(X), kp.edges, merge_tol,
-                                            static_tol, max_bones, diag)
+            lab1 = r1.indices[:, 0]
+        present = np.unique(lab1)
+        remap = np.full(B1, -1)
+        remap[present] = np.arange(len(present))
+        lab1c = remap[lab1]
+        new_lab, kept, merges = merge_bones(torch.as_tensor(r1.transforms[present]), lab1c, torch.as_tensor(X),
+                                            kp.edges, merge_tol, static_tol, max_bones, diag)
         P = len(kept)
-        group = np.full(B1, -1)
-        old_of_new = present[kept] if len(present) < B1 else kept
-        # every old bone joins the new part that took most of its argmax vertices (or its own id if kept)
-        for b in range(B1):
-            if remap[b] >= 0:
-                group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
-        dense = np.zeros((X.shape[1], P))
+        old_of_new = present[kept]
+        group = np.full(B1, -1)  # every old bone joins the new part that took most of its argmax vertices
+        for b in present:
+            group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
+        dense = np.zeros((len(sel), P))
         for c in range(r1.indices.shape[1]):
             g = group[r1.indices[:, c]]
             ok = g >= 0
             np.add.at(dense, (np.flatnonzero(ok), g[ok]), r1.weights[ok, c])
         sw = SkinWeights.from_dense(dense, max_influences)
-        r2 = ssdr(X[0], X, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
+        r2 = ssdr(Xs[0], Xs, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
                   config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
-                  vertex_weights=mult, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=lambda m: step(m))
         # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
-        keep, pi, pw = prune_bones(X[0], X, r2.transforms, r2.indices, r2.weights, prune_tol,
-                                   SSDRConfig(max_influences=max_influences, device=dev))
+        keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
         newid = np.cumsum(keep) - 1
-        pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], np.argmax(keep))])
+        first_alive = int(np.argmax(keep))
+        pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], first_alive)])
         pi = np.where(pw > 0, pi, pi[:, :1])
         P = int(keep.sum())
-        r3 = ssdr(X[0], X, r2.transforms[keep], indices=pi, weights=pw,
+        r3 = ssdr(Xs[0], Xs, r2.transforms[keep], indices=pi, weights=pw,
                   config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
-                  vertex_weights=mult, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=lambda m: step(m))
         pruned = int((~keep).sum())
-        r2 = r3
+        hist = r1.rmse_history + r2.rmse_history + r3.rmse_history
+        m2 = r3.transforms  # [P, T, 4, 4]
+        if len(sel) < N:
+            idx_all, w_all = solve_weights(X[0], X, m2, cfg)
+            idx_all[sel], w_all[sel] = r3.indices, r3.weights
+        else:
+            idx_all, w_all = r3.indices, r3.weights
         timings["ssdr_s"] = time.perf_counter() - t1
-        hist = r1.rmse_history + r2.rmse_history
+
         # final parts: argmax of the skin; bones that win no vertex still get joints
         t2 = time.perf_counter()
-        lab2 = r2.indices[:, 0]
-        m2 = r2.transforms  # [P, T, 4, 4]
+        lab2 = idx_all[:, 0]
         motion = np.array([np.linalg.norm(X[:, lab2 == p] - X[0][None, lab2 == p], axis=-1).mean()
                            if (lab2 == p).any() else 0.0 for p in range(P)]) / diag
         sk = fit_skeleton(X[0], lab2, m2, kp.edges, static=motion < static_tol)
@@ -165,8 +175,8 @@ def rig_from_motion(
     skeleton = Skeleton.from_world(names, parents, bind)
     anim = Animation.from_local_matrices(clip_name or getattr(seq, "clip", None) or "motion", seq.fps,
                                          world_to_local(parents, pose_world))
-    idx = joint_of_bone[r2.indices][kp.weld_index]
-    w = r2.weights[kp.weld_index]
+    idx = joint_of_bone[idx_all][kp.weld_index]
+    w = w_all[kp.weld_index]
     skin = SkinWeights(np.where(w > 0, idx, idx[:, :1]), w.astype(np.float32))
     jl = joint_of_bone[lab2][kp.weld_index]  # joint of each original vertex
     used = np.unique(jl)
@@ -197,6 +207,7 @@ def rig_from_motion(
         "n_parts_init": kp.n_init,
         "n_parts_fine": kp.n_parts,
         "n_bones": J,
+        "ssdr_vertices": int(len(sel)),
         "ssdr_rmse_history": hist,
         "merges": merges,
         "pruned_bones": pruned,
@@ -206,6 +217,31 @@ def rig_from_motion(
         "parts": kp,
     }
     return rig, report
+
+
+def _subset(labels: np.ndarray, max_vertices: int, seed: int = 0) -> np.ndarray:
+    """At most ~max_vertices vertex ids, random but keeping at least min(size, 24) of every part."""
+    n = len(labels)
+    if n <= max_vertices:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    pick = [rng.choice(n, max_vertices, replace=False)]
+    for p in np.unique(labels):
+        ix = np.flatnonzero(labels == p)
+        pick.append(rng.choice(ix, min(len(ix), 24), replace=False))
+    return np.unique(np.concatenate(pick))
+
+
+def _best_bone(X: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """The bone whose rigid motion explains each vertex's trajectory best -> [N]."""
+    x = torch.as_tensor(X[0])
+    y = torch.as_tensor(X)
+    m = torch.as_tensor(transforms)
+    out = np.empty(len(x), dtype=np.int64)
+    ch = max(256, 20_000_000 // max(1, m.shape[0] * m.shape[1] * 9))
+    for s in range(0, len(x), ch):
+        out[s:s + ch] = rigid_costs(x[s:s + ch], y[:, s:s + ch], m).argmin(1).numpy()
+    return out
 
 
 def _joint_dict(j, names):

@@ -154,6 +154,37 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
     return new_idx, new_w
 
 
+def _normalise(rest, frames, transforms, cfg):
+    dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
+    centre = rest.mean(0)
+    scale = float(np.linalg.norm(rest.max(0) - rest.min(0))) or 1.0
+    s = np.eye(4)
+    s[:3, :3] /= scale
+    s[:3, 3] = -centre / scale
+    x = torch.as_tensor((rest - centre) / scale, dtype=cfg.dtype, device=dev)
+    y = torch.as_tensor((frames - centre) / scale, dtype=cfg.dtype, device=dev)
+    m = torch.as_tensor(s @ transforms @ np.linalg.inv(s), dtype=cfg.dtype, device=dev)
+    return x, y, m, dev
+
+
+def solve_weights(rest, frames, transforms, config: SSDRConfig | None = None, passes: int = 2):
+    """Skin weights of every vertex for fixed bone transforms (e.g. vertices left out of a sub-sampled SSDR).
+
+    rest [N,3], frames [T,N,3], transforms [B,T,4,4] -> (indices [N,k], weights [N,k]); starts from each vertex's
+    best single bone, then ``passes`` weight steps.
+    """
+    cfg = config or SSDRConfig()
+    x, y, m, dev = _normalise(rest, frames, transforms, cfg)
+    idx = torch.empty(len(x), 1, dtype=torch.long, device=dev)
+    ch = _chunk(m.shape[0], m.shape[1])
+    for s in range(0, len(x), ch):
+        idx[s:s + ch, 0] = rigid_costs(x[s:s + ch], y[:, s:s + ch], m).argmin(1)
+    w = torch.ones(len(x), 1, dtype=cfg.dtype, device=dev)
+    for _ in range(passes):
+        idx, w = weight_step(x, y, m, idx, w, cfg)
+    return idx.cpu().numpy(), w.double().cpu().numpy()
+
+
 def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: SSDRConfig | None = None,
                 min_bones: int = 1):
     """Remove bones the others can replace: a bone goes when re-solving the weights of the vertices it
