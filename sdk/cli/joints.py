@@ -1,0 +1,97 @@
+"""``articulate joints INPUT --part NAME [--prompt TEXT] -o OUT.usda`` (or ``--all-parts``; ``.urdf`` by extension).
+
+INPUT: OBJ (groups = parts), glTF/GLB (nodes), USD (mesh prims), PLY (part labels), or URDF/MJCF (links; the
+file's own joints are ignored and re-estimated). A preview PNG and GIF are written next to the output.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def load_any(path):
+    from ..errors import AssetReadError
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext == ".urdf":
+        from ..io.urdf import load_urdf
+        return load_urdf(p)
+    if ext in (".xml", ".mjcf"):
+        from ..io.mjcf import load_mjcf
+        return load_mjcf(p)
+    from ..io import load_asset
+    if not p.exists():
+        raise AssetReadError(p, "file does not exist")
+    return load_asset(p)
+
+
+def register(sub):
+    p = sub.add_parser("joints", help="estimate joints of a prop's parts (ATOP search + physics prior) and export "
+                                      "UsdPhysics USD or URDF")
+    p.add_argument("input")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--part", action="append", help="part name (repeatable)")
+    g.add_argument("--all-parts", action="store_true", help="articulate every part but the root body")
+    p.add_argument("--prompt", action="append", help="motion prompt; one per --part, in order (e.g. 'open the door')")
+    p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
+    p.add_argument("--method", choices=["atop_search", "direct"], default="atop_search")
+    p.add_argument("--prior", choices=["physics", "diffusion"], default="physics")
+    p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
+    p.add_argument("--no-preview", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..core import Articulation
+    from ..errors import InvalidInputError
+    from ..articulation.articulate import ArticulateConfig, articulate_object
+    out = Path(args.output)
+    ext = out.suffix.lower()
+    if ext not in (".usda", ".usd", ".usdc", ".urdf"):
+        raise InvalidInputError(f"output must end in .usda/.usd/.usdc or .urdf, got '{out.name}'", field="output")
+    asset = load_any(args.input)
+    cfg = ArticulateConfig(prior=args.prior, method=args.method, up_axis=args.up)
+    prompts = {}
+    if args.part:
+        if asset.parts is None:
+            raise InvalidInputError(f"{args.input} has no parts; use an input with groups/nodes/prims/links",
+                                    field="part")
+        for n in args.part:
+            if n not in asset.parts.names:
+                raise InvalidInputError(f"unknown part '{n}'; the input has parts: {', '.join(asset.parts.names)}",
+                                        field="part")
+        if args.prompt and len(args.prompt) not in (1, len(args.part)):
+            raise InvalidInputError(f"{len(args.prompt)} prompts for {len(args.part)} parts", field="prompt")
+        for i, n in enumerate(args.part):
+            if args.prompt:
+                prompts[n] = args.prompt[i if len(args.prompt) > 1 else 0]
+    elif args.prompt:
+        raise InvalidInputError("--prompt goes with --part (prompts are per part)", field="prompt")
+    art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part)
+    for j in art.joints:
+        if j.type == "fixed":
+            continue
+        lim = (f"[{j.lower:.3f}, {j.upper:.3f}] rad" if j.type == "revolute" else
+               f"[{j.lower:.4f}, {j.upper:.4f}]" if j.type == "prismatic" else "free")
+        print(f"{j.child:>16s} <- {j.parent:<12s} {j.type:10s} axis {tuple(round(float(x), 3) for x in j.axis)} "
+              f"origin {tuple(round(float(x), 3) for x in j.origin)} limits {lim} confidence {j.confidence:.2f}")
+    up = (args.up or ("z" if Path(args.input).suffix.lower() in (".urdf", ".xml", ".mjcf") else "y"))
+    if ext == ".urdf":
+        from exporters.urdf import write_urdf
+        write_urdf(art, out)
+    else:
+        from exporters.physics_usd import validate_physics_usd, write_physics_usd
+        write_physics_usd(art, out, up_axis=up.upper() if up != "x" else "Y")
+        problems = validate_physics_usd(out)
+        for pr in problems:
+            log.warning("USD validator: %s", pr)
+    print(f"wrote {out}")
+    if not args.no_preview:
+        from ..articulation.preview import write_preview
+        for suf in (".png", ".gif"):
+            pp = out.with_name(out.stem + "_preview" + suf)
+            write_preview(art, pp, up=up)
+            print(f"wrote {pp}")
+    return 0
