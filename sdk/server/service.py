@@ -225,26 +225,36 @@ def _export_rig(job: Job, rig, opts: spb.ExportOptions, chunk: int) -> None:
             _emit_blob(job, p.name, fmt, p.read_bytes(), chunk)
 
 
+#: articulation writers by format: (module, function); issue 4 provides them (exporters/)
+ARTICULATION_WRITERS = {
+    spb.EXPORT_FORMAT_URDF: ("exporters.urdf", "write_urdf"),
+    spb.EXPORT_FORMAT_USDA: ("exporters.usd_physics", "write_articulation_usd"),
+    spb.EXPORT_FORMAT_USDC: ("exporters.usd_physics", "write_articulation_usd"),
+}
+
+
+def _articulation_writer(fmt: int):
+    import importlib
+    mod, fn = ARTICULATION_WRITERS[fmt]
+    try:
+        return getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise NotImplementedError(f"{spb.ExportFormat.Name(fmt)} export of articulations is not available in this "
+                                  f"build ({mod}.{fn}: {e})") from None
+
+
 def _export_articulation(job: Job, art, opts: spb.ExportOptions, chunk: int) -> None:
     if not opts.formats:
         return
     with tempfile.TemporaryDirectory(prefix="articulate-export-") as tmp:
         for fmt in opts.formats:
             job.check()
-            ext = _EXPORT[fmt][0]
-            p = Path(tmp) / f"articulation.{ext}"
-            if ext == "urdf":
-                try:
-                    from exporters.urdf import write_urdf
-                except ImportError as e:
-                    raise NotImplementedError(f"URDF export is not available in this build: {e}") from None
-                write_urdf(art, p)
+            p = Path(tmp) / f"articulation.{_EXPORT[fmt][0]}"
+            write = _articulation_writer(fmt)
+            if fmt == spb.EXPORT_FORMAT_URDF:
+                write(art, p)
             else:
-                try:
-                    from exporters.usd_physics import write_articulation_usd
-                except ImportError as e:
-                    raise NotImplementedError(f"UsdPhysics export is not available in this build: {e}") from None
-                write_articulation_usd(art, p, up_axis=(opts.up_axis or "Y").upper())
+                write(art, p, up_axis=(opts.up_axis or "Y").upper())
             _emit_blob(job, p.name, fmt, p.read_bytes(), chunk)
 
 
@@ -397,6 +407,8 @@ def plan_articulate(req: spb.ArticulatePartsRequest, *, articulator, uploads: Up
     if not req.all_parts and not prompts:
         raise InvalidInputError("name at least one part in prompts, or set all_parts", field="prompts")
     _check_export(req.export, _ARTICULATION_FORMATS, "an articulation")
+    for fmt in req.export.formats:  # before any work: say now that a file cannot be made
+        _articulation_writer(fmt)
     mesh, include_meshes, export = asset.mesh, req.include_meshes, spb.ExportOptions()
     export.CopyFrom(req.export)
     all_parts = req.all_parts or len(prompts) > 1
@@ -508,6 +520,10 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             yield self._final_event(grpc.StatusCode.UNAVAILABLE, str(e))
             self._abort(context, grpc.StatusCode.UNAVAILABLE, str(e))
             return
+        except NotImplementedError as e:
+            yield self._final_event(grpc.StatusCode.UNIMPLEMENTED, str(e))
+            self._abort(context, grpc.StatusCode.UNIMPLEMENTED, str(e))
+            return
         try:
             yield from self._follow(job, context)
         finally:
@@ -596,6 +612,8 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
         except QueueClosed as e:
             self._abort(context, grpc.StatusCode.UNAVAILABLE, str(e))
+        except NotImplementedError as e:
+            self._abort(context, grpc.StatusCode.UNIMPLEMENTED, str(e))
         return job.handle(self.queue.position(job))
 
     def _job(self, job_id: str, context) -> Job:
