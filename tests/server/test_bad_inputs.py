@@ -302,3 +302,19 @@ def test_finished_job_retention_is_bounded():
     kept = [j for j in jobs if q.get(j.id) is not None]
     assert kept == jobs[-2:]  # 2 x 4 kB + the newest fit in 10 kB; the oldest went first
     q.join()
+
+
+def test_result_over_the_send_limit_is_reported(rigged):
+    """A result bigger than the server's max message: RESOURCE_EXHAUSTED in band, pointing at chunked exports."""
+    running = start_server(ServerOptions(port=0, max_message_bytes=1 << 20))
+    try:
+        c = RemoteArticulator(running.target, max_message_bytes=1 << 20, chunk_bytes=256 << 10, timeout=120)
+        asset, parts = rigged["BrainStem"]  # the rig message is ~1.2 MB
+        with pytest.raises(RemoteError) as e:
+            c.rig(asset.mesh, parts)
+        assert e.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "export file" in str(e.value)
+        rig, files = c.rig_files(rigged["RiggedFigure"][0].mesh, rigged["RiggedFigure"][1], formats=["usdc"])
+        assert files["rig.usdc"][:8] == b"PXR-USDC"  # still serving
+        c.close()
+    finally:
+        running.shutdown(5)
