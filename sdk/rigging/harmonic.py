@@ -96,15 +96,25 @@ def free_band(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, blend
     hw[reached] = half[pos]
     ratio = np.full(len(vertices), np.inf)  # [W] 0 at the cut, 1 at the band edge
     ratio[reached] = dist[reached] / np.maximum(hw[reached], 1e-300)
+    # Every (connected component, part) keeps a constrained core: a group that never leaves the band
+    # keeps its deepest vertices (ratio >= half its maximum) fixed. Per component, not per part: a
+    # small disconnected piece (an eyelid, a hoof cap welded to nothing) lying wholly inside the band
+    # of its part would otherwise have no Dirichlet vertex at all (a singular, all-zero block).
+    from scipy.sparse.csgraph import connected_components
+    _, comp = connected_components(g, directed=False)
     P = int(lab.max()) + 1
     lab_ok = lab >= 0
-    rmax = np.full(P, 0.0)
-    finite = lab_ok & np.isfinite(ratio)
-    np.maximum.at(rmax, lab[finite], ratio[finite])
-    whole = np.zeros(P, dtype=bool)  # parts never leaving the band: keep their deepest vertices fixed
-    np.logical_or.at(whole, lab[lab_ok], ~np.isfinite(ratio[lab_ok]) | (ratio[lab_ok] >= 1.0))
-    thresh = np.where(whole, 1.0, 0.5 * rmax)
-    band = lab_ok & (ratio < thresh[np.where(lab_ok, lab, 0)])
+    grp = np.where(lab_ok, comp * P + np.maximum(lab, 0), -1)
+    ug, gi = np.unique(grp[lab_ok], return_inverse=True)
+    rmax = np.zeros(len(ug))
+    fin = np.isfinite(ratio[lab_ok])
+    np.maximum.at(rmax, gi[fin], ratio[lab_ok][fin])
+    whole = np.zeros(len(ug), dtype=bool)  # groups never leaving the band
+    np.logical_or.at(whole, gi, ~fin | (ratio[lab_ok] >= 1.0))
+    whole = ~whole
+    thresh = np.where(whole, 0.5 * rmax, 1.0)
+    band = np.zeros(len(lab), dtype=bool)
+    band[lab_ok] = ratio[lab_ok] < thresh[gi]
     return free | band
 
 

@@ -205,3 +205,25 @@ def test_bad_inputs_name_the_problem():
     assert (rig.parts.labels >= 0).all()
     with pytest.raises(InvalidInputError, match="unknown skinning method"):
         rig_from_parts(Mesh(V, F), PartLabels(lab), method="bbw")
+
+
+def test_piece_inside_the_band_keeps_a_core():
+    # A small separate closed piece straddling the cut between parts 0 and 1 lies wholly inside the
+    # blend band (Quaternius_Deer had 6-vertex hoof/eye pieces like this). It must keep Dirichlet
+    # vertices of its own: before, its block had none and its weights were all zero (-> root joint).
+    V, F, lab = tube(10, 16, parts=2)
+    Vs, Fs, _ = tube(6, 4, length=0.3, parts=1, closed=False, offset=(0, 0, 2.85))
+    V2 = np.vstack([V, Vs * [0.2, 0.2, 1] + [3, 0, 0]])
+    F2 = np.vstack([F, Fs + len(V)])
+    zs = V2[len(V):, 2]
+    lab2 = np.r_[lab, (zs >= 3.0).astype(np.int64)]
+    assert set(lab2[len(V):]) == {0, 1}
+    W, free = harmonic_weights(V2, F2, lab2, 2, return_free=True)
+    piece = np.arange(len(V), len(V2))
+    assert (~free[piece]).any()  # the piece has constrained vertices
+    assert np.allclose(W.sum(1), 1.0) and W.min() >= 0
+    fixed = piece[~free[piece]]
+    assert np.array_equal(W[fixed].argmax(1), lab2[fixed])
+    rig = rig_from_parts(Mesh(V2, F2), PartLabels(lab2))
+    Wr = rig.skin.to_dense(2)[:, np.argsort(rig.joint_parts)]
+    assert (Wr[piece].argmax(1) == lab2[piece]).mean() > 0.7
