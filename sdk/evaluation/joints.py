@@ -203,7 +203,7 @@ def run(args) -> int:
     def table(rows, title, ref_line):
         print()
         print(title)
-        print(f"{"object":46s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s}")
+        print(f"{'object':46s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s}")
         objs_ = []
         for r in rows:
             if r["object"] not in objs_:
