@@ -6,12 +6,46 @@ import numpy as np
 _KERNEL = None
 
 
+def _quiet_init(wp) -> None:
+    """wp.init() without Warp's start-up banner on the CLI.
+
+    Warp >= 1.10 dropped ``warp.config.quiet`` for ``warp.config.log_level`` (the banner and the
+    "Module ... load" lines are info level); older versions still read ``quiet``. The native
+    library also prints "Warp CUDA warning: Could not find or load the NVIDIA CUDA driver" straight
+    to fd 2 on machines without a GPU: stderr is captured during init and replayed only if
+    ``wp.init()`` fails.
+    """
+    import os
+    import sys
+    import tempfile
+    wp.config.quiet = True
+    if hasattr(wp.config, "log_level") and hasattr(wp, "LOG_WARNING"):
+        wp.config.log_level = max(int(wp.config.log_level), int(wp.LOG_WARNING))
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreter): just init
+        wp.init()
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            wp.init()
+        except BaseException:
+            os.dup2(saved, 2)
+            tmp.seek(0)
+            sys.stderr.write(tmp.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _warp_kernel():
     global _KERNEL
     if _KERNEL is None:
         import warp as wp
-        wp.config.quiet = True
-        wp.init()
+        _quiet_init(wp)
 
         @wp.kernel
         def occluded(mesh: wp.uint64, start: wp.array(dtype=wp.vec3), end: wp.array(dtype=wp.vec3),

@@ -227,3 +227,18 @@ def test_piece_inside_the_band_keeps_a_core():
     rig = rig_from_parts(Mesh(V2, F2), PartLabels(lab2))
     Wr = rig.skin.to_dense(2)[:, np.argsort(rig.joint_parts)]
     assert (Wr[piece].argmax(1) == lab2[piece]).mean() > 0.7
+
+
+def test_warp_init_prints_no_banner():
+    pytest.importorskip("warp", reason="warp-lang not importable: the numpy ray caster prints nothing")
+    import subprocess
+    import sys
+    code = ("import numpy as np; from sdk.rigging._raycast import Occluder; "
+            "V = np.array([[0., 0, 0], [1, 0, 0], [0, 1, 0]]); "
+            "o = Occluder(V, np.array([[0, 1, 2]]), 'warp'); "
+            "print(o.backend, o.occluded(np.array([[.2, .2, -1.]]), np.array([[.2, .2, 1.]]), 1e-6))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "warp [ True]"
+    assert "Warp" not in r.stderr and "Warp" not in r.stdout, r.stderr + r.stdout
