@@ -16,10 +16,7 @@ def __getattr__(name):
     if name == "load_asset":
         from .io import load_asset
         return load_asset
-    if name == "config":
-        from . import config
-        return config
-    if name == "client":
-        from . import client
-        return client
+    if name in ("config", "client"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(name)

@@ -88,12 +88,23 @@ class Articulator:
         rig.metadata.setdefault("source", src)
         return rig
 
-    def rig_from_motion(self, sequence, *, max_bones: int | None = None, max_influences: int = 4,
+    def rig_from_motion(self, sequence, *, faces=None, clip: str | None = None, fps: float | None = None,
+                        max_bones: int | None = None, max_influences: int = 4,
                         progress: Progress | None = None, **kw) -> Rig:
-        """Skinned skeleton + animation recovered from a mesh sequence (path, MeshSequence or [T,V,3] + faces)."""
+        """Skinned skeleton + animation recovered from motion.
+
+        ``sequence``: a path (glTF clip, folder of OBJ/PLY frames, USD time-sampled points, .npy trajectories,
+        .npz), a ``MeshSequence``, or an array [T, V, 3] with optional ``faces`` [F, 3].
+        The per-frame reconstruction report is in ``rig.metadata["report"]``.
+        """
         from .motion.pipeline import rig_from_motion
-        from .motion.sequence import load_sequence
-        seq = load_sequence(sequence, **{k: kw.pop(k) for k in ("clip", "faces", "fps") if k in kw})
+        from .motion.sequence import MeshSequence, load_sequence
+        if isinstance(sequence, MeshSequence):
+            seq = sequence
+        elif isinstance(sequence, (str, Path)):
+            seq = load_sequence(sequence, clip=clip, fps=fps)
+        else:
+            seq = MeshSequence(np.asarray(sequence), faces, fps or 30.0)
         rig, report = rig_from_motion(seq, max_bones=max_bones, max_influences=max_influences,
                                       device=self.device, progress=progress, **kw)
         rig.metadata["report"] = report
