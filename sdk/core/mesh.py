@@ -54,7 +54,11 @@ class Mesh:
             raise InvalidInputError(f"face {i} references vertex out of range {f[i].tolist()} (mesh has {len(v)} vertices)",
                                     field=f"faces[{i}]", source=source)
         same = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
-        area2 = np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+        a, b = v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]
+        cx = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]  # cross product by component (np.cross is ~5x slower)
+        cy = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+        cz = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        area2 = np.sqrt(cx * cx + cy * cy + cz * cz)
         scale = max(self.bbox_diagonal, 1e-30)
         degenerate = same | (area2 <= 1e-14 * scale * scale)
         self.dropped_faces = np.flatnonzero(degenerate)
