@@ -242,3 +242,28 @@ def test_warp_init_prints_no_banner():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "warp [ True]"
     assert "Warp" not in r.stderr and "Warp" not in r.stdout, r.stderr + r.stdout
+
+
+def test_evaluation_pose_dense_matches_lbs_and_runs_on_a_shared_asset():
+    import torch
+    from sdk.evaluation.skinning import evaluate_asset, pose_dense
+    from sdk.rigging.lbs import linear_blend_skinning
+    g = torch.Generator().manual_seed(0)
+    T, J, V, k = 5, 7, 50, 3
+    S = torch.randn(T, J, 4, 4, dtype=torch.float64, generator=g)
+    v = torch.randn(V, 3, dtype=torch.float64, generator=g)
+    idx = torch.randint(0, J, (V, k), generator=g)
+    w = torch.rand(V, k, dtype=torch.float64, generator=g)
+    dense = torch.zeros(V, J, dtype=torch.float64).scatter_add_(1, idx, w)
+    assert torch.allclose(pose_dense(v, dense, S), linear_blend_skinning(v, S, idx, w), atol=1e-10)
+    from pathlib import Path
+    f = Path(__file__).resolve().parents[3] / "shared" / "data" / "rigged" / "RiggedSimple"
+    files = sorted([*f.glob("*.glb"), *f.glob("*.gltf")]) if f.is_dir() else []
+    if not files:
+        pytest.skip(f"shared asset RiggedSimple not found under {f}")
+    rows = evaluate_asset(files[0], methods=("hard", "harmonic"), blend=[0.0, 1.0])
+    assert [r["method"] for r in rows] == ["hard", "harmonic@0", "harmonic@1"]
+    assert rows[0]["precision"] == 100.0
+    # blend 0 is the literal indicator: identical to "hard"
+    assert abs(rows[1]["deform"] - rows[0]["deform"]) < 1e-9 and abs(rows[1]["l1"] - rows[0]["l1"]) < 1e-9
+    assert rows[2]["deform"] != rows[0]["deform"]
