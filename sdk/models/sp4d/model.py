@@ -95,13 +95,16 @@ class SP4DModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, rgb_views: Tensor | None, cond_video: Tensor, camera: Tensor, steps: int = 12,
-                 heun: bool = False, seed: int = 0, sigma_max: float = 40.0, progress=None) -> tuple[Tensor, Tensor]:
+                 heun: bool = False, seed: int = 0, sigma_max: float = 40.0, progress=None,
+                 sdedit_sigma: float | None = None) -> tuple[Tensor, Tensor]:
         """Sample RGB and part-encoding videos for every view.
 
         cond_video: [B, T, 3, H, W] monocular input video in [0, 1] (view 0)
         camera: [B, V, 2] (polar, azimuth relative to the input view)
         rgb_views: optional [B, V, T, 3, H, W]: known RGB of every view; the RGB branch is then held at these
             (noised to each step's level) and only the part branch is generated (used for meshes we can render)
+        sdedit_sigma: with rgb_views, start the part branch from the RGB latents noised to this level instead of
+            from pure noise at sigma_max (both encodings share the white background; the model recolours the object)
         returns (rgb [B, V, T, 3, H, W], parts [B, V, T, 3, H, W]) in [0, 1]
         """
         cfg = self.cfg
@@ -120,8 +123,14 @@ class SP4DModel(nn.Module):
             known[:, :, :, :cl] = self.encode(rgb_views.flatten(0, 2)).reshape(b, v, t, cl, s, s)
             mask = torch.zeros(shape, device=dev)
             mask[:, :, :, :cl] = 1
+        init = None
+        if rgb_views is not None and sdedit_sigma is not None:
+            sigma_max = sdedit_sigma
+            init = known.clone()
+            init[:, :, :, cl:] = known[:, :, :, :cl]
         sig = karras_sigmas(steps, sigma_max=sigma_max, device=dev)
-        x = sample_edm(fn, noise, sig, heun=heun, known=known, known_mask=mask, generator=g, progress=progress)
+        x = sample_edm(fn, noise, sig, heun=heun, known=known, known_mask=mask, generator=g, progress=progress,
+                       init=init)
         imgs = self.decode(x.reshape(b * v * t * 2, cl, s, s)).reshape(b, v, t, 2, 3, s * self.factor, s * self.factor)
         return imgs[:, :, :, 0], imgs[:, :, :, 1]
 

@@ -45,15 +45,16 @@ def karras_sigmas(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 8
 
 def sample_edm(denoise: Callable[[Tensor, Tensor], Tensor], noise: Tensor, sigmas: Tensor, heun: bool = True,
                known: Tensor | None = None, known_mask: Tensor | None = None,
-               generator: torch.Generator | None = None, progress=None) -> Tensor:
+               generator: torch.Generator | None = None, progress=None, init: Tensor | None = None) -> Tensor:
     """Deterministic EDM sampler (Euler, or Heun's 2nd order; Karras et al. Alg. 1).
 
     denoise(x, sigma) -> D: x [B, ...], sigma [B]
     noise: [B, ...] unit Gaussian; sigmas: [S + 1] decreasing to 0
     known, known_mask: optional clean values and a {0,1} mask of the same shape as noise; masked entries
         are replaced by ``known + sigma * eps`` after every step (conditioning on given RGB, inpainting)
+    init: optional clean starting point (SDEdit): start from ``init + sigmas[0] * noise`` instead of pure noise
     """
-    x = noise * sigmas[0]
+    x = noise * sigmas[0] if init is None else init + noise * sigmas[0]
     b = x.shape[0]
 
     def clamp(x, s):
