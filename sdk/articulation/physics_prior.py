@@ -136,6 +136,7 @@ class PhysicsScene:
             d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
         else:
             d = np.full(len(pd), np.inf)
+        self.part_dense = pd
         contact = pd[d < self.contact_eps]  # [C, 3] part samples touching the body
         if len(contact) > 3000:
             contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
@@ -230,13 +231,16 @@ class PhysicsScene:
         """Revolute: normalized distance of the axis from the part's protrusion (handle) centroid, [B]."""
         obb = self.obb
         thin = obb.axes[2]
-        rel = (self.part - obb.center) @ thin
-        sign = 1.0
-        if self.outward is not None and np.dot(thin, self.outward) < 0:
-            sign = -1.0
+        pts = self.part_dense
+        rel = (pts - obb.center) @ thin
+        sign = 1.0  # the part's front: facing away from the body (a door), else up (a lid)
+        for ref in (self.outward, self.up):
+            if ref is not None and abs(float(np.dot(thin, ref))) > 0.3:
+                sign = float(np.sign(np.dot(thin, ref)))
+                break
         s = sign * rel
         thr = s.max() - 0.35 * (s.max() - s.min())  # what sticks out beyond the front face (handle, lip)
-        prot = self.part[s >= thr]
+        prot = pts[s >= thr]
         if len(prot) < 3:
             return np.zeros(len(D))
         pc = prot.mean(0)
