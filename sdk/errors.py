@@ -35,7 +35,8 @@ class MissingWeightsError(ArticulateError, FileNotFoundError):
     """
 
     def __init__(self, model: str, filename: str, directory: str, hint: str = ""):
-        self.model, self.filename, self.directory = model, filename, directory
+        # not ``self.filename``: OSError.__str__ would then print "[Errno None] None: 'file'"
+        self.model, self.weights_file, self.directory = model, filename, directory
         msg = (f"model '{model}' needs weights file '{filename}' which is not present; "
                f"place it at {directory}/{filename} (or set ARTICULATE_WEIGHTS_DIR)")
         if hint:

@@ -116,3 +116,10 @@ def test_face_labels_to_vertex_labels(samples_dir):
     fl = a.parts.labels[a.mesh.faces[:, 0]]
     pl = parts_from_labels(a.mesh, fl)
     assert (pl.labels == a.parts.labels).all()
+
+
+def test_missing_weights_error_reads_well():
+    from sdk.errors import MissingWeightsError
+    e = MissingWeightsError("sp4d", "sp4d.safetensors", "/w")
+    assert str(e).startswith("model 'sp4d' needs weights file 'sp4d.safetensors'") and "/w/sp4d.safetensors" in str(e)
+    assert isinstance(e, FileNotFoundError) and e.weights_file == "sp4d.safetensors"
