@@ -195,7 +195,7 @@ def run(args) -> int:
     from ..util.progress import progress
     for name, f in progress(files, desc="evaluate skinning"):
         try:
-            rows.extend(evaluate_asset(f, methods, args.threshold, args.max_frames, args.max_influences, args.blend))
+            rows.extend(evaluate_asset(f, methods, args.threshold, args.max_frames, args.max_influences, blend))
         except ArticulateError as e:
             print(f"{name}: skipped ({e})")
     if assets is None:
