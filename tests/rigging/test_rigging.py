@@ -267,3 +267,20 @@ def test_evaluation_pose_dense_matches_lbs_and_runs_on_a_shared_asset():
     # blend 0 is the literal indicator: identical to "hard"
     assert abs(rows[1]["deform"] - rows[0]["deform"]) < 1e-9 and abs(rows[1]["l1"] - rows[0]["l1"]) < 1e-9
     assert rows[2]["deform"] != rows[0]["deform"]
+
+
+def test_evaluate_skinning_cli_blend_list(capsys):
+    import argparse
+    from pathlib import Path
+    from sdk.evaluation import skinning
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "rigged"
+    if not (data / "RiggedSimple").is_dir():
+        pytest.skip(f"shared asset RiggedSimple not found under {data}")
+    p = argparse.ArgumentParser()
+    skinning.add_arguments(p)
+    args = p.parse_args(["--data", str(data), "--assets", "RiggedSimple", "--methods", "hard,harmonic",
+                         "--blend", "0,0.5"])
+    assert skinning.run(args) == 0
+    out = capsys.readouterr().out
+    assert "harmonic@0 " in out and "harmonic@0.5 " in out
+    assert skinning.run(p.parse_args(["--data", str(data), "--blend", "x"])) == 2
