@@ -39,7 +39,8 @@ class PartsConfig:
     fit_frames: int = 64  # frames used by the rigid refinement and merging
     neighbors: int = 10  # neighbourhood size for local rotations (2-ring, nearest first)
     refine_iters: int = 5
-    split_rounds: int = 4  # split parts that are not rigid (95th-percentile residual above split_tol) in two
+    split_rounds: int = 4  # split parts that are not rigid (95th-percentile residual above split_tol, or a
+    # piece of at least min-part-size vertices straying from the part's motion)
     split_tol: float = 0.005  # / bbox diagonal
     max_fine_parts: int = 128
     smooth: float = 0.5  # neighbour agreement weight in the re-assignment (units of merge_tol^2)
@@ -306,16 +307,29 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
         m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
         res = torch.sqrt(rigid_costs(x0, y, m)[torch.arange(N, device=dev), torch.as_tensor(lab, device=dev)]).cpu().numpy()
         sizes = np.bincount(lab, minlength=P)
+        q = np.array([np.quantile(res[lab == p], 0.95) if sizes[p] else 0.0 for p in range(P)])
         over = np.bincount(lab[res > cfg.split_tol], minlength=P)
-        # a part is not rigid when at least min_size of its vertices stray from its motion (k-means misses small
-        # pieces such as fingers or ear tips); those vertices become a new part
-        bad = [p for p in np.argsort(-over) if over[p] >= min_size and sizes[p] - over[p] >= min_size]
-        bad = bad[: cfg.max_fine_parts - P]
-        if not bad:
+        # (a) broadly non-rigid parts (95th-percentile residual too high): two-way k-means on motion + residual;
+        # (b) parts with a small piece straying from their motion (fingers, ear tips): that piece becomes a part
+        bad_a = [p for p in np.argsort(-q) if q[p] > cfg.split_tol and sizes[p] >= 2 * min_size]
+        bad_b = [p for p in np.argsort(-over) if p not in bad_a and over[p] >= min_size
+                 and sizes[p] - over[p] >= min_size]
+        room = cfg.max_fine_parts - P
+        bad_a, bad_b = bad_a[:room], bad_b[: max(0, room - len(bad_a))]
+        if not bad_a and not bad_b:
             break
-        step(f"split {len(bad)} non-rigid parts")
+        step(f"split {len(bad_a) + len(bad_b)} non-rigid parts")
         nxt = P
-        for p in bad:
+        for p in bad_a:
+            sub = np.flatnonzero(lab == p)
+            f = feat[torch.as_tensor(sub, device=dev)].cpu()
+            f = torch.cat([f, 4.0 * torch.as_tensor(res[sub], dtype=f.dtype)[:, None]], 1)
+            two = _kmeans(f, 2, seed=cfg.seed + rnd).numpy()
+            if two.min() == two.max():
+                continue
+            lab[sub[two == 1]] = nxt
+            nxt += 1
+        for p in bad_b:
             lab[(lab == p) & (res > cfg.split_tol)] = nxt
             nxt += 1
         lab = _absorb_small(_split_components(lab, edges, N), adj, min_size)

@@ -57,6 +57,7 @@ def rig_from_motion(
     static_tol: float = 0.004,
     prune_tol: float = 0.003,
     max_vertices: int = 4000,
+    part_rule: str = "skin",
     method: str = "kmeans",
     nan_frames: str = "error",
     clip_name: str | None = None,
@@ -158,7 +159,7 @@ def rig_from_motion(
 
         # final parts: argmax of the skin; bones that win no vertex still get joints
         t2 = time.perf_counter()
-        lab2 = idx_all[:, 0]
+        lab2 = _best_bone(X, m2) if part_rule == "rigid" else idx_all[:, 0]
         motion = np.array([np.linalg.norm(X[:, lab2 == p] - X[0][None, lab2 == p], axis=-1).mean()
                            if (lab2 == p).any() else 0.0 for p in range(P)]) / diag
         sk = fit_skeleton(X[0], lab2, m2, kp.edges, static=motion < static_tol)

@@ -55,15 +55,22 @@ def project_simplex(z: Tensor, mask: Tensor | None = None) -> Tensor:
     return (z - theta).clamp_min(0)
 
 
-def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80) -> Tensor:
-    """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start."""
+def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
+               tol: float = 1e-7) -> Tensor:
+    """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
+
+    FISTA with projection; stops early once no weight moves more than ``tol`` in an iteration.
+    """
     lip = 2 * torch.linalg.eigvalsh(g)[..., -1:].clamp_min(1e-20)  # [n, 1]
     w, z, tk = w0, w0, 1.0
-    for _ in range(iters):
+    for i in range(iters):
         grad = 2 * ((g @ z[..., None])[..., 0] - h)
         w_new = project_simplex(z - grad / lip, mask)
         tk_new = (1 + (1 + 4 * tk * tk) ** 0.5) / 2
         z = w_new + ((tk - 1) / tk_new) * (w_new - w)
+        if i % 5 == 4 and float((w_new - w).abs().max()) < tol:
+            w = w_new
+            break
         w, tk = w_new, tk_new
     return w
 
