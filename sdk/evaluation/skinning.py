@@ -151,16 +151,16 @@ def evaluate_asset(path, methods=("hard", "harmonic", "heat"), threshold=1e-4, m
 
 
 def format_table(rows) -> str:
-    head = f"{'asset':<20} {'method':<12} {'V':>6} {'bones':>5} {'frames':>6} {'L1':>6} {'prec%':>6} {'rec%':>6} {'deform%':>8} {'max%':>6} {'time s':>7}"
+    head = f"{'asset':<20} {'method':<13} {'V':>6} {'bones':>5} {'frames':>6} {'L1':>6} {'prec%':>6} {'rec%':>6} {'deform%':>8} {'max%':>6} {'time s':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['asset']:<20} {r['method']:<12} {r['V']:>6} {r['bones']:>5} {r['frames']:>6} {r['l1']:>6.3f} "
+        lines.append(f"{r['asset']:<20} {r['method']:<13} {r['V']:>6} {r['bones']:>5} {r['frames']:>6} {r['l1']:>6.3f} "
                      f"{r['precision']:>6.1f} {r['recall']:>6.1f} {r['deform']:>8.3f} {r['deform_max']:>6.2f} {r['seconds']:>7.2f}")
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines.append("-" * len(head))
     for m in methods:
         rs = [r for r in rows if r["method"] == m]
-        lines.append(f"{'MEAN (' + str(len(rs)) + ' assets)':<20} {m:<12} {'':>6} {'':>5} {'':>6} {np.mean([r['l1'] for r in rs]):>6.3f} "
+        lines.append(f"{'MEAN (' + str(len(rs)) + ' assets)':<20} {m:<13} {'':>6} {'':>5} {'':>6} {np.mean([r['l1'] for r in rs]):>6.3f} "
                      f"{np.mean([r['precision'] for r in rs]):>6.1f} {np.mean([r['recall'] for r in rs]):>6.1f} "
                      f"{np.nanmean([r['deform'] for r in rs]):>8.3f} {np.nanmax([r['deform_max'] for r in rs]):>6.2f} "
                      f"{np.sum([r['seconds'] for r in rs]):>7.2f}")

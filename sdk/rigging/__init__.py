@@ -29,7 +29,7 @@ def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndar
 
 def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: int = 4,
                    max_bones: int | None = None, root: int | str | None = None, quantize_bits: int | None = None,
-                   progress=None, *, blend: float = 1.0, unassigned: str = "error",
+                   progress=None, *, blend: float | None = None, unassigned: str = "error",
                    weld_tol: float | None = None, source: str | None = None) -> Rig:
     """Rig a mesh from per-vertex part labels.
 
@@ -41,12 +41,14 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
       contact until at most this many joints. root: root part (index or name; default most
       central). quantize_bits: 8 or 16 for weights that are exact multiples of 1/(2^bits - 1)
       with exact unit sums. progress: optional callback(fraction, message).
+    blend: harmonic transition half-width in boundary-loop radii (default
+      ``sdk.rigging.harmonic.DEFAULT_BLEND`` = 0.5, tuned on held-in assets; 0 = hard parts).
     unassigned: components with no labelled vertex -> "error" (names the component) or "nearest".
     Returns a Rig (one joint per part; ``joint_parts[j]`` = the part driven by joint j).
     """
     from .budget import check_budget, limit_weights, merge_parts
     from .contacts import find_contacts
-    from .harmonic import HarmonicConfig, attach_unassigned, harmonic_weights
+    from .harmonic import DEFAULT_BLEND, HarmonicConfig, attach_unassigned, harmonic_weights
     from .laplacian import mass_matrix, weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
 
@@ -59,6 +61,12 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     if unassigned not in ("error", "nearest"):
         raise InvalidInputError(f"unassigned must be 'error' or 'nearest', got {unassigned!r}", field="unassigned")
     check_budget(max_influences, max_bones, quantize_bits)
+    if blend is None:
+        blend = DEFAULT_BLEND
+    try:
+        blend = float(blend)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"blend must be a finite number >= 0, got {blend!r}", field="blend") from None
     if not np.isfinite(blend) or blend < 0:
         raise InvalidInputError(f"blend must be a finite number >= 0, got {blend}", field="blend")
     report(0.0, "validating")
