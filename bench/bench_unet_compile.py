@@ -91,7 +91,9 @@ def build(cfg, dtype, device):
     torch.manual_seed(0)
     with torch.device(device):  # initialise on the GPU: seconds instead of minutes for ~2.6B parameters
         net = SP4DUNet(cfg)
-    return net.to(dtype).eval()
+    # .to(device) too: diffusers' AlphaBlender makes its mix_factor with the legacy torch.Tensor([...])
+    # constructor, which ignores the default-device context and lands on the CPU
+    return net.to(device=device, dtype=dtype).eval()
 
 
 def make_inputs(net, batch, device, dtype):
@@ -143,7 +145,12 @@ def main(argv=None) -> int:
                     help="regional: compile each repeated block (fast cold start); whole: one graph")
     ap.add_argument("--budget-s", type=float, default=1e9, help="start no new measurement after this many s")
     ap.add_argument("--out", default=os.environ.get("OUT", "bench_out"), help="directory for table + json")
+    ap.add_argument("--from-json", help="only re-print the table of a saved bench_unet_compile.json")
     args = ap.parse_args(argv)
+    if args.from_json:
+        d = json.loads(Path(args.from_json).read_text())
+        print(format_table(d["rows"], d["env"], {int(k): v for k, v in d.get("flops", {}).items()}, args.steps))
+        return 0
 
     t_start = time.perf_counter()
     device = torch.device(args.device)
@@ -177,7 +184,8 @@ def main(argv=None) -> int:
 
     def record(row):
         rows.append(row)
-        (out_dir / "bench_unet_compile.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
+        (out_dir / "bench_unet_compile.json").write_text(json.dumps({"env": env, "rows": rows, "flops": flops},
+                                                                    indent=1))
         print("ROW " + json.dumps(row), flush=True)
 
     by_prec: dict[str, list[str]] = {}
@@ -227,24 +235,22 @@ def main(argv=None) -> int:
                 fn = lambda: _nograd(net, inputs)  # noqa: E731
             if not compiled:  # regional compilation is in place: eager modes must not use those blocks
                 fn = (lambda f=fn: _with(uncompiled(net), f))
-            if "cudnnattn" in m:  # same network, attention through cuDNN's fused kernel instead of flash
-                from torch.nn.attention import SDPBackend, sdpa_kernel
-                fn = (lambda f=fn: _with(sdpa_kernel([SDPBackend.CUDNN_ATTENTION]), f))
+            if "cudnnattn" in m:  # same network, attention through cuDNN's fused kernel first
+                fn = (lambda f=fn: _with(_cudnn_attention(), f))
             try:
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats()
                 t0 = time.perf_counter()
-                out = fn()
+                out = fn()  # compile / capture / cudnn autotune; its output is the one checked
                 sync(device)
-                first_s = time.perf_counter() - t0  # compile / capture / cudnn autotune
-                for _ in range(max(args.warmup - 1, 0)):
-                    out = fn()
+                first_s = time.perf_counter() - t0
+                warm = 1 if prec == "fp32" else args.warmup
+                for _ in range(max(warm - 1, 0)):
+                    fn()
                 sync(device)
                 n = args.iters_fp32 if prec == "fp32" else args.iters
                 ts = Timer(device)(fn, n)
-                out = fn()
-                sync(device)
                 peak_mem = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else None
             except torch.OutOfMemoryError as e:
                 record({"mode": m, "batch": b, "skipped": f"out of memory: {str(e)[:120]}"})
@@ -275,6 +281,16 @@ def main(argv=None) -> int:
     print(table, flush=True)
     (out_dir / "bench_unet_compile.md").write_text(table)
     return 0
+
+
+def _cudnn_attention():
+    """SDPA backends with cuDNN's fused attention first (flash / memory-efficient where cuDNN declines)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    order = [SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION]
+    try:
+        return sdpa_kernel(order, set_priority=True)
+    except TypeError:  # older torch: no priority; cuDNN only
+        return sdpa_kernel(order[:1])
 
 
 def _with(ctx, f):

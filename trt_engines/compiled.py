@@ -143,10 +143,10 @@ class CompiledModule:
         if compile and self.regional:
             # compile each repeated block on its own: identical blocks (both UNet branches, equal levels) share
             # compiled code, so cold compile is several times faster than one whole-network graph
-            import torch._dynamo
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
-            torch._dynamo.config.accumulated_cache_size_limit = max(
-                torch._dynamo.config.accumulated_cache_size_limit, 4096)
+            from torch._dynamo import config as dynamo_config
+            # one compiled variant per distinct block shape: far more than the default limit of 8 per code object
+            dynamo_config.cache_size_limit = max(dynamo_config.cache_size_limit, 256)
+            dynamo_config.accumulated_cache_size_limit = max(dynamo_config.accumulated_cache_size_limit, 4096)
             n = 0
             for sub in self.module.modules():
                 if isinstance(sub, self.regional):
@@ -186,8 +186,8 @@ class CompiledModule:
 
     def _prepare(self, args, kwargs):
         bound = bind_inputs(self.names, args, kwargs)
-        caller_dtype = next((v.dtype for v in bound.values()
-                             if isinstance(v, torch.Tensor) and v.is_floating_point()), None)
+        caller_dtype = next((v.dtype for v in bound.values()  # dtype of the first float activation
+                             if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() > 1), None)
         return cast_inputs(bound, self.dtype), caller_dtype
 
     def __call__(self, *args, **kwargs):

@@ -73,8 +73,8 @@ class OrtModule:
                                     field="inputs")
         first = next(v for v in bound.values() if isinstance(v, torch.Tensor))
         out_device = first.device
-        out_dtype = next((v.dtype for v in bound.values()
-                          if isinstance(v, torch.Tensor) and v.is_floating_point()), torch.float32)
+        out_dtype = next((v.dtype for v in bound.values()  # dtype of the first float activation
+                          if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() > 1), torch.float32)
         feeds = {}
         for n in self.input_names:
             v = bound[n]
