@@ -4,6 +4,11 @@ With a SAM checkpoint: SAM automatic masks per image, the mode colour of each ma
 then HDBSCAN over the colours of all images -> part ids consistent across views and frames.
 Without one (weight-free fallback): a 3x3 median filter per image instead of SAM masks, then the same
 HDBSCAN over all images. Both end with a 3x3 majority filter.
+
+With known geometry (``face_ids``: the triangle visible at every pixel, as the renderer gives it when the
+views are rendered from a mesh): every pixel takes the mean colour of its triangle over all views and frames
+before the clustering (the colour encoding is constant on a triangle, since a triangle lies in one part), so
+noise averages out and the part maps are consistent across views by construction.
 """
 from __future__ import annotations
 
@@ -106,16 +111,44 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     return np.where(labels >= 0, lut[labels.clip(0)], -1)
 
 
+def pool_by_face(images: np.ndarray, face_ids: np.ndarray) -> np.ndarray:
+    """Mean colour per visible triangle over all images, painted back.
+
+    images: [N, H, W, 3]; face_ids: [N, H, W] int (-1 = no triangle) -> [N, H, W, 3] (pixels without a triangle unchanged)
+    """
+    fid = np.asarray(face_ids).reshape(-1).astype(np.int64)
+    pix = images.reshape(-1, 3)
+    ok = fid >= 0
+    if not ok.any():
+        return images.copy()
+    u, inv = np.unique(fid[ok], return_inverse=True)
+    sums = np.zeros((len(u), 3))
+    np.add.at(sums, inv, pix[ok])
+    mean = sums / np.bincount(inv, minlength=len(u))[:, None]
+    out = pix.copy()
+    out[ok] = mean[inv]
+    return out.reshape(images.shape)
+
+
 def backmap(images, fg: np.ndarray | None = None, sam_checkpoint: str | None = None, sam_model_type: str = "vit_b",
-            device: str = "cpu", seed: int = 0) -> np.ndarray:
+            device: str = "cpu", seed: int = 0, face_ids: np.ndarray | None = None) -> np.ndarray:
     """Generated part-encoding images (all views and frames of one object) -> consistent part maps.
 
     images: [N, H, W, 3] float in [0, 1] (white background); fg: optional [N, H, W] bool foreground
+    face_ids: optional [N, H, W] int visible triangle per pixel (-1 none): known geometry, colours pooled per
+        triangle instead of SAM / median filtering (fg defaults to face_ids >= 0)
     returns [N, H, W] int64 part ids 0..K-1, -1 background
     """
     img = np.asarray(images, dtype=np.float64)
     if img.ndim != 4 or img.shape[-1] != 3:
         raise InvalidInputError(f"expected images [N, H, W, 3], got {img.shape}", field="images")
+    if face_ids is not None:
+        face_ids = np.asarray(face_ids)
+        if face_ids.shape != img.shape[:3]:
+            raise InvalidInputError(f"face_ids must be {img.shape[:3]}, got {face_ids.shape}", field="face_ids")
+        fg = face_ids >= 0 if fg is None else np.asarray(fg, dtype=bool)
+        lab = cluster_colors(pool_by_face(img, face_ids), fg, seed=seed)
+        return _relabel(lab)
     fg = foreground_mask(img) if fg is None else np.asarray(fg, dtype=bool)
     if sam_checkpoint:
         clean = sam_clean(img, fg, sam_checkpoint, sam_model_type, device)

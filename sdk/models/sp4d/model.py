@@ -63,6 +63,7 @@ class ModelMeta:
     camera_radius: float = 2.4
     fov_deg: float = 40.0
     part_color_range: tuple = (0.05, 0.85)
+    rgb_given_prob: float = 0.0      # share of stage-2 samples trained with the RGB half clean (known views)
     trained: dict | None = None
 
 
@@ -85,24 +86,35 @@ class SP4DModel(nn.Module):
         """scaled latents [M, Cl, h, w] -> images [M, 3, H, W] in [0, 1]"""
         return ((self.vae.decode(latents / self.meta.latent_scale).sample + 1) / 2).clamp(0, 1)
 
-    def denoiser(self, cond_latent: Tensor, camera: Tensor, cond_aug: Tensor):
+    def denoiser(self, cond_latent: Tensor, camera: Tensor, cond_aug: Tensor, clean_rgb: bool = False):
+        """D(x, sigma) for x [B, V, T, 2Cl, h, w]; with ``clean_rgb`` the RGB half is taken as clean (noise level 0)."""
         context = self.context_encoder(cond_latent)
+        cl = self.cfg.latent_channels
 
         def fn(x, sigma):
+            sx = None
+            if clean_rgb:
+                sx = sigma.view(-1, 1, 1, 1, 1, 1).repeat(1, 1, 1, 2 * cl, 1, 1)
+                sx[:, :, :, :cl] = 0
             return precondition(self.unet, x, sigma, cond_latent, context, camera, cond_aug,
-                                parameterization=self.meta.parameterization)
+                                parameterization=self.meta.parameterization, sigma_x=sx)
         return fn
 
     @torch.no_grad()
     def generate(self, rgb_views: Tensor | None, cond_video: Tensor, camera: Tensor, steps: int = 12,
-                 heun: bool = False, seed: int = 0, sigma_max: float = 40.0, progress=None,
-                 sdedit_sigma: float | None = None) -> tuple[Tensor, Tensor]:
+                 heun: bool = False, seed: int = 0, sigma_max: float | None = None, progress=None,
+                 sdedit_sigma: float | None = None, clean_rgb: bool | None = None) -> tuple[Tensor, Tensor]:
         """Sample RGB and part-encoding videos for every view.
 
         cond_video: [B, T, 3, H, W] monocular input video in [0, 1] (view 0)
         camera: [B, V, 2] (polar, azimuth relative to the input view)
         rgb_views: optional [B, V, T, 3, H, W]: known RGB of every view; the RGB branch is then held at these
             (noised to each step's level) and only the part branch is generated (used for meshes we can render)
+        clean_rgb: with rgb_views, hold the RGB half at the clean known latents at every step (noise level 0 for
+            that half, so the part branch sees the full views through BiDiFuse at every noise level) instead of
+            the known latents noised to each step's level (inpainting). Default: clean when the model was trained
+            with RGB-given samples (``meta.rgb_given_prob > 0``), which it needs to make use of them.
+        sigma_max: first noise level (default 40, or 10 in the clean-RGB mode)
         sdedit_sigma: with rgb_views, start the part branch from the RGB latents noised to this level instead of
             from pure noise at sigma_max (both encodings share the white background; the model recolours the object)
         returns (rgb [B, V, T, 3, H, W], parts [B, V, T, 3, H, W]) in [0, 1]
@@ -113,7 +125,12 @@ class SP4DModel(nn.Module):
         dev = cond_video.device
         cond_lat = self.encode(cond_video.flatten(0, 1)).reshape(b, t, cl, s, s)
         cond_aug = torch.full((b,), 0.02, device=dev)
-        fn = self.denoiser(cond_lat, camera, cond_aug)
+        if clean_rgb is None:
+            clean_rgb = self.meta.rgb_given_prob > 0
+        clean_rgb = bool(clean_rgb and rgb_views is not None)
+        if sigma_max is None:
+            sigma_max = 10.0 if clean_rgb else 40.0
+        fn = self.denoiser(cond_lat, camera, cond_aug, clean_rgb)
         g = torch.Generator(device=dev).manual_seed(seed)
         shape = (b, v, t, 2 * cl, s, s)
         noise = torch.randn(shape, generator=g, device=dev)
@@ -130,7 +147,7 @@ class SP4DModel(nn.Module):
             init[:, :, :, cl:] = known[:, :, :, :cl]
         sig = karras_sigmas(steps, sigma_max=sigma_max, device=dev)
         x = sample_edm(fn, noise, sig, heun=heun, known=known, known_mask=mask, generator=g, progress=progress,
-                       init=init)
+                       init=init, known_noise=not clean_rgb)
         imgs = self.decode(x.reshape(b * v * t * 2, cl, s, s)).reshape(b, v, t, 2, 3, s * self.factor, s * self.factor)
         return imgs[:, :, :, 0], imgs[:, :, :, 1]
 

@@ -13,7 +13,7 @@ from torch import Tensor
 
 
 def edm_scalings(sigma: Tensor, sigma_data: float = 1.0, parameterization: str = "edm"):
-    """sigma: [B] -> (c_skip, c_out, c_in, c_noise), each [B]"""
+    """sigma: any shape (e.g. [B]) -> (c_skip, c_out, c_in, c_noise), each of that shape"""
     s2 = sigma ** 2 + sigma_data ** 2
     c_skip = sigma_data ** 2 / s2
     c_out = sigma * sigma_data / s2.sqrt()
@@ -27,12 +27,19 @@ def edm_scalings(sigma: Tensor, sigma_data: float = 1.0, parameterization: str =
 
 
 def precondition(net: Callable, x: Tensor, sigma: Tensor, *cond, sigma_data: float = 1.0,
-                 parameterization: str = "edm") -> Tensor:
-    """Denoised estimate D(x; sigma). x: [B, ...], sigma: [B]; ``net(c_in x, c_noise, *cond)`` returns F."""
-    c_skip, c_out, c_in, c_noise = edm_scalings(sigma, sigma_data, parameterization)
+                 parameterization: str = "edm", sigma_x: Tensor | None = None) -> Tensor:
+    """Denoised estimate D(x; sigma). x: [B, ...], sigma: [B]; ``net(c_in x, c_noise, *cond)`` returns F.
+
+    sigma_x: optional per-element noise levels, broadcastable to x (e.g. [B, 1, 1, 2*Cl, 1, 1] with the RGB
+        half given clean, 0, and the part half at ``sigma``). c_in, c_skip and c_out then follow each element's
+        own level (an element at 0 passes through unchanged, c_in = 1); c_noise still comes from ``sigma``.
+    """
     shape = (-1,) + (1,) * (x.ndim - 1)
-    f = net((c_in.view(shape) * x).to(x.dtype), c_noise.to(x.dtype), *cond)
-    return c_skip.view(shape) * x + c_out.view(shape) * f.to(x.dtype)
+    _, _, _, c_noise = edm_scalings(sigma, sigma_data, parameterization)
+    sx = sigma.view(shape) if sigma_x is None else sigma_x
+    c_skip, c_out, c_in, _ = edm_scalings(sx, sigma_data, parameterization)
+    f = net((c_in * x).to(x.dtype), c_noise.to(x.dtype), *cond)
+    return c_skip * x + c_out * f.to(x.dtype)
 
 
 def karras_sigmas(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
@@ -45,13 +52,16 @@ def karras_sigmas(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 8
 
 def sample_edm(denoise: Callable[[Tensor, Tensor], Tensor], noise: Tensor, sigmas: Tensor, heun: bool = True,
                known: Tensor | None = None, known_mask: Tensor | None = None,
-               generator: torch.Generator | None = None, progress=None, init: Tensor | None = None) -> Tensor:
+               generator: torch.Generator | None = None, progress=None, init: Tensor | None = None,
+               known_noise: bool = True) -> Tensor:
     """Deterministic EDM sampler (Euler, or Heun's 2nd order; Karras et al. Alg. 1).
 
     denoise(x, sigma) -> D: x [B, ...], sigma [B]
     noise: [B, ...] unit Gaussian; sigmas: [S + 1] decreasing to 0
     known, known_mask: optional clean values and a {0,1} mask of the same shape as noise; masked entries
-        are replaced by ``known + sigma * eps`` after every step (conditioning on given RGB, inpainting)
+        are replaced by ``known + sigma * eps`` after every step (conditioning on given RGB, inpainting);
+        with ``known_noise=False`` by ``known`` itself (the denoiser must then treat them as clean, see
+        ``precondition(sigma_x=...)``: the RGB branch sees the clean views at every step)
     init: optional clean starting point (SDEdit): start from ``init + sigmas[0] * noise`` instead of pure noise
     """
     x = noise * sigmas[0] if init is None else init + noise * sigmas[0]
@@ -60,6 +70,8 @@ def sample_edm(denoise: Callable[[Tensor, Tensor], Tensor], noise: Tensor, sigma
     def clamp(x, s):
         if known is None:
             return x
+        if not known_noise:
+            return known_mask * known + (1 - known_mask) * x
         eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) if generator is not None \
             else torch.randn_like(x)
         return known_mask * (known + s * eps) + (1 - known_mask) * x

@@ -70,7 +70,9 @@ def normalize_frames(verts: np.ndarray) -> np.ndarray:
     return (verts - (lo + hi) / 2) / max(float((hi - lo).max()), 1e-9)
 
 
-def make_sample(seed: int, dc: DataConfig, device="cpu") -> dict:
+def make_sample(seed: int, dc: DataConfig, device="cpu", with_faces: bool = False) -> dict:
+    """One procedural object rendered from V views x T frames: rgb, enc (part colour encoding) [V,T,H,W,3] uint8,
+    labels [V,T,H,W] int8, camera [V,2]; with ``with_faces`` also face [V,T,H,W] int32 (visible triangle, -1 none)."""
     rng = np.random.default_rng(seed + 104729)
     obj = random_object(seed, uniform_color_prob=dc.uniform_color_prob)
     mesh = obj.mesh()
@@ -86,11 +88,14 @@ def make_sample(seed: int, dc: DataConfig, device="cpu") -> dict:
     r = render_mesh(vv, mesh.faces, cams, face_colors=mesh.face_colors, face_labels=mesh.face_part)
     shp = (dc.views, dc.frames, dc.res, dc.res)
     enc = encode(r.labels, colors)
-    return {"rgb": (r.rgb.reshape(*shp, 3) * 255).round().to(torch.uint8),
+    out = {"rgb": (r.rgb.reshape(*shp, 3) * 255).round().to(torch.uint8),
             "enc": (enc.reshape(*shp, 3) * 255).round().to(torch.uint8),
             "labels": r.labels.reshape(shp).to(torch.int8),
             "camera": torch.tensor(camera_inputs(el, dc), dtype=torch.float32, device=device),
             "palette": colors, "num_parts": obj.num_parts, "category": obj.category}
+    if with_faces:
+        out["face"] = r.face_id.reshape(shp).to(torch.int32)
+    return out
 
 
 def _sample_job(args):
@@ -98,9 +103,10 @@ def _sample_job(args):
     return make_sample(*args)
 
 
-def make_dataset(seeds, dc: DataConfig, device="cpu", workers: int = 1) -> dict:
+def make_dataset(seeds, dc: DataConfig, device="cpu", workers: int = 1, with_faces: bool = False) -> dict:
     """Render objects ``seeds`` (on CPU with ``workers`` processes when > 1), stacked and moved to ``device``."""
-    jobs = [(int(s), dc, "cpu") for s in seeds]
+    jobs = [(int(s), dc, "cpu", with_faces) for s in seeds]
+    keys = ("rgb", "enc", "labels", "camera") + (("face",) if with_faces else ())
     if workers > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(workers) as pool:
@@ -108,9 +114,9 @@ def make_dataset(seeds, dc: DataConfig, device="cpu", workers: int = 1) -> dict:
     else:
         items = [make_sample(*j) for j in jobs]
     for it in items:
-        for k in ("rgb", "enc", "labels", "camera"):
+        for k in keys:
             it[k] = it[k].to(device)
-    out = {k: torch.stack([it[k] for it in items]) for k in ("rgb", "enc", "labels", "camera")}
+    out = {k: torch.stack([it[k] for it in items]) for k in keys}
     out["palette"] = [it["palette"] for it in items]
     out["category"] = [it["category"] for it in items]
     return out
@@ -206,9 +212,19 @@ def downsample_labels(labels: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def train_stage2(model: SP4DModel, lat_rgb, lat_enc, labels, cams, seconds, batch, lr, device, log,
-                 lambda_contrast: float = 0.05, tau: float = 0.07) -> dict:
+                 lambda_contrast: float = 0.05, tau: float = 0.07, rgb_given_prob: float = 0.0,
+                 p_mean: float = -0.4, p_std: float = 1.2, init_from_rgb: bool = True) -> dict:
+    """Stage 2: both branches, BiDiFuse, EDM L2 on both halves + InfoNCE on part features.
+
+    rgb_given_prob: share of samples whose RGB half is given clean (noise level 0, ``precondition(sigma_x=...)``)
+        while the part half is noised at sigma: the known-views mode of ``SP4DModel.generate`` (lifting parts
+        onto a mesh we can render). Those samples have no RGB loss term. The rest are the paper's joint samples.
+    p_mean, p_std: log-normal training noise levels (EDM).
+    """
     unet = model.unet
-    unet.init_from_rgb_branch()
+    if init_from_rgb:
+        unet.init_from_rgb_branch()
+    cl = unet.cfg.latent_channels
     c = unet.cfg.model_channels
     head = torch.nn.Sequential(torch.nn.Linear(c, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64)).to(device)
     params = list(unet.parameters()) + list(model.context_encoder.parameters()) + list(head.parameters())
@@ -220,8 +236,11 @@ def train_stage2(model: SP4DModel, lat_rgb, lat_enc, labels, cams, seconds, batc
         idx = torch.randint(len(lat_rgb), (batch,), generator=g).to(device)
         x0 = torch.cat([lat_rgb[idx], lat_enc[idx]], 3)
         cond, aug = _cond(lat_rgb[idx], g, device)
-        sigma = sample_training_sigmas(batch, generator=g).to(device)
-        noisy = x0 + sigma.view(-1, 1, 1, 1, 1, 1) * torch.randn(x0.shape, generator=g).to(device)
+        sigma = sample_training_sigmas(batch, p_mean, p_std, generator=g).to(device)
+        given = (torch.rand(batch, generator=g) < rgb_given_prob).float().to(device)            # [B]
+        sx = sigma.view(-1, 1, 1, 1, 1, 1).repeat(1, 1, 1, 2 * cl, 1, 1)
+        sx[:, :, :, :cl] *= (1 - given).view(-1, 1, 1, 1, 1, 1)                                  # RGB half clean
+        noisy = x0 + sx * torch.randn(x0.shape, generator=g).to(device)
         with _autocast(device):
             ctx = model.context_encoder(cond)
             feats = {}
@@ -230,8 +249,12 @@ def train_stage2(model: SP4DModel, lat_rgb, lat_enc, labels, cams, seconds, batc
                 out, hp = unet.forward_features(x, c_noise, *a)
                 feats["hp"] = hp
                 return out
-            den = precondition(net, noisy, sigma, cond, ctx, cams[idx], aug)
-        l_edm = edm_loss(den.float(), x0, sigma)
+            den = precondition(net, noisy, sigma, cond, ctx, cams[idx], aug, sigma_x=sx)
+        w = (sigma ** 2 + 1) / sigma ** 2                                                         # EDM lambda
+        err = (den.float() - x0).pow(2)
+        e_rgb = err[:, :, :, :cl].flatten(1).mean(1)
+        e_part = err[:, :, :, cl:].flatten(1).mean(1)
+        l_edm = (w * 0.5 * (e_part + (1 - given) * e_rgb)).mean()   # = edm_loss over both halves when not given
         lab = downsample_labels(labels[idx].reshape(-1, *labels.shape[-2:]).long(), s)
         nimg = lab.shape[0]
         groups = torch.arange(batch, device=device).repeat_interleave(nimg // batch)
@@ -255,14 +278,17 @@ def train_stage2(model: SP4DModel, lat_rgb, lat_enc, labels, cams, seconds, batc
 
 def _backmap_job(args):
     from .backmap import backmap
-    imgs, fg = args
-    return backmap(imgs, fg=fg)
+    imgs, fg, face = args
+    return backmap(imgs, fg=fg, face_ids=face)
 
 
 @torch.no_grad()
-def evaluate(model: SP4DModel, data: dict, steps: int, device, batch: int, workers: int = 1, log=print):
-    """Metrics (means over objects) for: SP4D with given RGB views, SP4D from the monocular video alone,
-    the colour-clustering baseline on the RGB renders, and the oracle-palette decode (diagnostic)."""
+def evaluate(model: SP4DModel, data: dict, steps: int, device, batch: int, workers: int = 1, log=print,
+             name: str = "SP4D-small", baselines: bool = True, monocular: bool = True):
+    """Metrics (means over objects) for: SP4D with given RGB views (back-mapped by colour clustering as in
+    the paper's weight-free fallback, and with colours pooled per visible triangle when ``data["face"]`` is
+    there), SP4D from the monocular video alone, and with ``baselines`` the colour-clustering baseline on the
+    RGB renders (plain and triangle-pooled, the control for the geometry) and the oracle-palette decode."""
     from .metrics import part_metrics
     model.eval()
     n = data["rgb"].shape[0]
@@ -272,37 +298,53 @@ def evaluate(model: SP4DModel, data: dict, steps: int, device, batch: int, worke
         cams = data["camera"][i:i + batch]
         with _autocast(device):
             _, pc = model.generate(rgb, rgb[:, 0], cams, steps=steps, seed=i)
-            _, pf = model.generate(None, rgb[:, 0], cams, steps=steps, seed=i)
-        gens_c.append(pc.float().permute(0, 1, 2, 4, 5, 3).cpu())
-        gens_f.append(pf.float().permute(0, 1, 2, 4, 5, 3).cpu())
+            gens_c.append(pc.float().permute(0, 1, 2, 4, 5, 3).cpu())
+            if monocular:
+                _, pf = model.generate(None, rgb[:, 0], cams, steps=steps, seed=i)
+                gens_f.append(pf.float().permute(0, 1, 2, 4, 5, 3).cpu())
     gen_c = torch.cat(gens_c).numpy()
-    gen_f = torch.cat(gens_f).numpy()
+    gen_f = torch.cat(gens_f).numpy() if monocular else None
     rgb_np = data["rgb"].cpu().numpy().astype(np.float64) / 255
     labels = data["labels"].cpu().numpy().astype(np.int64)
+    faces = data["face"].cpu().numpy() if "face" in data else None
     res = gen_c.shape[-2]
-    jobs = []
+    jobs, keys = [], []
     for j in range(n):
         fg = labels[j].reshape(-1, res, res) >= 0
-        jobs += [(gen_c[j].reshape(-1, res, res, 3), fg), (gen_f[j].reshape(-1, res, res, 3), None),
-                 (rgb_np[j].reshape(-1, res, res, 3), None)]
+        fid = faces[j].reshape(-1, res, res) if faces is not None else None
+        todo = {f"{name} (RGB views given)": (gen_c[j], fg, None)}
+        if fid is not None:
+            todo[f"{name} (RGB views given), triangle-pooled decode"] = (gen_c[j], None, fid)
+        if monocular:
+            todo[f"{name} (monocular video only)"] = (gen_f[j], None, None)
+        if baselines:
+            todo["colour clustering on RGB (baseline)"] = (rgb_np[j], None, None)
+            if fid is not None:
+                todo["colour clustering on RGB, triangle-pooled (control)"] = (rgb_np[j], None, fid)
+        for k, (im, f_, fi) in todo.items():
+            jobs.append((im.reshape(-1, res, res, 3), f_, fi))
+            keys.append((j, k))
     if workers > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(workers) as pool:
             maps = pool.map(_backmap_job, jobs)
     else:
         maps = [_backmap_job(jb) for jb in jobs]
-    rows = {"SP4D-small (RGB views given)": [], "SP4D-small (monocular video only)": [],
-            "colour clustering on RGB (baseline)": [], "oracle palette decode (diagnostic)": []}
-    for j in range(n):
+    rows, by_obj = {}, {}
+    for (j, k), mp_ in zip(keys, maps):
         gt = labels[j].reshape(-1, res, res)
-        rows["SP4D-small (RGB views given)"].append(part_metrics(maps[3 * j], gt))
-        rows["SP4D-small (monocular video only)"].append(part_metrics(maps[3 * j + 1], gt))
-        rows["colour clustering on RGB (baseline)"].append(part_metrics(maps[3 * j + 2], gt))
-        orc = decode(gen_c[j].reshape(-1, res, res, 3), data["palette"][j]).numpy()
-        rows["oracle palette decode (diagnostic)"].append(part_metrics(orc, gt))
+        rows.setdefault(k, []).append(part_metrics(mp_, gt))
+        by_obj[(j, k)] = mp_
+    if baselines:
+        for j in range(n):
+            orc = decode(gen_c[j].reshape(-1, res, res, 3), data["palette"][j]).numpy()
+            rows.setdefault("oracle palette decode (diagnostic)", []).append(part_metrics(orc, labels[j].reshape(-1, res, res)))
     table = {k: {m: float(np.mean([r[m] for r in v])) for m in ("miou", "ari", "f1", "macc")} for k, v in rows.items()}
     model.train()
-    return table, {"gen_c": gen_c, "gen_f": gen_f, "maps": maps}
+    ours = f"{name} (RGB views given)" + (", triangle-pooled decode" if faces is not None else "")
+    base = "colour clustering on RGB (baseline)"
+    return table, {"gen_c": gen_c, "gen_f": gen_f, "maps": [by_obj[(j, ours)] for j in range(n)],
+                   "base_maps": [by_obj[(j, base)] for j in range(n)] if baselines else None}
 
 
 def metrics_markdown(table: dict, n: int) -> str:
@@ -324,8 +366,8 @@ def preview(data: dict, extra: dict, path, count: int = 3) -> None:
         enc = data["enc"][j, :, 0].cpu().numpy() / 255
         gen = extra["gen_c"][j][:, 0]
         t = data["rgb"].shape[2]
-        ours = extra["maps"][3 * j].reshape(v, t, res, res)[:, 0]
-        base = extra["maps"][3 * j + 2].reshape(v, t, res, res)[:, 0]
+        ours = extra["maps"][j].reshape(v, t, res, res)[:, 0]
+        base = extra["base_maps"][j].reshape(v, t, res, res)[:, 0]
         colour = lambda lab: np.where(lab[..., None] >= 0, pal[lab.clip(0) % 64], 1.0)
         for row in (rgb, enc, gen, colour(ours), colour(base)):
             rows.append(np.concatenate(list(row), 1))
@@ -338,11 +380,13 @@ def preview(data: dict, extra: dict, path, count: int = 3) -> None:
 PRESETS = {
     "small": dict(cfg=SP4DConfig.small, vae=small_vae_config, data=DataConfig(), num_train=2000, num_eval=48,
                   vae_seconds=50, stage1_seconds=70, stage2_seconds=170, vae_batch=128, batch=8, lr=2e-4,
-                  eval_steps=12, eval_batch=8),
+                  eval_steps=12, eval_batch=8, rgb_given_prob=0.5, p_mean=-0.4, p_std=1.2),
     "tiny": dict(cfg=SP4DConfig.tiny, vae=tiny_vae_config, data=DataConfig(views=2, frames=2, res=16), num_train=12,
                  num_eval=3, vae_seconds=4, stage1_seconds=4, stage2_seconds=6, vae_batch=16, batch=2, lr=2e-4,
-                 eval_steps=3, eval_batch=2),
+                 eval_steps=3, eval_batch=2, rgb_given_prob=0.5, p_mean=-0.4, p_std=1.2),
 }
+_OVERRIDES = ("num_train", "num_eval", "vae_seconds", "stage1_seconds", "stage2_seconds", "batch", "eval_steps",
+              "workers", "rgb_given_prob", "p_mean", "p_std", "lr")
 
 
 def main(argv=None) -> int:
@@ -351,14 +395,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="output folder: weights, metrics, preview")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
-    for k in ("num_train", "num_eval", "vae_seconds", "stage1_seconds", "stage2_seconds", "batch", "eval_steps",
-              "workers"):
-        ap.add_argument("--" + k.replace("_", "-"), type=float if "seconds" in k else int, default=None)
+    for k in _OVERRIDES:
+        ap.add_argument("--" + k.replace("_", "-"),
+                        type=float if ("seconds" in k or k.startswith("p_") or k in ("rgb_given_prob", "lr")) else int,
+                        default=None)
+    ap.add_argument("--init", default=None, help="continue from these SP4D weights: keeps their VAE (and latent "
+                    "scale), skips the VAE and stage 1 and trains stage 2 from them")
+    ap.add_argument("--compare", default=None, help="also evaluate these SP4D weights on the same held-out split")
     a = ap.parse_args(argv)
     p = dict(PRESETS[a.preset])
     p["workers"] = 1
-    for k in ("num_train", "num_eval", "vae_seconds", "stage1_seconds", "stage2_seconds", "batch", "eval_steps",
-              "workers"):
+    for k in _OVERRIDES:
         if getattr(a, k) is not None:
             p[k] = getattr(a, k)
     from pathlib import Path
@@ -378,31 +425,43 @@ def main(argv=None) -> int:
     # data first, in forked CPU workers, before CUDA is initialised
     device = torch.device("cpu")
     train = make_dataset(range(a.seed, a.seed + p["num_train"]), dc, device, p["workers"])
-    evald = make_dataset(range(10_000_000 + a.seed, 10_000_000 + a.seed + p["num_eval"]), dc, device, p["workers"])
+    evald = make_dataset(range(10_000_000 + a.seed, 10_000_000 + a.seed + p["num_eval"]), dc, device, p["workers"],
+                         with_faces=True)
     log(f"data: {p['num_train']} train / {p['num_eval']} held-out objects, {dc.views} views x {dc.frames} frames "
         f"at {dc.res}^2 in {time.time() - t0:.1f}s")
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     for d in (train, evald):
-        for k in ("rgb", "enc", "labels", "camera"):
-            d[k] = d[k].to(device)
-    cfg = p["cfg"]()
-    model = SP4DModel(cfg, p["vae"]()).to(device)
+        for k in ("rgb", "enc", "labels", "camera", "face"):
+            if k in d:
+                d[k] = d[k].to(device)
+    info = {"preset": a.preset, "device": str(device), "params": {k: p[k] for k in _OVERRIDES if k in p}}
+    if a.init:
+        model = SP4DModel.load(a.init, device=device).train()
+        info["init"] = {"file": str(a.init), "trained": model.meta.trained}
+        log(f"continuing from {a.init} (VAE, latent scale {model.meta.latent_scale:.4f} and both branches kept)")
+    else:
+        model = SP4DModel(p["cfg"](), p["vae"]()).to(device)
     log(f"parameters: unet {sum(x.numel() for x in model.unet.parameters()) / 1e6:.2f}M, "
         f"vae {sum(x.numel() for x in model.vae.parameters()) / 1e6:.2f}M")
-    info = {"preset": a.preset, "device": str(device)}
-    info["vae"] = train_vae(model, train, p["vae_seconds"], p["vae_batch"], 1e-3, device, log)
+    if not a.init:
+        info["vae"] = train_vae(model, train, p["vae_seconds"], p["vae_batch"], 1e-3, device, log)
     model.vae.eval()
     for q in model.vae.parameters():
         q.requires_grad_(False)
     lat_rgb = encode_all(model, train["rgb"])
     lat_enc = encode_all(model, train["enc"])
-    scale = float(1.0 / torch.cat([lat_rgb, lat_enc]).std())
-    model.meta.latent_scale = scale
+    if not a.init:
+        model.meta.latent_scale = float(1.0 / torch.cat([lat_rgb, lat_enc]).std())
+    scale = model.meta.latent_scale
     lat_rgb, lat_enc = lat_rgb * scale, lat_enc * scale
     log(f"latents {tuple(lat_rgb.shape)} scale {scale:.4f}")
-    info["stage1"] = train_stage1(model, lat_rgb, train["camera"], p["stage1_seconds"], p["batch"], p["lr"], device, log)
+    if not a.init:
+        info["stage1"] = train_stage1(model, lat_rgb, train["camera"], p["stage1_seconds"], p["batch"], p["lr"],
+                                      device, log)
     info["stage2"] = train_stage2(model, lat_rgb, lat_enc, train["labels"], train["camera"], p["stage2_seconds"],
-                                  p["batch"], p["lr"], device, log)
+                                  p["batch"], p["lr"], device, log, rgb_given_prob=p["rgb_given_prob"],
+                                  p_mean=p["p_mean"], p_std=p["p_std"], init_from_rgb=not a.init)
+    model.meta.rgb_given_prob = float(p["rgb_given_prob"])
     model.meta.image_size = dc.res
     model.meta.camera_radius = dc.radius
     model.meta.fov_deg = dc.fov_deg
@@ -411,6 +470,12 @@ def main(argv=None) -> int:
     log(f"saved {wpath} ({wpath.stat().st_size / 1e6:.1f} MB)")
     t1 = time.time()
     table, extra = evaluate(model, evald, p["eval_steps"], device, p["eval_batch"], p["workers"], log)
+    if a.compare:
+        other = SP4DModel.load(a.compare, device=device)
+        t_other, _ = evaluate(other, evald, p["eval_steps"], device, p["eval_batch"], p["workers"], log,
+                              name="compared SP4D-small", baselines=False, monocular=False)
+        table.update(t_other)
+        info["compare"] = str(a.compare)
     info["eval_seconds"] = time.time() - t1
     md = metrics_markdown(table, p["num_eval"])
     log("\n" + md)
