@@ -284,3 +284,20 @@ def test_evaluate_skinning_cli_blend_list(capsys):
     out = capsys.readouterr().out
     assert "harmonic@0 " in out and "harmonic@0.5 " in out
     assert skinning.run(p.parse_args(["--data", str(data), "--blend", "x"])) == 2
+
+
+def test_band_only_solve_equals_full_solve_and_dense_reference():
+    from sdk.rigging.harmonic import harmonic_solve
+    V, F, lab = tube(10, 24, parts=4)
+    free = free_band(V, F, lab, 0.7)
+    B = np.eye(4)[lab]
+    Wb = harmonic_solve(V, F, B, free)
+    Wf = solve_dirichlet(cotangent_laplacian(V, F), B, free)
+    assert np.abs(Wb - Wf).max() < 1e-10
+    assert np.abs(Wb - _torch_impl_harmonic(V, F, B, free)).max() < 1e-9
+    # fixed values that do not sum to one: no partition-of-unity shortcut, still the exact solution
+    rng = np.random.default_rng(1)
+    B2 = rng.uniform(0, 2, (len(V), 3))
+    W2 = harmonic_solve(V, F, B2, free)
+    assert np.abs(W2 - _torch_impl_harmonic(V, F, B2, free)).max() < 1e-9
+    assert np.array_equal(W2[~free], B2[~free])
