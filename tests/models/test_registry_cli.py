@@ -17,10 +17,9 @@ def test_missing_weights_error_names_file_and_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "weights_dir", tmp_path)
     with pytest.raises(MissingWeightsError) as e:
         require_weight("sv4d2")
-    # (str() of this OSError subclass is mangled by OSError's filename attribute; the message is in args[0])
-    msg = e.value.args[0]
-    assert "sv4d2.safetensors" in msg and str(tmp_path) in msg
-    assert e.value.filename == "sv4d2.safetensors" and e.value.directory == str(tmp_path)
+    msg = str(e.value)
+    assert "sv4d2.safetensors" in msg and str(tmp_path) in msg and "Errno" not in msg
+    assert e.value.weights_file == "sv4d2.safetensors" and e.value.directory == str(tmp_path)
     rows = {r["model"]: r for r in status()}
     assert rows["sp4d-small"]["present"] and not rows["sv4d2"]["present"]
     (tmp_path / "sv4d2.safetensors").write_bytes(b"x")

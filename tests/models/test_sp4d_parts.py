@@ -81,3 +81,17 @@ def test_lifting_recovers_vertex_parts_from_ground_truth_maps():
     assert acc > 0.9, acc
     with pytest.raises(Exception):
         lift_part_maps(v, mesh.faces, cams, maps[:2])
+
+
+def test_backmap_with_triangle_pooling_beats_pixel_clustering_on_noisy_encodings():
+    d = make_sample(7, DataConfig(views=4, frames=2, res=48), with_faces=True)
+    enc = d["enc"].numpy().reshape(-1, 48, 48, 3) / 255.0
+    gt = d["labels"].numpy().reshape(-1, 48, 48).astype(int)
+    fid = d["face"].numpy().reshape(-1, 48, 48)
+    assert ((fid >= 0) == (gt >= 0)).all()
+    noisy = np.clip(enc + np.random.default_rng(1).normal(0, 0.08, enc.shape), 0, 1)
+    pooled = part_metrics(backmap(noisy, face_ids=fid), gt)
+    plain = part_metrics(backmap(noisy, fg=gt >= 0), gt)
+    assert pooled["miou"] > 0.9 and pooled["miou"] > plain["miou"], (pooled, plain)
+    with pytest.raises(Exception):
+        backmap(noisy, face_ids=fid[:2])

@@ -96,7 +96,37 @@ def test_sampler_with_tiny_unet_and_known_clamp():
     mask = torch.zeros_like(x)
     mask[:, :, :, :4] = 1
     with torch.no_grad():
-        out = sample_edm(fn, torch.randn_like(x), karras_sigmas(3, sigma_max=5.0), heun=True, known=known,
+        out = sample_edm(fn, torch.randn_like(x), karras_sigmas(2, sigma_max=5.0), heun=True, known=known,
                          known_mask=mask)
     assert out.shape == x.shape and torch.isfinite(out).all()
     assert torch.allclose(out[:, :, :, :4], known[:, :, :, :4])
+
+
+def test_precondition_per_half_sigma_and_clean_known_sampling():
+    m = _model()
+    x, _, cond, ctx, cam, aug = m.example_inputs(1)
+    sigma = torch.tensor([3.0])
+    with torch.no_grad():
+        # per-element levels equal to sigma everywhere == the plain preconditioning
+        sx = torch.full((1, 1, 1, 8, 1, 1), 3.0)
+        assert torch.allclose(precondition(m, x, sigma, cond, ctx, cam, aug),
+                              precondition(m, x, sigma, cond, ctx, cam, aug, sigma_x=sx), atol=1e-5)
+        # RGB half at level 0: passed through unchanged, and the network sees it unscaled (c_in = 1)
+        sx[:, :, :, :4] = 0
+        seen = {}
+
+        def net(inp, c_noise, *a):
+            seen["in"] = inp
+            return m(inp, c_noise, *a)
+        d = precondition(net, x, sigma, cond, ctx, cam, aug, sigma_x=sx)
+        assert torch.equal(d[:, :, :, :4], x[:, :, :, :4])
+        assert torch.allclose(seen["in"][:, :, :, :4], x[:, :, :, :4])
+        assert torch.allclose(seen["in"][:, :, :, 4:], x[:, :, :, 4:] / 10 ** 0.5)
+        known = torch.randn_like(x)
+        mask = torch.zeros_like(x)
+        mask[:, :, :, :4] = 1
+        level = torch.cat([torch.zeros(4), torch.ones(4)]).view(1, 1, 1, 8, 1, 1)   # RGB half clean
+        fn = lambda xx, sig: precondition(m, xx, sig, cond, ctx, cam, aug, sigma_x=level * sig.view(-1, 1, 1, 1, 1, 1))
+        out = sample_edm(fn, torch.randn_like(x), karras_sigmas(2, sigma_max=5.0), heun=False, known=known,
+                         known_mask=mask, known_noise=False)
+    assert torch.equal(out[:, :, :, :4], known[:, :, :, :4]) and torch.isfinite(out).all()
