@@ -16,23 +16,80 @@ _CTYPE = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: 
 _NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 
 
+class _J:
+    """Attribute view of a glTF JSON object, converted once: missing keys read as None;
+    ``extensions``/``extras``/``attributes`` stay plain dicts."""
+
+    _RAW = ("extensions", "extras", "attributes")
+
+    def __init__(self, d: dict):
+        for k, v in d.items():
+            self.__dict__[k] = v if k in _J._RAW else _wrap(v)
+
+    def __getattr__(self, k):  # only called for missing keys
+        return None
+
+
+def _wrap(v):
+    if isinstance(v, dict):
+        return _J(v)
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        return [_J(x) for x in v]
+    return v
+
+
+def _parse_gltf(path: Path, data: bytes):
+    """(json dict, binary chunk or None) from .glb or .gltf bytes."""
+    import json
+    import struct
+    if data[:4] == b"glTF":
+        if len(data) < 20:
+            raise AssetReadError(path, "GLB header is truncated")
+        _, version, length = struct.unpack_from("<4sII", data, 0)
+        if version != 2:
+            raise AssetReadError(path, f"unsupported GLB container version {version} (glTF 2.0 needs version 2)")
+        if length > len(data):
+            raise AssetReadError(path, f"GLB is truncated ({len(data)} of {length} bytes)")
+        off, doc, blob = 12, None, None
+        while off + 8 <= length:
+            clen, ctype = struct.unpack_from("<II", data, off)
+            chunk = data[off + 8: off + 8 + clen]
+            if len(chunk) < clen:
+                raise AssetReadError(path, "GLB chunk is truncated")
+            if ctype == 0x4E4F534A:
+                doc = chunk
+            elif ctype == 0x004E4942 and blob is None:
+                blob = chunk
+            off += 8 + clen + (-clen % 4)
+        if doc is None:
+            raise AssetReadError(path, "GLB has no JSON chunk")
+    else:
+        doc, blob = data, None
+    try:
+        j = json.loads(doc.decode("utf-8").rstrip(" \x00"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise AssetReadError(path, f"not a readable glTF/GLB file (bad JSON: {e})") from e
+    if not isinstance(j, dict) or not str((j.get("asset") or {}).get("version", "")).startswith("2"):
+        raise AssetReadError(path, "not a glTF 2.0 file (asset.version must be 2.x)")
+    return j, blob
+
+
 class _Doc:
     def __init__(self, path: Path):
-        import pygltflib
         self.path = path
         try:
-            self.g = pygltflib.GLTF2().load(str(path))
-        except Exception as e:  # pygltflib raises many kinds on truncated/garbage files
-            raise AssetReadError(path, f"not a readable glTF/GLB file ({type(e).__name__}: {e})") from e
-        if self.g is None:
-            raise AssetReadError(path, "not a readable glTF/GLB file")
+            data = path.read_bytes()
+        except OSError as e:
+            raise AssetReadError(path, str(e)) from e
+        j, self._blob = _parse_gltf(path, data)
+        self.g = _J(j)
         self._buffers: dict[int, bytes] = {}
 
     def buffer(self, i: int) -> bytes:
         if i not in self._buffers:
             b = self.g.buffers[i]
             if b.uri is None:
-                data = self.g.binary_blob()
+                data = self._blob
             elif b.uri.startswith("data:"):
                 import base64
                 data = base64.b64decode(b.uri.split(",", 1)[1])
@@ -101,9 +158,10 @@ class _Scene:
 
     def __init__(self, doc: _Doc):
         g = doc.g
-        self.n = len(g.nodes)
+        nodes = g.nodes or []
+        self.n = len(nodes)
         self.parent = np.full(self.n, -1, dtype=np.int64)
-        for i, nd in enumerate(g.nodes):
+        for i, nd in enumerate(nodes):
             for c in nd.children or []:
                 self.parent[c] = i
         scene = g.scenes[g.scene or 0] if g.scenes else None
@@ -113,8 +171,8 @@ class _Scene:
         while stack:
             i = stack.pop()
             self.order.append(i)
-            stack.extend(reversed(g.nodes[i].children or []))
-        self.local = np.stack([_node_local(nd) for nd in g.nodes]) if self.n else np.zeros((0, 4, 4))
+            stack.extend(reversed(nodes[i].children or []))
+        self.local = np.stack([_node_local(nd) for nd in nodes]) if self.n else np.zeros((0, 4, 4))
 
     def world(self, local: np.ndarray) -> np.ndarray:  # local [..., N, 4, 4]
         w = local.copy()
@@ -127,7 +185,7 @@ class _Scene:
 
 def _primitive_arrays(doc: _Doc, prim):
     ext = (prim.extensions or {}).get("KHR_draco_mesh_compression")
-    attrs = {k: v for k, v in prim.attributes.__dict__.items() if v is not None}
+    attrs = {k: v for k, v in (prim.attributes or {}).items() if v is not None}
     if ext is not None:
         import DracoPy
         try:
@@ -201,8 +259,19 @@ def _sample_channel(times, values, interp, t, is_rot):
 
 
 def load_gltf(path, *, fps: float = 30.0) -> "Asset":
-    from .asset import Asset
+    """Read a .gltf/.glb: mesh (all triangle primitives, Draco too), node parts and the skinned rig if any."""
+    from ..errors import ArticulateError
     path = Path(path)
+    try:
+        return _load_gltf(path, fps)
+    except ArticulateError:
+        raise
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:  # dangling indices, wrong types
+        raise AssetReadError(path, f"malformed glTF ({type(e).__name__}: {e})") from e
+
+
+def _load_gltf(path: Path, fps: float) -> "Asset":
+    from .asset import Asset
     doc = _Doc(path)
     g = doc.g
     sc = _Scene(doc)

@@ -60,7 +60,7 @@ def test_usd_mesh_reader_roundtrip(tmp_path, samples_dir):
     assert np.allclose(b.mesh.vertices, a.mesh.vertices, atol=1e-6) and (b.mesh.faces == a.mesh.faces).all()
 
 
-@pytest.mark.parametrize("content,expect", [(b"", "empty"), (b"glTF\x02\x00\x00\x00garbage", "glTF"),
+@pytest.mark.parametrize("content,expect", [(b"", "empty"), (b"glTF\x02\x00\x00\x00garbage", "GLB"),
                                              (b"v 0 0 0\n", "no faces")])
 def test_unreadable_files_are_named(tmp_path, content, expect):
     ext = ".obj" if b"v " in content else ".glb"
@@ -123,3 +123,28 @@ def test_missing_weights_error_reads_well():
     e = MissingWeightsError("sp4d", "sp4d.safetensors", "/w")
     assert str(e).startswith("model 'sp4d' needs weights file 'sp4d.safetensors'") and "/w/sp4d.safetensors" in str(e)
     assert isinstance(e, FileNotFoundError) and e.weights_file == "sp4d.safetensors"
+
+
+@pytest.mark.parametrize("mutate,expect", [
+    (lambda j: j.update(asset={"version": "1.0"}), "glTF 2.0"),
+    (lambda j: j["meshes"][0]["primitives"][0].update(indices=10_000), "malformed glTF"),
+    (lambda j: j.update(nodes=[{"mesh": 7}]), "malformed glTF"),
+])
+def test_malformed_gltf_json_is_named(tmp_path, shared_data, mutate, expect):
+    import json
+    src = json.loads((shared_data / "rigged" / "SimpleSkin" / "SimpleSkin.gltf").read_text())
+    mutate(src)
+    p = tmp_path / "broken.gltf"
+    p.write_text(json.dumps(src))
+    with pytest.raises(AssetReadError, match=expect) as e:
+        load_asset(p)
+    assert "broken.gltf" in str(e.value)
+
+
+def test_glb_container_version_checked(tmp_path, shared_data):
+    data = bytearray((shared_data / "rigged" / "RiggedSimple" / "RiggedSimple.glb").read_bytes())
+    data[4] = 1
+    p = tmp_path / "v1.glb"
+    p.write_bytes(bytes(data))
+    with pytest.raises(AssetReadError, match="container version 1"):
+        load_asset(p)
