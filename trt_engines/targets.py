@@ -1,13 +1,17 @@
 """What to compile for each model name: the network, example inputs, shape profiles and repeated blocks.
 
-Names (used by ``articulate compile MODEL``):
+``MODEL`` for ``articulate compile`` is ``NAME[:COMPONENT]``:
 
-* ``sp4d-unet``        SP4D dual-branch UNet (``sdk.models.sp4d.unet.SP4DUNet``), one denoising step
-* ``sp4d-vae``         the shared VAE's decoder: scaled latents -> images (alias ``sp4d-vae-decoder``)
-* ``sp4d-vae-encoder`` the VAE's encoder: images -> latents (posterior mode)
+* ``NAME`` a model of the registry (``sdk.models.registry.MODELS``) with a UNet: ``sp4d-small`` (weights shipped
+  with the package, ``SP4DModel.save`` format), ``sp4d`` and ``sv4d2`` (sgm checkpoints at SV4D 2.0 scale, looked
+  up in ``settings.weights_dir``; a missing file raises ``MissingWeightsError`` naming it);
+* ``COMPONENT`` ``unet`` (default: one denoising step of the dual-branch UNet), ``vae`` (decoder: latents ->
+  images) or ``vae-encoder`` (images -> latents, posterior mode).
 
-Each comes in the configurations of ``SP4DConfig`` (``tiny``, ``small``, ``full``). Weights come from an SP4D
-checkpoint (``SP4DModel.save`` format) or, for tests and benchmarks only, are random when asked for.
+Shorthands without a registry entry: ``sp4d-unet``, ``sp4d-vae`` (alias ``sp4d-vae-decoder``) and
+``sp4d-vae-encoder`` build the architecture of ``--config`` (tiny | small | full) and need ``--checkpoint`` or
+``--random-weights``. ``--checkpoint`` accepts either format (detected from the safetensors metadata).
+Random weights are for tests and benchmarks only.
 """
 from __future__ import annotations
 
@@ -68,19 +72,28 @@ def _sp4d_configs(config: str):
     return ucfg(), vcfg()
 
 
-def _load_sp4d(checkpoint: Path | None, config: str, random_weights: bool, seed: int, need: str):
-    """(unet, vae) from a checkpoint, or random at ``config`` when ``random_weights``."""
-    if checkpoint is not None:
+def _load_checkpoint(path: Path, cfg_name: str | None):
+    """(unet, vae or None) from an SP4DModel.save file or an sgm (SV4D 2.0 / SP4D) state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"checkpoint not found: {path}", field="checkpoint")
+    meta = {}
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    if "sp4d" in meta:
         from sdk.models.sp4d.model import SP4DModel
-        checkpoint = Path(checkpoint)
-        if not checkpoint.is_file():
-            raise InvalidInputError(f"checkpoint not found: {checkpoint}", field="checkpoint")
-        m = SP4DModel.load(checkpoint)
+        m = SP4DModel.load(path)
         return m.unet, m.vae
-    if not random_weights:
-        raise InvalidInputError("no weights: pass --checkpoint PATH (an SP4D .safetensors checkpoint), or "
-                                "--random-weights to compile random weights (tests, benchmarks)",
-                                field="checkpoint")
+    from sdk.models.sp4d.checkpoint import load_file, load_sp4d_state_dict
+    from sdk.models.sp4d.unet import SP4DUNet
+    unet = SP4DUNet(_sp4d_configs(cfg_name or "full")[0])
+    load_sp4d_state_dict(unet, load_file(path))
+    return unet, None
+
+
+def _random_sp4d(config: str, seed: int, need: str):
     ucfg, vcfg = _sp4d_configs(config)
     torch.manual_seed(seed)
     if need == "unet":
@@ -121,26 +134,60 @@ def _vae_target(name, vae, ucfg, batch, encoder: bool, dynamic_batch):
     return Target(name, module.eval(), inputs, (), profiles)
 
 
-NAMES: dict[str, str] = {"sp4d-unet": "unet", "sp4d-vae": "vae", "sp4d-vae-decoder": "vae",
-                         "sp4d-vae-encoder": "vae-encoder"}
+SHORTHANDS: dict[str, str] = {"sp4d-unet": "unet", "sp4d-vae": "vae", "sp4d-vae-decoder": "vae",
+                              "sp4d-vae-encoder": "vae-encoder"}
+COMPONENTS = ("unet", "vae", "vae-encoder")
+_REGISTRY_CONFIG = {"sp4d-small": "small", "sp4d": "full", "sv4d2": "full"}
 
 
-def resolve(name: str, *, config: str = "full", checkpoint: Path | None = None, random_weights: bool = False,
+def _registry_models() -> dict:
+    try:
+        from sdk.models.registry import MODELS
+    except ImportError:  # registry not in this checkout
+        return {}
+    return {k: v for k, v in MODELS.items() if k in _REGISTRY_CONFIG}
+
+
+def resolve(name: str, *, config: str | None = None, checkpoint: Path | None = None, random_weights: bool = False,
             batch: int = 1, dynamic_batch: int = 0, seed: int = 0) -> Target:
-    """Build the :class:`Target` for a model name (see the module docstring)."""
-    kind = NAMES.get(name)
-    if kind is None:
-        raise InvalidInputError(f"unknown model {name!r}; compilable models: {', '.join(NAMES)}", field="model")
+    """Build the :class:`Target` for ``NAME[:COMPONENT]`` (see the module docstring)."""
     if batch < 1 or (dynamic_batch and dynamic_batch < batch):
         raise InvalidInputError(f"need batch >= 1 and dynamic batch >= batch, got {batch}, {dynamic_batch}",
                                 field="batch")
-    unet, vae = _load_sp4d(checkpoint, config, random_weights, seed, "unet" if kind == "unet" else "vae")
+    base, _, component = name.partition(":")
+    registry = _registry_models()
+    if base in SHORTHANDS and not component:
+        kind, cfg_name = SHORTHANDS[base], config or "full"
+    elif base in registry:
+        kind, cfg_name = component or "unet", config or _REGISTRY_CONFIG[base]
+        if kind not in COMPONENTS:
+            raise InvalidInputError(f"unknown component {component!r}; choose one of {', '.join(COMPONENTS)}",
+                                    field="model")
+    else:
+        raise InvalidInputError(f"unknown model {name!r}; compilable models: {', '.join(list_models())}",
+                                field="model")
+    need = "unet" if kind == "unet" else "vae"
+    if checkpoint is not None:
+        unet, vae = _load_checkpoint(Path(checkpoint), config)
+    elif random_weights:
+        unet, vae = _random_sp4d(cfg_name, seed, need)
+    elif base in registry:
+        from sdk.models.registry import require_weight
+        unet, vae = _load_checkpoint(require_weight(base), cfg_name)  # MissingWeightsError names the file
+    else:
+        raise InvalidInputError("no weights: pass --checkpoint PATH (an SP4D .safetensors checkpoint), or "
+                                "--random-weights to compile random weights (tests, benchmarks)",
+                                field="checkpoint")
     if kind == "unet":
         return _unet_target(name, unet.eval(), batch, dynamic_batch)
-    ucfg = unet.cfg if unet is not None else _sp4d_configs(config)[0]
+    if vae is None:
+        raise InvalidInputError(f"{name}: this checkpoint carries no VAE we load (sgm first_stage_model is not "
+                                "mapped); compile the VAE from an SP4DModel checkpoint or with --random-weights",
+                                field="checkpoint")
+    ucfg = unet.cfg if unet is not None else _sp4d_configs(cfg_name)[0]
     return _vae_target(name, vae, ucfg, batch, kind == "vae-encoder", dynamic_batch)
 
 
 def list_models() -> list[str]:
-    return list(NAMES)
+    return [*SHORTHANDS, *(f"{m}[:{'|'.join(COMPONENTS)}]" for m in _registry_models())]
 

@@ -2,8 +2,9 @@
 
 Examples::
 
-    articulate compile sp4d-unet --checkpoint sp4d.safetensors --backend tensorrt --precision fp16
-    articulate compile sp4d-vae --checkpoint sp4d.safetensors --backend onnxruntime --precision fp32
+    articulate compile sp4d-small --backend onnxruntime --precision fp32     # bundled weights, UNet
+    articulate compile sp4d-small:vae --backend torch_compile --device cuda
+    articulate compile sp4d --backend tensorrt --precision fp16               # $ARTICULATE_WEIGHTS_DIR/sp4d.safetensors
     articulate compile sp4d-unet --config tiny --random-weights --backend onnxruntime   # smoke test
     articulate compile --list                                                          # cached engines
 
@@ -27,12 +28,12 @@ def register(sub) -> None:
     from trt_engines.targets import list_models
     p = sub.add_parser("compile", help="compile a diffusion network (ONNX / TensorRT / torch.compile) into the "
                        "engine cache", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help=f"one of: {', '.join(list_models())}")
+    p.add_argument("model", nargs="?", help=f"NAME[:COMPONENT], one of: {', '.join(list_models())}")
     p.add_argument("--backend", choices=[b for b in BACKENDS if b != "eager"],
                    help="default: settings.backend if compiled, else torch_compile on GPU / onnxruntime on CPU")
     p.add_argument("--precision", choices=PRECISIONS, help="default: fp16 on GPU, fp32 on CPU")
-    p.add_argument("--config", default="full", choices=["tiny", "small", "full"],
-                   help="architecture when --random-weights (a checkpoint carries its own)")
+    p.add_argument("--config", default=None, choices=["tiny", "small", "full"],
+                   help="architecture with --random-weights (default: the registry model's, full for shorthands)")
     p.add_argument("--checkpoint", help="SP4D checkpoint (.safetensors written by SP4DModel.save)")
     p.add_argument("--random-weights", action="store_true", help="compile random weights (tests, benchmarks)")
     p.add_argument("--batch", type=int, default=1, help="batch of the static shape bucket (2 = CFG)")

@@ -25,7 +25,7 @@ def _perturb(module, seed=0):
 
 @pytest.fixture(scope="module")
 def unet_onnx(tmp_path_factory):
-    tgt = resolve("sp4d-unet", config="tiny", random_weights=True, batch=2)
+    tgt = resolve("sp4d-unet", config="tiny", random_weights=True, batch=1)
     _perturb(tgt.module)
     d = tmp_path_factory.mktemp("sp4d")
     return tgt, export_onnx(tgt.module, tgt.inputs, d / "fp32"), d
@@ -80,3 +80,45 @@ def test_cli_compile_onnxruntime_and_cache(tmp_path, capsys):
     assert main(["compile", "--list", "--cache-dir", str(tmp_path)]) == 0
     assert "sp4d-vae-encoder" in capsys.readouterr().out
     assert main(["compile", "sp4d-unet", "--config", "tiny", "--cache-dir", str(tmp_path)]) == 2  # no weights
+
+
+def _bundled_small():
+    from sdk.models.registry import find_weight
+    p = find_weight("sp4d_small.safetensors")
+    if p is None:
+        pytest.skip("bundled sp4d_small.safetensors is not in this checkout")
+    return p
+
+
+def test_registry_small_model_real_weights(tmp_path, capsys):
+    """The registry's sp4d-small loads the shipped weights; its VAE decoder compiles through the CLI."""
+    from sdk.cli import main
+    from sdk.models.sp4d.model import SP4DModel
+    from trt_engines.cache import weights_hash
+    ref = SP4DModel.load(_bundled_small())
+    tgt = resolve("sp4d-small")
+    assert weights_hash(tgt.module) == weights_hash(ref.unet)
+    c = ref.cfg
+    assert tgt.inputs["sample"].shape == (1, c.num_views, c.num_frames, 2 * c.latent_channels, c.latent_size,
+                                          c.latent_size)
+    assert main(["compile", "sp4d-small:vae", "--backend", "onnxruntime", "--precision", "fp32", "--device", "cpu",
+                 "--cache-dir", str(tmp_path)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["model"] == "sp4d-small:vae" and rep["rel_l2"][0] < 1e-4
+    [entry] = EngineCache(tmp_path).entries()
+    # the cached ONNX is keyed by the shipped VAE's weights (wrapped as VaeDecode.vae)
+    assert entry["key"]["weights_hash"] == weights_hash({f"vae.{k}": v for k, v in ref.vae.state_dict().items()})
+
+
+def test_registry_missing_weights_and_bad_component(tmp_path):
+    from sdk.config import settings
+    from sdk.errors import MissingWeightsError
+    old = settings.weights_dir
+    settings.weights_dir = tmp_path  # empty: sp4d.safetensors is not there
+    try:
+        with pytest.raises(MissingWeightsError, match="sp4d.safetensors"):
+            resolve("sp4d")
+    finally:
+        settings.weights_dir = old
+    with pytest.raises(InvalidInputError, match="unknown component"):
+        resolve("sp4d-small:text-encoder")
