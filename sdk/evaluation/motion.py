@@ -79,11 +79,14 @@ def add_arguments(p):
     p.add_argument("--frames", type=int, default=48, help="frames per clip, evenly spaced (default 48)")
     p.add_argument("--max-bones", type=int, default=None)
     p.add_argument("--iterations", type=int, default=8, help="SSDR iterations")
+    p.add_argument("--merge-tol", type=float, default=0.01,
+                   help="bone merging threshold of the *recovery* (the ground truth always uses SP4D's 1%%)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", default=None, help="also write the rows as JSON here")
 
 
-def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, device=None) -> dict:
+def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, device=None,
+                  merge_tol: float = 0.01) -> dict:
     from ..motion.pipeline import rig_from_motion
     from ..motion.sequence import MeshSequence
     rig = asset.rig
@@ -94,7 +97,7 @@ def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, d
     verts = rig.pose(world)
     seq = MeshSequence(verts, asset.mesh.faces, anim.fps, f"{asset.mesh.name}_{clip}", str(asset.path))
     t0 = time.perf_counter()
-    out, rep = rig_from_motion(seq, max_bones=max_bones, iterations=iterations, device=device)
+    out, rep = rig_from_motion(seq, max_bones=max_bones, iterations=iterations, device=device, merge_tol=merge_tol)
     wall = time.perf_counter() - t0
     kp = rep["parts"]
     gt_raw = rig.skin.indices[:, 0]
@@ -136,7 +139,8 @@ def run(args) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MotionWarning)
                 try:
-                    r = evaluate_clip(asset, clip, args.frames, args.max_bones, args.iterations, args.device)
+                    r = evaluate_clip(asset, clip, args.frames, args.max_bones, args.iterations, args.device,
+                                      args.merge_tol)
                 except Exception as e:  # report, keep going
                     print(f"  {name}/{clip}: FAILED {type(e).__name__}: {e}")
                     continue
