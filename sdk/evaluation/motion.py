@@ -82,6 +82,8 @@ def add_arguments(p):
     p.add_argument("--merge-tol", type=float, default=0.01,
                    help="bone merging threshold of the *recovery* (the ground truth always uses SP4D's 1%%)")
     p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: fastest on a busy 2-core machine; 0 = torch default)")
     p.add_argument("--json", default=None, help="also write the rows as JSON here")
 
 
@@ -113,6 +115,12 @@ def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, d
 
 
 def run(args) -> int:
+    from ..motion.pipeline import torch_threads
+    with torch_threads(args.threads or None):
+        return _run(args)
+
+
+def _run(args) -> int:
     import json
     import warnings
     from ..io import load_asset
