@@ -119,8 +119,15 @@ def _confidence(hyps, best, diag: float, fallback: bool) -> float:
     return float(np.clip(c, 0.01, 0.99))
 
 
-def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000) -> np.ndarray:
-    """Surface samples dense enough to voxelize at voxel size h (about 4 per surface voxel)."""
+def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None) -> np.ndarray:
+    """Surface samples dense enough to voxelize at voxel size h (about 4 per surface voxel), from the faces
+    that reach into ``region`` (lo, hi) when given."""
+    if region is not None:
+        tri = mesh.vertices[mesh.faces]
+        inside = (tri.max(1) >= region[0]).all(1) & (tri.min(1) <= region[1]).all(1)
+        fmask = fmask & inside
+        if not fmask.any():
+            return np.zeros((0, 3))
     tri = mesh.vertices[mesh.faces[fmask]]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
     n = int(np.clip(4 * area / (h * h), 2000, cap))
@@ -215,9 +222,12 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
 
 
 def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng) -> dict:
-    h = float(np.max(mesh.vertices.max(0) - mesh.vertices.min(0))) / cfg.physics.voxel_res
-    return {"body_dense": _dense(mesh, ~fmask, h, rng), "part_dense": _dense(mesh, fmask, h, rng),
-            "obb_points": _obb_points(mesh, fmask, rng)}
+    from .physics_prior import part_region
+    obb = _obb_points(mesh, fmask, rng)
+    region = part_region(obb, mesh.vertices.min(0), mesh.vertices.max(0))
+    h = float(np.max(region[1] - region[0])) / cfg.physics.voxel_res
+    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region), "part_dense": _dense(mesh, fmask, h, rng),
+            "obb_points": obb}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -82,33 +82,46 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng) -> np.n
 
 
 class Occupancy:
-    """Voxel occupancy of the body: surface voxels plus the filled interior of closed shells."""
+    """Voxel occupancy of the body inside a region: surface voxels plus the filled interior of closed shells.
+
+    Points outside the region are ignored when building and read as free when querying."""
 
     def __init__(self, body_points: np.ndarray, lo: np.ndarray, hi: np.ndarray, res: int,
                  part_points: np.ndarray | None = None):
-        from scipy.ndimage import binary_dilation, binary_fill_holes
-        pad = 0.6 * float(np.max(hi - lo))  # parts can swing outside the object's box
-        self.lo = lo - pad
-        self.h = float(np.max(hi - lo)) / res
-        self.shape = np.maximum(np.ceil((hi + pad - self.lo) / self.h).astype(int), 1)
+        from scipy.ndimage import binary_fill_holes
+        self.lo = np.asarray(lo, float)
+        self.h = float(np.max(np.asarray(hi) - self.lo)) / res
+        self.shape = np.maximum(np.ceil((np.asarray(hi) - self.lo) / self.h).astype(int), 1)
         occ = np.zeros(self.shape, dtype=bool)
         if len(body_points):
-            i = self.index(body_points)
+            i, ok = self._index(body_points)
+            i = i[ok]
             occ[i[:, 0], i[:, 1], i[:, 2]] = True
         self.occ = binary_fill_holes(occ)
         if part_points is not None and len(part_points):
             # voxels the part itself occupies at rest are contact, not obstacle
             pocc = np.zeros(self.shape, dtype=bool)
-            i = self.index(part_points)
+            i, ok = self._index(part_points)
+            i = i[ok]
             pocc[i[:, 0], i[:, 1], i[:, 2]] = True
             self.occ &= ~pocc
 
-    def index(self, p: np.ndarray) -> np.ndarray:
-        return np.clip(((p - self.lo) / self.h).astype(np.int64), 0, self.shape - 1)
+    def _index(self, p: np.ndarray):
+        f = np.floor((p - self.lo) / self.h).astype(np.int64)
+        ok = ((f >= 0) & (f < self.shape)).all(-1)
+        return np.clip(f, 0, self.shape - 1), ok
 
     def __call__(self, p: np.ndarray) -> np.ndarray:  # p [..., 3] -> bool [...]
-        i = self.index(p)
-        return self.occ[i[..., 0], i[..., 1], i[..., 2]]
+        i, ok = self._index(p)
+        return self.occ[i[..., 0], i[..., 1], i[..., 2]] & ok
+
+
+def part_region(part_points: np.ndarray, obj_lo: np.ndarray, obj_hi: np.ndarray):
+    """Where the part can go: its box grown by its diagonal (and never beyond the object's box grown by 60%)."""
+    plo, phi = part_points.min(0), part_points.max(0)
+    pd = float(np.linalg.norm(phi - plo))
+    pad = 0.6 * float(np.max(obj_hi - obj_lo))
+    return np.maximum(plo - pd, obj_lo - pad), np.minimum(phi + pd, obj_hi + pad)
 
 
 class PhysicsScene:
@@ -126,7 +139,8 @@ class PhysicsScene:
         allp = np.vstack([part_points, body_points]) if len(body_points) else part_points
         self.lo, self.hi = allp.min(0), allp.max(0)
         self.diag = max(float(np.linalg.norm(self.hi - self.lo)), 1e-12)
-        self.occ = Occupancy(body_points if body_dense is None else body_dense, self.lo, self.hi, cfg.voxel_res,
+        rlo, rhi = part_region(part_points if obb_points is None else obb_points, self.lo, self.hi)
+        self.occ = Occupancy(body_points if body_dense is None else body_dense, rlo, rhi, cfg.voxel_res,
                              part_points if part_dense is None else part_dense)
         self.contact_eps = 1.5 * self.occ.h
         bd = body_points if body_dense is None else body_dense
@@ -154,6 +168,29 @@ class PhysicsScene:
         n = np.linalg.norm(out)
         self.outward = out / n if n > 1e-9 * self.diag else None
         self.origins, self.dirs, self.obb = obb_candidates(part_points if obb_points is None else obb_points)
+        free = self.free_side()
+        if free is not None:
+            self.outward = free
+
+    def free_side(self) -> np.ndarray | None:
+        """The OBB direction in which rays from the part leave the object hitting the least body: the side the
+        part faces out of (a drawer's front, a key's top). None when no side is clearly freer."""
+        steps = int(np.ceil(np.max(self.occ.shape)))
+        t = (np.arange(1, steps + 1) * self.occ.h)
+        hits = []
+        for d in self.dirs:
+            q = self.part[None, :, :] + t[:, None, None] * d  # [S, P, 3]
+            hit = self.occ(q).any(0)
+            hits.append(float(hit.mean()))
+        hits = np.array(hits)
+        best = np.flatnonzero(hits <= hits.min() + 0.05)
+        if len(best) == 1:
+            return self.dirs[best[0]].copy()
+        if self.up is not None:  # a tie (open both ways): facing up wins (keys, lids), never facing down
+            ups = [b for b in best if np.dot(self.dirs[b], self.up) > np.cos(np.deg2rad(30))]
+            if ups:
+                return self.dirs[ups[0]].copy()
+        return None
 
     # -- collision sweep -------------------------------------------------------------------------------
     def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int) -> np.ndarray:
