@@ -143,10 +143,14 @@ class _Field:
         self.res = res
         self.h = float(np.max(hi - lo)) / res
         self.lo = (lo + hi) / 2 - self.h * res / 2
-        idx = np.clip(((points - lo) / self.h).astype(np.int64), 0, res - 1)
+        f = np.floor((points - self.lo) / self.h).astype(np.int64)
+        idx = f[((f >= 0) & (f < res)).all(1)]  # points outside the grid are not drawn onto its border
         occ = np.ones((res, res, res), dtype=bool)
-        occ[idx[:, 0], idx[:, 1], idx[:, 2]] = False
-        self.d = (distance_transform_edt(occ) * self.h).astype(np.float32)
+        if len(idx):
+            occ[idx[:, 0], idx[:, 1], idx[:, 2]] = False
+            self.d = (distance_transform_edt(occ) * self.h).astype(np.float32)
+        else:  # nothing inside: everything is at least a grid away
+            self.d = np.full((res, res, res), res * self.h, dtype=np.float32)
 
     def __call__(self, q: np.ndarray) -> np.ndarray:  # q [..., 3] -> distances [...]
         f = (q - self.lo) / self.h
