@@ -215,3 +215,43 @@ def select_backend(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
         return compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
 
     return _EagerOnError(compiled, make_eager, backend)
+
+
+class LazyBackend:
+    """What a pipeline holds instead of the network: builds the configured backend at the first call.
+
+    ``net = LazyBackend(model.unet, model="sp4d-small")`` is called exactly like ``model.unet``. The backend
+    (``backend`` or, read at call time, ``settings.backend``) is built from the first call's inputs — per input
+    shape bucket for the ONNX Runtime / TensorRT engines, once for ``torch_compile`` (which captures a CUDA graph
+    per bucket itself) — through the engine cache, with the eager fallback and warning of
+    :func:`select_backend`. With ``eager`` and no ``precision`` the module runs untouched.
+    """
+
+    def __init__(self, module: torch.nn.Module, *, model: str, backend: str | None = None,
+                 precision: str | None = None, cache: EngineCache | None = None, regional: Sequence[type] = ()):
+        from .onnx_export import forward_arg_names
+        self.module, self.model, self.backend, self.precision = module, model, backend, precision
+        self.cache, self.regional = cache, tuple(regional)
+        self.names = forward_arg_names(module)
+        self._built: dict = {}
+
+    def __call__(self, *args, **kwargs):
+        from sdk.config import settings
+
+        from .compiled import bucket_key
+        from .onnx_export import bind_inputs
+        backend = self.backend or settings.backend
+        if backend == "eager" and self.precision is None:
+            return self.module(*args, **kwargs)
+        bound = bind_inputs(self.names, args, kwargs)
+        key = backend if backend in ("eager", "torch_compile") else (backend, bucket_key(bound))
+        fn = self._built.get(key)
+        if fn is None:
+            fn = self._built[key] = select_backend(self.module, bound, model=self.model, backend=backend,
+                                                   precision=self.precision, cache=self.cache,
+                                                   regional=self.regional)
+        return fn(**bound)
+
+    @property
+    def num_built(self) -> int:
+        return len(self._built)

@@ -126,3 +126,18 @@ def test_cuda_graph_buckets_replay_fresh_inputs(compile_):
         # cuDNN may use TF32 for the convolutions in both paths: compare by relative L2 error
         assert float((out - ref).norm() / ref.norm()) < 2e-3
     assert cm.num_graphs == 2
+
+
+def test_lazy_backend_for_pipelines(tmp_path, backend_setting):
+    from trt_engines.select import LazyBackend
+    net = make_net()
+    lazy = LazyBackend(net, model="toy", cache=EngineCache(tmp_path), precision="fp32")
+    settings.backend = "eager"
+    a = make_inputs(batch=1)
+    torch.testing.assert_close(lazy(a["x"], a["t"], a["ctx"]), _ref(net, a), rtol=0, atol=0)
+    settings.backend = "onnxruntime"  # read at call time: a pipeline follows the configuration
+    for batch in (1, 2, 1):
+        inp = make_inputs(batch=batch, seed=batch)
+        torch.testing.assert_close(lazy(inp["x"], inp["t"], ctx=inp["ctx"]), _ref(net, inp), rtol=1e-4, atol=1e-5)
+    assert lazy.num_built == 3  # eager + one ONNX engine per batch bucket
+    assert len(EngineCache(tmp_path).entries()) == 2
