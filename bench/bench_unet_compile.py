@@ -18,9 +18,11 @@ Modes: eager fp32, eager fp16, eager bf16, eager fp16 + CUDA graphs, eager fp16 
 cuDNN's fused kernel (PyTorch picks flash attention by default), compiled fp16 (inductor, regional: each
 repeated block compiled, see trt_engines.compiled), compiled fp16 + CUDA graphs (one graph per batch).
 
-GPU run (what docs/compile.md reports)::
+GPU run (what docs/compile.md reports; diffusers carried as a wheel in .whl/, see there)::
 
-    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --out $OUT
+    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --budget-s 380 --out $OUT
+
+Re-print a saved table: ``python bench/bench_unet_compile.py --from-json bench_unet_compile.json``.
 
 CPU smoke test of the script itself (tiny config)::
 
