@@ -11,12 +11,12 @@ TensorRT is optional (``pip install tensorrt --extra-index-url https://pypi.nvid
 """
 from __future__ import annotations
 
-__all__ = ["select_backend", "compile_module", "EngineCache", "EngineKey", "ShapeProfile", "export_onnx",
+__all__ = ["select_backend", "compile_module", "LazyBackend", "EngineCache", "EngineKey", "ShapeProfile", "export_onnx",
            "OrtModule", "CompiledModule", "BACKENDS"]
 
 
 def __getattr__(name):
-    if name in ("select_backend", "compile_module", "BACKENDS"):
+    if name in ("select_backend", "compile_module", "LazyBackend", "BACKENDS"):
         from . import select
         return getattr(select, name)
     if name in ("EngineCache", "EngineKey"):

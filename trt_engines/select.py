@@ -143,7 +143,7 @@ def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
                               timing_cache=cache.root / "tensorrt" / f"timing-{gpu_sm(device)}.cache")
     stage(f"TensorRT engine build ({precision}, {len(profiles)} profile(s))")
     d = cache.get_or_build(key, lambda tmp: trtb.build_engine(onnx_path, tmp / trtb.ENGINE_FILE, cfg))
-    return trtb.TrtModule(d / trtb.ENGINE_FILE, cuda_graphs=all(p.is_static for p in profiles))
+    return trtb.TrtModule(d / trtb.ENGINE_FILE, cuda_graphs=True, device=str(device))
 
 
 def _union(profiles: Sequence[ShapeProfile]) -> ShapeProfile:

@@ -127,14 +127,16 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, c
         config.set_flag(trt.BuilderFlag.FP8)
     if cfg.refittable:
         config.set_flag(trt.BuilderFlag.REFIT)
-    names = {network.get_input(i).name for i in range(network.num_inputs)}
-    for prof in cfg.profiles:
+    inputs = {network.get_input(i).name: tuple(network.get_input(i).shape) for i in range(network.num_inputs)}
+    dynamic = {n for n, shape in inputs.items() if any(d < 0 for d in shape)}
+    for prof in cfg.profiles if dynamic else ():  # a fully static graph needs (and takes) no profile
         p = builder.create_optimization_profile()
         for name, (lo, opt, hi) in prof.shapes.items():
-            if name not in names:
-                raise InvalidInputError(f"profile input '{name}' is not a network input {sorted(names)}",
+            if name not in inputs:
+                raise InvalidInputError(f"profile input '{name}' is not a network input {sorted(inputs)}",
                                         field="profiles")
-            p.set_shape(name, lo, opt, hi)
+            if name in dynamic:
+                p.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(p)
     cache_bytes = b""
     if cfg.timing_cache is not None and Path(cfg.timing_cache).is_file():
@@ -161,7 +163,8 @@ class TrtModule:
     """A TensorRT engine called like the torch module it came from.
 
     engine_path: serialized engine (from :func:`build_engine`)
-    cuda_graphs: capture ``execute_async_v3`` in a CUDA graph per static input-shape bucket
+    cuda_graphs: capture ``execute_async_v3`` in a CUDA graph per static bucket (a profile with min == max);
+                 inputs that only fit a dynamic profile run without a graph
     """
 
     def __init__(self, engine_path: str | os.PathLike, *, cuda_graphs: bool = True, device: str = "cuda"):
@@ -177,8 +180,34 @@ class TrtModule:
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         self.dtypes = {n: _torch_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
+        # (min, max) shape per input per optimization profile: static buckets first, a dynamic range as fallback
+        self.profiles = [{n: self._profile_range(n, i) for n in self.input_names}
+                         for i in range(self.engine.num_optimization_profiles)]
+        self._profile = 0
         self.cuda_graphs = cuda_graphs
         self._graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, dict, list]] = {}
+
+    def _profile_range(self, name: str, index: int) -> tuple[tuple, tuple]:
+        """(min, max) shape of an input in a profile; a static input's own shape for both."""
+        static = tuple(self.engine.get_tensor_shape(name))
+        if all(d >= 0 for d in static):
+            return static, static
+        lo, _, hi = self.engine.get_tensor_profile_shape(name, index)
+        return tuple(lo), tuple(hi)
+
+    def _select_profile(self, feeds: dict[str, torch.Tensor]) -> bool:
+        """Activate the first profile that contains the input shapes; returns whether it is static."""
+        for i, prof in enumerate(self.profiles):
+            if all(len(lo) == feeds[n].dim() and all(a <= x <= b for a, x, b in zip(lo, feeds[n].shape, hi))
+                   for n, (lo, hi) in prof.items()):
+                if i != self._profile:
+                    stream = torch.cuda.current_stream(self.device)
+                    self.context.set_optimization_profile_async(i, stream.cuda_stream)
+                    self._profile = i
+                return all(lo == hi for lo, hi in prof.values())
+        shapes = {n: tuple(t.shape) for n, t in feeds.items()}
+        raise InvalidInputError(f"input shapes {shapes} are outside every optimization profile of this engine "
+                                f"{self.profiles}", field="inputs")
 
     def _enqueue(self, feeds: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         for n in self.input_names:
@@ -202,8 +231,9 @@ class TrtModule:
             raise InvalidInputError(f"engine takes {self.input_names}; missing {missing}", field="inputs")
         caller = next((v.dtype for v in bound.values() if v.is_floating_point()), torch.float32)
         feeds = {n: bound[n].to(self.device, self.dtypes[n]).contiguous() for n in self.input_names}
-        if self.cuda_graphs:
-            key = tuple((n, tuple(feeds[n].shape)) for n in self.input_names)
+        static = self._select_profile(feeds)
+        if self.cuda_graphs and static:  # graphs for static buckets; the dynamic fallback runs directly
+            key = (self._profile,) + tuple((n, tuple(feeds[n].shape)) for n in self.input_names)
             if key not in self._graphs:
                 static_in = {n: t.clone() for n, t in feeds.items()}
                 self._enqueue(static_in)  # first run: lets TensorRT finish lazy initialisation

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from sdk.errors import MissingDependencyError
 from trt_engines.cache import EngineCache
