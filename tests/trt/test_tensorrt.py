@@ -69,3 +69,25 @@ def test_select_tensorrt_through_cache(tmp_path):
     run = select_backend(net, inp, model="toy", backend="tensorrt", precision="fp16", cache=cache)
     assert run.failed is None and len(cache.entries()) == 2  # onnx + engine
     assert parity(net.float(), run, inp).ok(1e-2)
+
+
+@needs_trt
+@pytest.mark.gpu
+def test_static_buckets_with_dynamic_fallback(tmp_path):
+    """One engine, profiles [batch 1, batch 2, 1..4]: buckets replay graphs, batch 3 takes the dynamic profile."""
+    import torch
+
+    from trt_engines.select import _union
+    from trt_engines.tensorrt_backend import TrtModule
+    net = make_net()
+    b1, b2 = (ShapeProfile.from_inputs(make_inputs(batch=b)) for b in (1, 2))
+    dyn = ShapeProfile({"x": ((1, 4, 8, 8), (2, 4, 8, 8), (4, 4, 8, 8)), "t": ((1,), (2,), (4,)),
+                        "ctx": ((1, 5, 8), (2, 5, 8), (4, 5, 8))})
+    onnx_path = export_onnx(net, make_inputs(batch=2), tmp_path / "onnx", profile=_union([b1, b2, dyn]))
+    eng = build_engine(onnx_path, tmp_path / "m.plan",
+                       TrtBuildConfig(precision="fp32", profiles=[b1, b2, dyn], workspace_gib=1))
+    m = TrtModule(eng, cuda_graphs=True)
+    for b in (1, 2, 3, 1):
+        inp = {k: v.cuda() for k, v in make_inputs(batch=b, seed=b).items()}
+        assert parity(net, m, inp).ok(1e-3), b
+    assert len(m._graphs) == 2 and torch.cuda.is_available()
