@@ -186,7 +186,13 @@ class PhysicsScene:
         best = np.flatnonzero(hits <= hits.min() + 0.05)
         if len(best) == 1:
             return self.dirs[best[0]].copy()
-        if self.up is not None:  # a tie (open both ways): facing up wins (keys, lids), never facing down
+        # a tie (a button standing proud of a face, a key open above and below): face away from where the part
+        # touches the body; without contact, face up
+        if len(self.contact):
+            away = self.part_center - self.contact.mean(0)
+            if np.linalg.norm(away) > 1e-3 * self.diag:
+                return self.dirs[best[int(np.argmax(self.dirs[best] @ away))]].copy()
+        if self.up is not None:
             ups = [b for b in best if np.dot(self.dirs[b], self.up) > np.cos(np.deg2rad(30))]
             if ups:
                 return self.dirs[ups[0]].copy()
@@ -255,10 +261,14 @@ class PhysicsScene:
         return disp @ ref
 
     def noun_score(self, typ: str, D: np.ndarray, noun: str | None) -> np.ndarray:
+        if typ == "revolute" and noun in ("knob", "dial", "lock", "turntable", "tray") and self.outward is not None:
+            # turned about the axis sticking out of the body; weighs double because a knob's short axis segment
+            # earns it little attachment
+            return 2.0 * np.abs(D @ self.outward)
         if typ != "revolute" or self.up is None or noun is None:
             return np.zeros(len(D))
         c = np.abs(D @ self.up)
-        if noun in ("door", "gate", "faucet", "tap", "turntable", "dial"):
+        if noun in ("door", "gate", "faucet", "tap"):
             return c  # vertical axes
         if noun in ("lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal"):
             return 1 - c  # horizontal axes
