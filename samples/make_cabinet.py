@@ -61,13 +61,13 @@ def _subdivide(v, f, n):
     return np.asarray(v), np.asarray(f)
 
 
-def cabinet_mesh(subdivide: int = 0):
-    """(vertices [V,3], faces [F,3], face part ids [F], part names)."""
+def cabinet_mesh(subdivide: int = 0, body_extra: int = 0):
+    """(vertices [V,3], faces [F,3], face part ids [F], part names). ``body_extra`` subdivides the body more."""
     vs, fs, lab, names, n = [], [], [], [], 0
     for pi, (name, boxes) in enumerate(cabinet_parts().items()):
         names.append(name)
         for v, f in boxes:
-            v, f = _subdivide(v, f, subdivide)
+            v, f = _subdivide(v, f, subdivide + (body_extra if name == "body" else 0))
             vs.append(v)
             fs.append(f + n)
             lab.append(np.full(len(f), pi))
