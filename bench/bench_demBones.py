@@ -5,10 +5,11 @@ For each sequence (clips of the shared rigged assets baked to vertices, and the 
 same B bones, 4 influences, on the same welded vertices (the shared assets are triangle soups; both get the welded
 mesh so Dem Bones' face-based initialisation works). Reported: vertex RMSE (% of the bbox diagonal, over all
 frames; ours is the exported rig's LBS replay) and wall time end to end (ours includes parts, skeleton and
-joint fitting), with ratios. Both run single-threaded (torch threads = 1, OMP_NUM_THREADS = 1) for a fair,
-load-independent comparison.
+joint fitting), with ratios. Both run single-threaded (torch threads = 1; OMP_NUM_THREADS = 1, which Dem Bones'
+OpenMP build honours) for a fair, load-independent comparison. Each side's time is the minimum over ``--repeats``
+runs (default 3; the machine is shared), ours after one untimed warm-up run (imports, allocator).
 
-    python bench/bench_demBones.py [--frames 48] [--dem-iters 30] [--json out.json]
+    python bench/bench_demBones.py [--frames 48] [--dem-iters 30] [--repeats 3] [--json out.json]
 """
 from __future__ import annotations
 
@@ -50,36 +51,48 @@ def main(argv=None):
     p.add_argument("--dem-iters-long", type=int, default=100,
                    help="a second, longer Dem Bones run (does more time buy it our RMSE?)")
     p.add_argument("--iterations", type=int, default=8, help="our SSDR iterations")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per side; the minimum is reported")
+    p.add_argument("--only", nargs="*", default=None, help="sequence stems to run (e.g. Fox CesiumMan)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     root = Path(__file__).resolve().parents[1]
+    print(f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+          f"repeats {a.repeats} (min reported)", flush=True)
     rows = []
     for path, clip in CASES:
         f = root / path if path.startswith("samples/") else DATA / path
         if not f.exists():
             print(f"skip {path}: not found")
             continue
+        if a.only and Path(path).stem not in a.only:
+            continue
         seq = load_sequence(f, clip=clip).subsample(a.frames)
         diag = seq.bbox_diagonal
-        t = time.perf_counter()
-        rig, rep = rig_from_motion(seq, iterations=a.iterations)
-        ours_s = time.perf_counter() - t
+        rig_from_motion(seq, iterations=a.iterations)  # warm-up (first-call overheads), not timed
+        times = []
+        for _ in range(max(1, a.repeats)):
+            t = time.perf_counter()
+            rig, rep = rig_from_motion(seq, iterations=a.iterations)
+            times.append(time.perf_counter() - t)
+        ours_s = min(times)
         B = rig.skeleton.n_joints
         idx, wrep = weld(seq.vertices)
         X = seq.vertices[:, wrep]
         faces = idx[seq.faces]
         faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
         mult = np.bincount(idx, minlength=X.shape[1])
-        pred, dem_s, dem_b = dem_bones(X, faces, B, a.dem_iters)
+        dem_runs = [dem_bones(X, faces, B, a.dem_iters) for _ in range(max(1, a.repeats))]
+        pred, _, dem_b = dem_runs[0]
+        dem_s = min(r[1] for r in dem_runs)
         e = ((pred - X) ** 2).sum(-1)
         dem_rmse = 100 * np.sqrt((e * mult).sum() / (mult.sum() * len(X))) / diag
-        pred2, dem2_s, _ = dem_bones(X, faces, B, a.dem_iters_long)
+        pred2, dem2_s, _ = dem_bones(X, faces, B, a.dem_iters_long)  # one run (informational)
         e2 = ((pred2 - X) ** 2).sum(-1)
         dem2_rmse = 100 * np.sqrt((e2 * mult).sum() / (mult.sum() * len(X))) / diag
         name = f"{Path(path).stem}/{clip or getattr(seq, 'clip', '-')}"
         r = {"sequence": name, "frames": seq.n_frames, "V": seq.n_vertices, "welded": int(X.shape[1]), "bones": B,
              "dem_bones_used": dem_b, "ours_rmse_pct": rep["rmse_pct"], "dem_rmse_pct": float(dem_rmse),
-             "ours_s": ours_s, "ours_ssdr_s": rep["timings"]["ssdr_s"], "dem_s": dem_s,
+             "ours_s": ours_s, "ours_times": times, "dem_times": [r[1] for r in dem_runs], "ours_ssdr_s": rep["timings"]["ssdr_s"], "dem_s": dem_s,
              "dem_long_rmse_pct": float(dem2_rmse), "dem_long_s": dem2_s}
         rows.append(r)
         print(f"{name}: B={B} ours {r['ours_rmse_pct']:.3f}% {ours_s:.1f}s | Dem Bones {dem_rmse:.3f}% {dem_s:.1f}s",
