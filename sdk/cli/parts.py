@@ -83,7 +83,7 @@ def predict_parts(vertices, faces, method: str = "sp4d", weights=None, steps: in
         dc = DataConfig()
     vn = normalize_frames(v[None])[0]
     el = 0.35
-    rgbs, encs, masks, cams_all = [], [], [], []
+    rgbs, encs, masks, fids, cams_all = [], [], [], [], []
     for p in progress(range(passes), desc="views"):
         cams = view_cameras(p * np.pi / 4 / max(1, passes // 2), el, dc, dev)
         r = render_mesh(vn, f, cams)
@@ -99,11 +99,13 @@ def predict_parts(vertices, faces, method: str = "sp4d", weights=None, steps: in
         rgbs.append(rgb[:, 0].cpu().numpy())
         encs.append(enc.float().cpu().numpy())
         masks.append(r.mask.reshape(dc.views, dc.frames, dc.res, dc.res)[:, 0].cpu().numpy())
+        fids.append(r.face_id.reshape(dc.views, dc.frames, dc.res, dc.res)[:, 0].cpu().numpy())
         cams_all.append(_frame0(cams, dc))
     rgb = np.concatenate(rgbs)
     enc = np.concatenate(encs)
     fg = np.concatenate(masks)
-    maps = backmap(enc, fg=fg, sam_checkpoint=sam_checkpoint, seed=seed)
+    # the mesh is known: pool predicted colours per visible triangle across views (docs/models.md)
+    maps = backmap(enc, fg=fg, sam_checkpoint=sam_checkpoint, seed=seed, face_ids=np.concatenate(fids))
     from ..render import Camera
     cams = Camera(torch.cat([c.world_to_cam for c in cams_all]), torch.cat([c.focal for c in cams_all]),
                   dc.res, dc.res, torch.cat([c.azimuth for c in cams_all]), torch.cat([c.elevation for c in cams_all]))

@@ -76,6 +76,16 @@ class SP4DModel(nn.Module):
         self.vae = make_vae(vae_cfg)
         self.meta = meta or ModelMeta(unet=cfg.to_dict(), vae=vae_cfg)
 
+    @property
+    def net(self):
+        """The UNet as the configured backend runs it (``settings.backend``: eager, torch_compile, onnxruntime,
+        tensorrt), built at first call through the engine cache, falling back to eager with a warning."""
+        net = self.__dict__.get("_net")
+        if net is None or net.module is not self.unet:
+            from trt_engines.select import LazyBackend
+            net = self.__dict__["_net"] = LazyBackend(self.unet, model="sp4d")
+        return net
+
     # ---- latents
     def encode(self, images: Tensor) -> Tensor:
         """images [M, 3, H, W] in [0, 1] -> scaled latents [M, Cl, h, w] (posterior mode)"""
@@ -96,7 +106,7 @@ class SP4DModel(nn.Module):
             if clean_rgb:
                 sx = sigma.view(-1, 1, 1, 1, 1, 1).repeat(1, 1, 1, 2 * cl, 1, 1)
                 sx[:, :, :, :cl] = 0
-            return precondition(self.unet, x, sigma, cond_latent, context, camera, cond_aug,
+            return precondition(self.net, x, sigma, cond_latent, context, camera, cond_aug,
                                 parameterization=self.meta.parameterization, sigma_x=sx)
         return fn
 
