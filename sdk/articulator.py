@@ -112,11 +112,29 @@ class Articulator:
 
     def articulate(self, asset, part: str | int | None = None, *, prompt: str | None = None,
                    prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None) -> Articulation:
-        """Joints of a prop: one part (``part``) or every movable part (``all_parts``), ATOP-style."""
+        """Joints of a prop, ATOP-style: one part (``part``, optional ``prompt``) or every movable part
+        (``all_parts``, optional ``prompts`` {part name: text}); the rest of the object is the fixed body.
+
+        Returns an Articulation (per joint: type, axis, origin, limits, parent, child, confidence); write it with
+        ``exporters.physics_usd.write_physics_usd`` or ``exporters.urdf.write_urdf``.
+        """
         from .articulation.articulate import articulate_object
         a = as_asset(asset)
-        if not all_parts and part is None:
-            raise InvalidInputError("give a part name/id or all_parts=True", field="part")
+        if a.parts is None or a.parts.n_parts < 2:
+            raise InvalidInputError("the asset has no parts: give sub-meshes, OBJ groups, USD prims or URDF links",
+                                    field="parts", source=str(a.path) if a.path else None)
+        only = None
         if not all_parts:
-            prompts = {part: prompt} if prompt else {part: None}
-        return articulate_object(a, prompts=prompts, parts=None if all_parts else [part], progress=progress)
+            if part is None:
+                raise InvalidInputError("give a part name/id or all_parts=True", field="part")
+            name = a.parts.names[part] if isinstance(part, (int, np.integer)) and 0 <= part < a.parts.n_parts else part
+            if name not in a.parts.names:
+                raise InvalidInputError(f"unknown part {part!r}; the asset has {a.parts.names}", field="part",
+                                        source=str(a.path) if a.path else None)
+            only, prompts = [name], ({name: prompt} if prompt else prompts)
+        if progress is not None:
+            progress(0.0, "articulating")
+        art = articulate_object(a, prompts=prompts, only=only, progress=False)
+        if progress is not None:
+            progress(1.0, "done")
+        return art

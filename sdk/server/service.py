@@ -228,8 +228,8 @@ def _export_rig(job: Job, rig, opts: spb.ExportOptions, chunk: int) -> None:
 #: articulation writers by format: (module, function); issue 4 provides them (exporters/)
 ARTICULATION_WRITERS = {
     spb.EXPORT_FORMAT_URDF: ("exporters.urdf", "write_urdf"),
-    spb.EXPORT_FORMAT_USDA: ("exporters.usd_physics", "write_articulation_usd"),
-    spb.EXPORT_FORMAT_USDC: ("exporters.usd_physics", "write_articulation_usd"),
+    spb.EXPORT_FORMAT_USDA: ("exporters.physics_usd", "write_physics_usd"),
+    spb.EXPORT_FORMAT_USDC: ("exporters.physics_usd", "write_physics_usd"),
 }
 
 
