@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .parts import rigid_costs
-from .transforms import apply, kabsch, to_matrix
+from .transforms import apply, kabsch, rotation_from_covariance, to_matrix
 
 
 @dataclass
@@ -75,12 +75,12 @@ def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, ite
     return w
 
 
-def _energy(g, h, w):  # [n], up to the constant sum |y|^2
-    return (w[..., None, :] @ g @ w[..., :, None])[..., 0, 0] - 2 * (h * w).sum(-1)
+def _energy(g, w):  # [n]: w^T g w (g: residual Gram, so this is the vertex's squared error summed over frames)
+    return (w[..., None, :] @ g @ w[..., :, None])[..., 0, 0]
 
 
 def bone_positions(x: Tensor, m: Tensor) -> Tensor:
-    """x [n,3], m [B,T,4,4] -> [n, B, T*3]: every vertex moved by every bone, as one GEMM."""
+    """x [n,3], m [B,T,4,4] -> [n, B, T*3]: every vertex moved by every bone, as one GEMM (reference path)."""
     B, T = m.shape[:2]
     rt = m[:, :, :3, :3].permute(3, 0, 1, 2).reshape(3, -1)  # [3, B*T*3]
     return (x @ rt + m[:, :, :3, 3].reshape(-1)).reshape(len(x), B, T * 3)
@@ -92,7 +92,11 @@ def _chunk(n_bones: int, n_frames: int, budget: int = 20_000_000) -> int:
 
 def reconstruct(x: Tensor, m: Tensor, idx: Tensor, w: Tensor) -> Tensor:
     """x [N,3], m [B,T,4,4], idx/w [N,k] -> [T, N, 3] linear blend skinning (blended matrices, elementwise)."""
-    blended = (w[:, :, None, None, None] * m[idx, :, :3, :]).sum(1)  # [N, T, 3, 4]
+    N, k = idx.shape
+    T = m.shape[1]
+    flat = m[:, :, :3, :].reshape(m.shape[0], T * 12)  # [B, T*12]
+    blended = torch.bmm(w[:, None, :], flat.index_select(0, idx.reshape(-1)).reshape(N, k, T * 12))
+    blended = blended.reshape(N, T, 3, 4)
     p = (blended[..., :3] * x[:, None, None, :]).sum(-1) + blended[..., 3]  # [N, T, 3]
     return p.transpose(0, 1)
 
@@ -102,62 +106,114 @@ def _rmse(recon, y, vw):
     return torch.sqrt((e * vw).sum(-1) / vw.sum())  # [T]
 
 
+@dataclass
+class BoneStats:
+    """Per-bone and per-bone-pair sums over frames that make the weight step's normal equations closed-form.
+
+    For a vertex x moved by bones j, k: sum_t (R_jt x + t_jt).(R_kt x + t_kt) = [x (x) x, x, 1] . coef[j, k] and
+    sum_t (R_jt x + t_jt).y_t = [y (x) x, y] . lin[j]; all float64 (the residual Gram is a difference of large terms).
+    """
+    coef: Tensor  # [B*B, 13]: sum_t R_j^T R_k (9), sum_t (R_j^T t_k + R_k^T t_j) (3), sum_t t_j.t_k (1)
+    lin: Tensor  # [T*12, B]: R_jt (T*9) and t_jt (T*3), flattened to match _vertex_features
+    n_bones: int
+
+
+def bone_stats(m: Tensor) -> BoneStats:  # m [B, T, 4, 4]
+    md = m.double()
+    r, t = md[:, :, :3, :3], md[:, :, :3, 3]  # [B, T, 3, 3], [B, T, 3]
+    B, T = r.shape[:2]
+    q = torch.einsum("jtab,ktac->jkbc", r, r).reshape(B * B, 9)  # sum_t R_j^T R_k
+    u = torch.einsum("jtab,kta->jkb", r, t)  # sum_t R_j^T t_k  [B, B, 3]
+    u = (u + u.transpose(0, 1)).reshape(B * B, 3)
+    c = torch.einsum("jta,kta->jk", t, t).reshape(B * B, 1)
+    lin = torch.cat([r.reshape(B, T * 9), t.reshape(B, T * 3)], 1).T.contiguous()
+    return BoneStats(torch.cat([q, u, c], 1), lin, B)
+
+
+def _vertex_features(x: Tensor, y: Tensor) -> Tensor:  # x [n,3], y [T,n,3] -> [n, T*12] (float64)
+    xd, yd = x.double(), y.double()
+    z = (yd.permute(1, 0, 2)[..., :, None] * xd[:, None, None, :]).reshape(len(x), -1)  # [n, T*9]: y_ti x_j
+    return torch.cat([z, yd.permute(1, 0, 2).reshape(len(x), -1)], 1)
+
+
 def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead: Tensor | None = None,
-                force: bool = False):
+                force: bool = False, stats: BoneStats | None = None, return_energy: bool = False):
     """One weight update (see module docstring); returns new (idx, w), each row never worse than before.
 
     ``dead`` [B] bool: bones that may not be used (their weight is dropped first; then ``force`` is implied).
+    The per-vertex QP is built in closed form from per-bone sums (``BoneStats``; one GEMM for all bones' data
+    terms), as the residual Gram G_jk = sum_t (a_jt - y_t).(a_kt - y_t) (a_jt: the vertex moved by bone j) in
+    float64, so candidates' single-bone errors come free and the objective is the vertex's squared error.
+    ``return_energy``: also return [N] the new squared error of each vertex summed over frames.
     """
     N = len(x)
     B = m.shape[0]
+    T = m.shape[1]
     k = min(cfg.max_influences, B)
     C = min(B, max(cfg.candidates, k))
-    cost = rigid_costs(x, y, m).to(x.dtype)  # [N, B]
+    st = stats if stats is not None else bone_stats(m)
+    qt = torch.float64
     if dead is not None and dead.any():
         force = True
         w = torch.where(dead[idx], torch.zeros_like(w), w)
-        cost[:, dead] = float("inf")
-        empty = w.sum(1) <= 0
-        if empty.any():  # start from the best live bone
-            idx = idx.clone()
-            w = w.clone()
-            idx[empty, 0] = cost[empty].argmin(1)
-            w[empty, 0] = 1.0
-        w = w / w.sum(1, keepdim=True)
-    cur = torch.zeros_like(cost, dtype=torch.bool).scatter_(1, idx, w > 0)
-    cost = torch.where(cur, torch.full_like(cost, -1.0), cost)
-    cand = torch.topk(cost, C, dim=1, largest=False).indices  # [N, C]
-    alive = torch.ones(N, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
     new_idx = torch.empty(N, k, dtype=torch.long, device=x.device)
     new_w = torch.empty(N, k, dtype=x.dtype, device=x.device)
-    T = m.shape[1]
-    ch = min(cfg.chunk, _chunk(B, T))
+    energy = torch.empty(N, dtype=qt, device=x.device)
+    ch = max(256, 4_000_000 // max(1, T * 12 + B))
     for s in range(0, N, ch):
         e = slice(s, s + ch)
-        xc, cc = x[e], cand[e]
-        a = bone_positions(xc, m).gather(1, cc[..., None].expand(-1, -1, T * 3))  # [n, C, T*3]
-        g = a @ a.transpose(1, 2)
-        h = (a @ y[:, e].transpose(0, 1).reshape(len(xc), -1, 1))[..., 0]
-        # old weights in candidate coordinates
-        match = cc[:, :, None] == idx[e][:, None, :]  # [n, C, k0]
-        w_old = (match * w[e][:, None, :]).sum(-1)
+        xc, ic, wc = x[e], idx[e], w[e]
+        n = len(xc)
+        xd = xc.double()
+        y2c = (y[:, e].double() ** 2).sum((0, 2))  # [n]
+        h_all = _vertex_features(xc, y[:, e]) @ st.lin  # [n, B]: sum_t a_jt . y_t
+        quad = torch.cat([(xd[:, :, None] * xd[:, None, :]).reshape(n, 9), xd, torch.ones(n, 1, dtype=qt,
+                                                                                         device=x.device)], 1)
+        diag_ix = torch.arange(B, device=x.device) * (B + 1)
+        g_diag = quad @ st.coef[diag_ix].T  # [n, B]
+        cost = g_diag - 2 * h_all + y2c[:, None]  # single-bone squared error summed over frames
+        if dead is not None and dead.any():
+            cost[:, dead] = float("inf")
+            empty = wc.sum(1) <= 0
+            if empty.any():  # start from the best live bone
+                ic, wc = ic.clone(), wc.clone()
+                ic[empty, 0] = cost[empty].argmin(1)
+                wc[empty, 0] = 1.0
+            wc = wc / wc.sum(1, keepdim=True)
+        cur = torch.zeros_like(cost, dtype=torch.bool).scatter_(1, ic, wc > 0)
+        cand = torch.topk(torch.where(cur, torch.full_like(cost, -1.0), cost), C, dim=1, largest=False).indices
+        pair = (cand[:, :, None] * B + cand[:, None, :]).reshape(n, C * C)  # [n, C*C]
+        g = (st.coef[pair] @ quad[:, :, None])[..., 0].reshape(n, C, C)  # sum_t a_j . a_k
+        hc = h_all.gather(1, cand)  # [n, C]
+        g = g - hc[:, :, None] - hc[:, None, :] + y2c[:, None, None]  # residual Gram
+        g = 0.5 * (g + g.transpose(1, 2))
+        match = cand[:, :, None] == ic[:, None, :]  # [n, C, k0]
+        w_old = (match * wc.to(qt)[:, None, :]).sum(-1)
         w_old = w_old / w_old.sum(-1, keepdim=True).clamp_min(1e-30)
-        al = alive[e]
-        w_full = simplex_qp(g, h, w_old, al, cfg.qp_iters)
-        top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
-        mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
-        w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
-        w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
-                         mask.to(x.dtype) / k)
-        w_sp = simplex_qp(g, h, w0, mask, cfg.qp_iters // 2)
-        better = _energy(g, h, w_sp) <= _energy(g, h, w_old)
+        al = torch.ones(n, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
+        zero = torch.zeros(n, C, dtype=qt, device=x.device)
+        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters)
+        if k < C:
+            top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
+            mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
+            w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
+            w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
+                             mask.to(qt) / k)
+            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2)
+        else:
+            w_sp = w_full
+        e_new, e_old = _energy(g, w_sp), _energy(g, w_old)
+        better = e_new <= e_old
         if force:
             better = torch.ones_like(better)
         w_fin = torch.where(better[:, None], w_sp, w_old)
+        energy[e] = torch.where(better, e_new, e_old).clamp_min(0)
         vals, order = torch.topk(w_fin, k, dim=1)
-        new_idx[e] = cc.gather(1, order)
-        new_w[e] = vals / vals.sum(-1, keepdim=True)
+        new_idx[e] = cand.gather(1, order)
+        new_w[e] = (vals / vals.sum(-1, keepdim=True)).to(x.dtype)
     new_idx = torch.where(new_w > 0, new_idx, new_idx[:, :1])
+    if return_energy:
+        return new_idx, new_w, energy
     return new_idx, new_w
 
 
@@ -218,6 +274,8 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
     B = m.shape[0]
     dead = torch.zeros(B, dtype=torch.bool, device=dev)
     wins = torch.bincount(idx[:, 0], minlength=B).cpu().numpy()
+    stats = bone_stats(m)
+    T = m.shape[1]
     for b in np.argsort(wins, kind="stable"):
         if int((~dead).sum()) <= min_bones:
             break
@@ -225,8 +283,9 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
         trial = dead.clone()
         trial[b] = True
         if len(rows):
-            i2, w2 = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial)
-            err = torch.sqrt(((reconstruct(x[rows], m, i2, w2) - y[:, rows]) ** 2).sum(-1).mean())
+            i2, w2, en = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial, stats=stats,
+                                     return_energy=True)
+            err = torch.sqrt(en.sum() / (len(rows) * T))  # RMSE of those vertices (exact, from the QP energies)
             if float(err) >= tol:
                 continue
             idx[rows], w[rows] = i2, w2
@@ -234,32 +293,71 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
     return (~dead).cpu().numpy(), idx.cpu().numpy(), w.double().cpu().numpy()
 
 
+def _bone_colours(idx: Tensor, w: Tensor, n_bones: int) -> list:
+    """Greedy colouring of the bones so that no two bones of one colour influence a common vertex."""
+    rows = torch.arange(len(idx), device=idx.device)[:, None].expand_as(idx)[w > 0].cpu().numpy()
+    cols = idx[w > 0].cpu().numpy()
+    inc = np.zeros((len(idx), n_bones), dtype=np.float32)
+    inc[rows, cols] = 1
+    overlap = (inc.T @ inc) > 0  # [B, B]
+    colour = np.full(n_bones, -1)
+    for j in range(n_bones):
+        used = set(colour[overlap[j]].tolist())
+        c = 0
+        while c in used:
+            c += 1
+        colour[j] = c
+    return [np.flatnonzero(colour == c) for c in range(colour.max() + 1)]
+
+
+def _move(m: Tensor, j: Tensor, x: Tensor) -> Tensor:  # m [B,T,4,4], j [n], x [n,3] -> [n, T, 3]: x moved by bone j
+    T = m.shape[1]
+    mj = m[:, :, :3, :].reshape(m.shape[0], T * 12).index_select(0, j).reshape(len(j), T, 3, 4)
+    return (mj[..., :3] * x[:, None, None, :]).sum(-1) + mj[..., 3]
+
+
 def transform_step(x, y, m, idx, w, recon):
-    """Sequential per-bone weighted Procrustes (all frames batched); updates m and recon in place."""
+    """Per-bone weighted Procrustes on the residual the other bones leave (all frames batched); updates m and recon
+    in place. Bones are updated in colour classes: bones of one class share no vertex, so updating them together
+    is the same as updating them one after the other (each is the exact minimiser of its block) -- batched over
+    the class instead of a Python loop over bones."""
     B = m.shape[0]
+    dev = x.device
     flat_idx, flat_w = idx.reshape(-1), w.reshape(-1)
-    rows = torch.arange(len(x), device=x.device).repeat_interleave(idx.shape[1])
-    keep = flat_w > 1e-4
+    rows = torch.arange(len(x), device=dev).repeat_interleave(idx.shape[1])
+    keep = flat_w > 0
     flat_idx, flat_w, rows = flat_idx[keep], flat_w[keep], rows[keep]
-    order = torch.argsort(flat_idx, stable=True)
-    flat_idx, flat_w, rows = flat_idx[order], flat_w[order], rows[order]
-    counts = torch.bincount(flat_idx, minlength=B).tolist()
-    start = 0
-    for j in range(B):
-        n = counts[j]
-        if n == 0:
+    fit = flat_w > 1e-4  # pairs that take part in the fit (all pairs with w > 0 have their recon updated)
+    counts = torch.bincount(flat_idx[fit], minlength=B)
+    ok_bone = counts >= 3
+    pair_colour = torch.full((B,), -1, dtype=torch.long, device=dev)
+    classes = _bone_colours(idx, w, B)
+    for c, bones in enumerate(classes):
+        pair_colour[torch.as_tensor(bones, device=dev)] = c
+    pc = pair_colour[flat_idx]
+    for c, bones in enumerate(classes):
+        sel = (pc == c) & ok_bone[flat_idx]
+        if not bool(sel.any()):
             continue
-        v = rows[start:start + n]
-        wj = flat_w[start:start + n]
-        start += n
-        if n < 3:
-            continue
-        xj = x[v]
-        old = apply(m[j], xj[None])  # [T, n, 3]
-        q = y[:, v] - recon[:, v] + wj[None, :, None] * old
-        r, t = kabsch(xj[None].expand(len(q), -1, -1), q / wj[None, :, None], (wj ** 2)[None].expand(len(q), -1))
-        m[j] = to_matrix(r, t)
-        recon[:, v] += wj[None, :, None] * (apply(m[j], xj[None]) - old)
+        v, j, wj = rows[sel], flat_idx[sel], flat_w[sel]
+        xj = x[v]  # [n, 3]
+        old = _move(m, j, xj)  # [n, T, 3]
+        q = y[:, v].transpose(0, 1) - recon[:, v].transpose(0, 1) + wj[:, None, None] * old  # [n, T, 3]
+        fw = torch.where(fit[sel], wj, torch.zeros_like(wj))  # weights w (targets q/w with weights w^2)
+        ws = torch.zeros(B, dtype=x.dtype, device=dev).index_add_(0, j, fw ** 2).clamp_min(1e-30)  # [B]
+        xc = torch.zeros(B, 3, dtype=x.dtype, device=dev).index_add_(0, j, (fw ** 2)[:, None] * xj) / ws[:, None]
+        qc = torch.zeros(B, q.shape[1], 3, dtype=x.dtype, device=dev).index_add_(
+            0, j, fw[:, None, None] * q) / ws[:, None, None]  # [B, T, 3]
+        f = fw[:, None] * (xj - xc[j])  # [n, 3]
+        h = torch.zeros(B, 3, q.shape[1] * 3, dtype=x.dtype, device=dev).index_add_(
+            0, j, f[:, :, None] * q.reshape(len(v), 1, -1))  # [B, 3, T*3] = sum w (x - xc) q^T
+        ub = torch.unique(j)
+        h = h[ub].reshape(len(ub), 3, -1, 3).permute(0, 2, 1, 3)  # [b, T, 3, 3]
+        r = rotation_from_covariance(h)
+        t = qc[ub] - (r @ xc[ub][:, None, :, None])[..., 0]
+        m[ub] = to_matrix(r, t)
+        new = _move(m, j, xj)
+        recon.index_add_(1, v, (wj[:, None, None] * (new - old)).transpose(0, 1))
     return m, recon
 
 
