@@ -28,4 +28,10 @@ def load_asset(path, **kw) -> Asset:
         return load_ply(path)
     if ext in (".usd", ".usda", ".usdc", ".usdz"):
         return load_usd_mesh(path)
-    raise AssetReadError(path, f"unsupported file type '{ext}' (glTF/GLB, OBJ, PLY, USD)")
+    if ext == ".urdf":  # links become parts; the joints stay hidden as ground truth
+        from .urdf import load_urdf
+        return load_urdf(path)
+    if ext in (".xml", ".mjcf"):
+        from .mjcf import load_mjcf
+        return load_mjcf(path)
+    raise AssetReadError(path, f"unsupported file type '{ext}' (glTF/GLB, OBJ, PLY, USD, URDF, MJCF)")
