@@ -209,6 +209,59 @@ def rigid_costs(x: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tens
     return (cost / T).clamp_min(0)
 
 
+class RigidMotionCache:
+    """Per-vertex sums shared by every rigid fit and cost evaluation on one (rest, frames) pair (float64).
+
+    x [N,3], y [T,N,3]: ``z`` [N, T*9] = y_ti x_j, ``yr`` [N, T*3]. Part transforms come from segment sums of
+    these (``fit``: one index_add, one batched SVD) and every vertex's cost under every part's motion from two
+    GEMMs (``costs``), so the refinement rounds never touch [T, N, 3, 3] tensors again.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x.double(), y.double()
+        self.T, self.N = y.shape[0], y.shape[1]
+        self.z = torch.einsum("tni,nj->ntij", self.y, self.x).reshape(self.N, -1)  # [N, T*9]
+        self.yr = self.y.transpose(0, 1).reshape(self.N, -1)  # [N, T*3]
+        self.x2 = (self.x ** 2).sum(1)  # [N]
+        self.y2 = (self.y ** 2).sum((0, 2))  # [N]
+
+    def fit(self, labels: torch.Tensor, n_parts: int) -> torch.Tensor:  # labels [N] in [0,P) or -1 -> [P, T, 4, 4]
+        from .transforms import to_matrix
+        T, dt, dev = self.T, torch.float64, self.x.device
+        labels = torch.as_tensor(labels, device=dev).long()
+        ok = labels >= 0
+        if bool(ok.all()):
+            lab, x, z, yr = labels, self.x, self.z, self.yr
+        else:
+            lab, x, z, yr = labels[ok], self.x[ok], self.z[ok], self.yr[ok]
+        cnt = torch.bincount(lab, minlength=n_parts).to(dt)  # [P]
+        safe = cnt.clamp_min(1)
+        xc = torch.zeros(n_parts, 3, dtype=dt, device=dev).index_add_(0, lab, x) / safe[:, None]  # [P, 3]
+        yc = (torch.zeros(n_parts, T * 3, dtype=dt, device=dev).index_add_(0, lab, yr) / safe[:, None]).reshape(
+            n_parts, T, 3)
+        sz = torch.zeros(n_parts, T * 9, dtype=dt, device=dev).index_add_(0, lab, z).reshape(n_parts, T, 3, 3)
+        # h = sum (x - xc)(y - yc)^T = sum x y^T - n xc yc^T   (sz[p,t,i,j] = sum y_i x_j)
+        h = sz.transpose(-1, -2) - cnt[:, None, None, None] * xc[:, None, :, None] * yc[:, :, None, :]
+        r = rotation_from_covariance(h)  # [P, T, 3, 3]
+        t = yc - (r @ xc[:, None, :, None])[..., 0]
+        m = to_matrix(r, t)
+        empty = cnt <= 0
+        if bool(empty.any()):
+            m[empty] = torch.eye(4, dtype=dt, device=dev)
+        return m
+
+    def costs(self, m: torch.Tensor) -> torch.Tensor:  # m [P,T,4,4] -> [N, P] mean_t |R x + t - y|^2
+        m = m.double()
+        T = self.T
+        r = m[:, :, :3, :3]
+        t = m[:, :, :3, 3]
+        a = torch.einsum("ptij,pti->pj", r, t)
+        c = (t ** 2).sum((1, 2))
+        cost = (T * self.x2[:, None] + self.y2[:, None] + c[None] + 2 * self.x @ a.T
+                - 2 * self.z @ r.reshape(len(r), -1).T - 2 * self.yr @ t.reshape(len(t), -1).T)
+        return (cost / T).clamp_min(0)
+
+
 def relative_displacement(m_a: torch.Tensor, m_b: torch.Tensor, x: torch.Tensor) -> float:
     """Mean over frames and points x [n,3] of |M_a(t) x - M_b(t) x| (two motions compared on the same points)."""
     return float(torch.linalg.norm(apply(m_a, x[None]) - apply(m_b, x[None]), dim=-1).mean())
@@ -278,10 +331,12 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
     lam = cfg.smooth * cfg.merge_tol ** 2
     deg = np.maximum(np.asarray(adj.sum(1)).reshape(-1), 1)
 
+    mc = RigidMotionCache(x0, y)
+
     def reassign(lab, split=True):
         P = int(lab.max()) + 1
-        m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
-        cost = rigid_costs(x0, y, m).cpu().numpy()
+        m = mc.fit(torch.as_tensor(lab, device=dev), P)
+        cost = mc.costs(m).cpu().numpy()
         onehot = sp.csr_matrix((np.ones(N), (np.arange(N), lab)), shape=(N, P))
         agree = np.asarray((adj @ onehot).todense()) / deg[:, None]
         new = (cost + lam * (1 - agree)).argmin(1)
@@ -304,8 +359,8 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
         P = int(lab.max()) + 1
         if P >= cfg.max_fine_parts:
             break
-        m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
-        res = torch.sqrt(rigid_costs(x0, y, m)[torch.arange(N, device=dev), torch.as_tensor(lab, device=dev)]).cpu().numpy()
+        m = mc.fit(torch.as_tensor(lab, device=dev), P)
+        res = torch.sqrt(mc.costs(m)[torch.arange(N, device=dev), torch.as_tensor(lab, device=dev)]).cpu().numpy()
         sizes = np.bincount(lab, minlength=P)
         q = np.array([np.quantile(res[lab == p], 0.95) if sizes[p] else 0.0 for p in range(P)])
         over = np.bincount(lab[res > cfg.split_tol], minlength=P)
@@ -338,7 +393,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
 
     # 4. SP4D bone merging
     step("bone merging")
-    lab, merges = _merge_parts(lab, edges, x0, y, cfg, dev)
+    lab, merges = _merge_parts(lab, edges, mc, y, cfg, dev)
     for _ in range(2):  # sharpen boundaries with the final part set (no splitting)
         lab = reassign(lab, split=False)
     P = int(lab.max()) + 1
@@ -440,13 +495,14 @@ def merge_bones(
     return new.reshape(-1), kept, merges
 
 
-def _merge_parts(lab, edges, x0, y, cfg: PartsConfig, dev):
+def _merge_parts(lab, edges, mc: RigidMotionCache, y, cfg: PartsConfig, dev):
     P = int(lab.max()) + 1
-    m = fit_part_transforms(x0, y, torch.as_tensor(lab, device=dev), P)
+    m = mc.fit(torch.as_tensor(lab, device=dev), P)
 
     def refit(ix):
-        ix = torch.as_tensor(ix, device=dev)
-        return fit_part_transforms(x0[ix], y[:, ix], torch.zeros(len(ix), dtype=torch.long, device=dev), 1)[0]
+        sel = torch.full((mc.N,), -1, dtype=torch.long, device=dev)
+        sel[torch.as_tensor(ix, device=dev)] = 0
+        return mc.fit(sel, 1)[0]
 
     new, _, merges = merge_bones(m, lab, y, edges, cfg.merge_tol, cfg.static_tol, cfg.max_parts, 1.0, refit, cfg.seed)
     return new, merges
