@@ -55,7 +55,7 @@ def rig_from_motion(
     merge_tol: float = 0.01,
     fine_tol: float = 0.002,
     static_tol: float = 0.004,
-    prune_tol: float = 0.003,
+    prune_tol: float = 0.002,
     max_vertices: int = 4000,
     part_rule: str = "skin",
     method: str = "kmeans",

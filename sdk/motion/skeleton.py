@@ -166,9 +166,12 @@ def fit_skeleton(
         else:  # no shared boundary: midpoint of the closest pair of vertices
             a_ix, b_ix = np.flatnonzero(labels == p), np.flatnonzero(labels == pp)
             a_ix, b_ix = a_ix[:: max(1, len(a_ix) // 500)], b_ix[:: max(1, len(b_ix) // 500)]
-            d = np.linalg.norm(rest[a_ix][:, None] - rest[b_ix][None], axis=-1)
-            i, j = np.unravel_index(d.argmin(), d.shape)
-            prior = (rest[a_ix[i]] + rest[b_ix[j]]) / 2
+            if len(a_ix) and len(b_ix):
+                d = np.linalg.norm(rest[a_ix][:, None] - rest[b_ix][None], axis=-1)
+                i, j = np.unravel_index(d.argmin(), d.shape)
+                prior = (rest[a_ix[i]] + rest[b_ix[j]]) / 2
+            else:  # a bone that wins no vertex (it only blends): its parent's centre
+                prior = cent[pp] if len(b_ix) else cent[p]
         centre = fit_joint_centre(transforms[pp], transforms[p], prior)
         if np.linalg.norm(centre - prior) > 0.5 * diag:  # ill-posed (almost no relative motion): keep the prior
             centre = prior

@@ -262,10 +262,12 @@ def solve_weights(rest, frames, transforms, config: SSDRConfig | None = None, pa
 
 
 def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: SSDRConfig | None = None,
-                min_bones: int = 1):
+                min_bones: int = 1, max_growth: float = 1.5):
     """Remove bones the others can replace: a bone goes when re-solving the weights of the vertices it
-    influences without it keeps their RMSE below ``tol`` (fraction of the bbox diagonal). Smallest bones are tried
-    first; typical victims are "blend" bones that an over-segmentation put in smoothly skinned joint regions.
+    influences without it keeps their RMSE below ``tol`` (fraction of the bbox diagonal) and below ``max_growth``
+    times their RMSE with it where that exceeds tol/4 (a bone that explains its vertices far better than any blend of the others -- a rigid
+    piece -- stays). Smallest bones are tried first; typical victims are "blend" bones that an over-segmentation
+    put in smoothly skinned joint regions.
 
     Returns (keep [B] bool, indices [N,k], weights [N,k]) with weights re-solved for the removed bones' vertices.
     """
@@ -299,7 +301,8 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
             i2, w2, en = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial, stats=stats,
                                      return_energy=True)
             err = torch.sqrt(en.sum() / (len(rows) * T))  # RMSE of those vertices (exact, from the QP energies)
-            if float(err) >= tol:
+            before = torch.sqrt(((reconstruct(x[rows], m, idx[rows], w[rows]) - y[:, rows]) ** 2).sum(-1).mean())
+            if float(err) >= tol or (float(err) > max_growth * float(before) and float(err) > 0.25 * tol):
                 continue
             idx[rows], w[rows] = i2, w2
         dead[b] = True
