@@ -81,8 +81,6 @@ class Articulator:
         src = str(a.path) if a.path else None
         a.mesh.validate(source=src)
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
-        if len(a.mesh.faces) and getattr(a.mesh, "dropped_faces", np.zeros(0)).size:
-            pass  # degenerate faces were dropped by validate(); vertices (and labels) are unchanged
         rig = rig_from_parts(a.mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
                              quantize_bits=quantize_bits, progress=progress)
         rig.metadata.setdefault("source", src)

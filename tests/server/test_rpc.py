@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import time
 
 import grpc
@@ -138,8 +137,6 @@ def test_server_info(client):
 
 
 def test_rig_from_motion(client, shared_data):
-    if importlib.util.find_spec("sdk.motion.pipeline") is None:
-        pytest.skip("sdk.motion.pipeline (issue 3, rig from motion) is not in this checkout yet")
     path = shared_data / "rigged/RiggedSimple/RiggedSimple.glb"
     seen = []
     remote, files = client.rig_from_motion_files(path, max_bones=3, formats=["usda"],
@@ -171,16 +168,10 @@ def test_rig_from_motion_bad_frames(client):
 
 
 def test_articulate_parts(client, shared_data):
-    if importlib.util.find_spec("sdk.articulation.articulate") is None:
-        pytest.skip("sdk.articulation.articulate (issue 4, prop articulation) is not in this checkout yet")
     from sdk.io.urdf import load_urdf
     asset = load_urdf(shared_data / "articulated/genesis_3763/mobility.urdf")  # 2 links: body + a moving part
     part = asset.parts.names[-1]
-    try:
-        local = Articulator().articulate(asset, part, prompt="open it")
-    except (TypeError, ImportError) as e:  # the facade and issue 4's module disagree in this checkout
-        pytest.skip(f"sdk.Articulator.articulate does not run locally in this checkout "
-                    f"({type(e).__name__}: {e}); nothing to compare the remote call with")
+    local = Articulator().articulate(asset, part, prompt="open it")
     seen = []
     remote = client.articulate(asset, part, prompt="open it", progress=lambda f, m: seen.append(f))
     assert [(j.name, j.type, j.parent, j.child) for j in remote.joints] == \
@@ -206,8 +197,6 @@ class _DirectArticulate(Articulator):
 
 def test_articulate_parts_transport(shared_data):
     """ArticulateParts end to end (prompts, result, link meshes) on a real articulation method."""
-    if importlib.util.find_spec("sdk.articulation.articulate") is None:
-        pytest.skip("sdk.articulation.articulate (issue 4, prop articulation) is not in this checkout yet")
     from sdk.client import RemoteArticulator
     from sdk.io.urdf import load_urdf
     from sdk.server.server import ServerOptions, start_server
