@@ -42,7 +42,7 @@ def run(args) -> int:
     art = Articulator()
     rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
                   max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
-                  parts_from_skin=args.parts_from_skin, progress=progress)
+                  parts_from_skin=args.parts_from_skin, progress=lambda f, m: progress(0.9 * f, m))
     progress(0.95, "export")
     out = Path(args.output)
     if out.suffix.lower() in (".usd", ".usda", ".usdc"):
