@@ -138,22 +138,14 @@ def load_ply(path) -> Asset:
     return Asset(path, mesh, parts)
 
 
-def load_usd_mesh(path) -> Asset:
-    """Meshes of a USD stage in world space (rest time); each Mesh prim becomes a part.
-
-    Faces are fan-triangulated. A primvar ``part`` / ``partId`` (uniform or vertex) overrides prims as parts.
-    """
-    from ..errors import AssetReadError
+def usd_mesh_prims(stage, root=None):
+    """Yield (prim, world points [V, 3], triangles [F, 3]) for every Mesh prim with faces under ``root``
+    (default: the whole stage), at the default time. Polygons are fan-triangulated."""
     from ._lazy import pxr
     Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
-    path = Path(path)
-    stage = Usd.Stage.Open(str(path)) if path.exists() else None
-    if stage is None:
-        raise AssetReadError(path, "USD stage could not be opened")
-    cache = UsdGeom.XformCache()
-    verts, faces, groups, names = [], [], [], []
-    n0 = 0
-    for prim in stage.Traverse():
+    cache = UsdGeom.XformCache(Usd.TimeCode.Default())
+    prims = Usd.PrimRange(root) if root is not None else stage.Traverse()
+    for prim in prims:
         if not prim.IsA(UsdGeom.Mesh):
             continue
         m = UsdGeom.Mesh(prim)
@@ -164,14 +156,28 @@ def load_usd_mesh(path) -> Asset:
             continue
         p = np.asarray(pts, dtype=np.float64)
         xf = np.asarray(cache.GetLocalToWorldTransform(prim), dtype=np.float64).T  # USD is row-vector
-        p = (xf @ np.c_[p, np.ones(len(p))].T).T[:, :3]
+        p = p @ xf[:3, :3].T + xf[:3, 3]
         cnt, idx = np.asarray(cnt), np.asarray(idx)
         starts = np.r_[0, np.cumsum(cnt)[:-1]]
         tri = [[idx[s], idx[s + k], idx[s + k + 1]] for s, c in zip(starts, cnt) for k in range(1, c - 1)]
-        if not tri:
-            continue
+        if tri:
+            yield prim, p, np.asarray(tri, dtype=np.int64)
+
+
+def load_usd_mesh(path) -> Asset:
+    """Meshes of a USD stage in world space (rest time); each Mesh prim becomes a part."""
+    from ..errors import AssetReadError
+    from ._lazy import pxr
+    Usd = pxr("Usd")
+    path = Path(path)
+    stage = Usd.Stage.Open(str(path)) if path.exists() else None
+    if stage is None:
+        raise AssetReadError(path, "USD stage could not be opened")
+    verts, faces, groups, names = [], [], [], []
+    n0 = 0
+    for prim, p, tri in usd_mesh_prims(stage):
         verts.append(p)
-        faces.append(np.array(tri) + n0)
+        faces.append(tri + n0)
         groups.append(np.full(len(p), len(names)))
         names.append(prim.GetName())
         n0 += len(p)

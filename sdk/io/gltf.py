@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights, sanitize_name
-from ..core.transforms import compose_trs, matrix_to_quat, quat_normalize, world_to_local
+from ..core.transforms import compose_trs, quat_normalize, world_to_local
 from ..errors import AssetReadError
 
 log = logging.getLogger(__name__)

@@ -21,27 +21,14 @@ def prop_from_stage(stage, root_path: str) -> tuple[Asset, dict[str, str]]:
 
     Returns (Asset with parts named after the prims, {part name: prim path}).
     """
-    from pxr import Usd, UsdGeom
+    from sdk.io.asset import usd_mesh_prims
     root = stage.GetPrimAtPath(root_path)
     if not root or not root.IsValid():
         raise InvalidInputError(f"no prim at {root_path}", field="prim")
-    cache = UsdGeom.XformCache(Usd.TimeCode.Default())
     verts, faces, labels, names, paths = [], [], [], [], {}
     n0 = 0
     taken: set[str] = set()
-    for prim in Usd.PrimRange(root):
-        if not prim.IsA(UsdGeom.Mesh):
-            continue
-        m = UsdGeom.Mesh(prim)
-        pts, cnt, idx = (m.GetPointsAttr().Get(), m.GetFaceVertexCountsAttr().Get(), m.GetFaceVertexIndicesAttr().Get())
-        if not pts or not cnt or not idx:
-            continue
-        p = np.asarray(pts, dtype=np.float64)
-        w = _world(cache, prim)
-        p = p @ w[:3, :3].T + w[:3, 3]
-        cnt, idx = np.asarray(cnt), np.asarray(idx)
-        starts = np.r_[0, np.cumsum(cnt)[:-1]]
-        tri = np.array([[idx[s], idx[s + k], idx[s + k + 1]] for s, c in zip(starts, cnt) for k in range(1, c - 1)])
+    for prim, p, tri in usd_mesh_prims(stage, root):
         # the part is the mesh's own prim, or its parent Xform when the mesh is a "geom" child of a link
         owner = prim.GetParent() if prim.GetName() in ("geom", "mesh", "Mesh") and prim.GetParent() != root else prim
         name = sanitize_name(owner.GetName(), taken)
