@@ -43,8 +43,8 @@ def dem_bones(X, faces, n_bones, iters):
 def main(argv=None):
     import torch
     torch.set_num_threads(1)
-    from sdk.motion.pipeline import rig_from_motion
-    from sdk.motion.sequence import load_sequence, weld
+    from sdk.motionrig.pipeline import rig_from_motion
+    from sdk.motionrig.sequence import load_sequence, weld
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--dem-iters", type=int, default=30, help="Dem Bones iterations (py-dem-bones default 30)")

@@ -24,17 +24,17 @@ def _arm(rings=160, sides=48, frames=96):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     d = mod.make_arm_sequence(n_frames=frames, rings=rings, sides=sides)
-    from sdk.motion import MeshSequence
+    from sdk.motionrig import MeshSequence
     return MeshSequence(d["vertices"], d["faces"], 30.0, f"arm_{rings}x{sides}")
 
 
 def main(argv=None):
     import numpy as np
     import torch
-    from sdk.motion.parts import PartsConfig, kinematic_parts
-    from sdk.motion.pipeline import rig_from_motion
-    from sdk.motion.sequence import load_sequence
-    from sdk.motion.ssdr import SSDRConfig, ssdr
+    from sdk.motionrig.parts import PartsConfig, kinematic_parts
+    from sdk.motionrig.pipeline import rig_from_motion
+    from sdk.motionrig.sequence import load_sequence
+    from sdk.motionrig.ssdr import SSDRConfig, ssdr
     p = argparse.ArgumentParser()
     p.add_argument("--seq", nargs="*", default=[])
     p.add_argument("--iterations", type=int, default=8)

@@ -95,8 +95,8 @@ class Articulator:
         .npz), a ``MeshSequence``, or an array [T, V, 3] with optional ``faces`` [F, 3].
         The per-frame reconstruction report is in ``rig.metadata["report"]``.
         """
-        from .motion.pipeline import rig_from_motion
-        from .motion.sequence import MeshSequence, load_sequence
+        from .motionrig.pipeline import rig_from_motion
+        from .motionrig.sequence import MeshSequence, load_sequence
         if isinstance(sequence, MeshSequence):
             seq = sequence
         elif isinstance(sequence, (str, Path)):

@@ -265,7 +265,7 @@ class RemoteArticulator:
                               formats: Iterable[str] = (), clip: str | None = None, faces=None, fps=None):
         spb = self._spb
         if isinstance(sequence, (str, Path)):
-            from .motion.sequence import load_sequence
+            from .motionrig.sequence import load_sequence
             seq = load_sequence(sequence, clip=clip, fps=fps)
             verts, faces, fps, name = seq.vertices, seq.faces, seq.fps, seq.name
         elif hasattr(sequence, "vertices") and np.asarray(sequence.vertices).ndim == 3:

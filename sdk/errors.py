@@ -51,3 +51,7 @@ class MissingDependencyError(ArticulateError, ImportError):
         self.package = package
         hint = install or f"pip install {package}"
         super().__init__(f"{feature} needs the optional package '{package}': {hint}")
+
+
+class MotionWarning(UserWarning):
+    """A sequence is usable but suspicious (no motion, dropped frames)."""

@@ -45,8 +45,8 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from ..config import settings
-    from ..motion.pipeline import rig_from_motion
-    from ..motion.sequence import load_sequence
+    from ..motionrig.pipeline import rig_from_motion
+    from ..motionrig.sequence import load_sequence
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = Path(args.output)

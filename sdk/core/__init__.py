@@ -1,9 +1,12 @@
-"""Core data model: Mesh, PartLabels, Skeleton, SkinWeights, Animation, Rig, Articulation."""
+"""Core data model (a leaf: numpy types and their invariants; imports only ``sdk.errors``)."""
 from .animation import Animation
 from .articulation import Articulation, Joint, Link
+from .gaussians import GaussianCloud, GaussianSequence
 from .mesh import Mesh, PartLabels
 from .rig import Rig
+from .sequence import MeshSequence
 from .skeleton import Skeleton, sanitize_name
 from .skin import SkinWeights
 
-__all__ = ["Animation", "Articulation", "Joint", "Link", "Mesh", "PartLabels", "Rig", "Skeleton", "SkinWeights", "sanitize_name"]
+__all__ = ["Animation", "Articulation", "GaussianCloud", "GaussianSequence", "Joint", "Link", "Mesh", "MeshSequence",
+           "PartLabels", "Rig", "Skeleton", "SkinWeights", "sanitize_name"]

@@ -56,7 +56,7 @@ def merged_ground_truth(rig, anim_world: np.ndarray, weld_index: np.ndarray, edg
     adjacency. Returns merged part labels per original vertex.
     """
     import torch
-    from ..motion.parts import merge_bones
+    from ..motionrig.parts import merge_bones
     skin = rig.skeleton.skinning_matrices(anim_world)  # [T, J, 4, 4] rest -> frame t
     winner = rig.skin.indices[:, 0]
     posed_all = rig.pose(anim_world)  # [T, V, 3] displacements live in the posed space
@@ -89,8 +89,8 @@ def add_arguments(p):
 
 def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, device=None,
                   merge_tol: float = 0.01) -> dict:
-    from ..motion.pipeline import rig_from_motion
-    from ..motion.sequence import MeshSequence
+    from ..motionrig.pipeline import rig_from_motion
+    from ..motionrig.sequence import MeshSequence
     rig = asset.rig
     anim = rig.animation(clip)
     world = anim.world_matrices(rig.skeleton.parents)
@@ -115,7 +115,7 @@ def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, d
 
 
 def run(args) -> int:
-    from ..motion.pipeline import torch_threads
+    from ..motionrig.pipeline import torch_threads
     with torch_threads(args.threads or None):
         return _run(args)
 
@@ -124,7 +124,7 @@ def _run(args) -> int:
     import json
     import warnings
     from ..io import load_asset
-    from ..motion.sequence import MotionWarning
+    from ..motionrig.sequence import MotionWarning
     data = Path(args.data)
     names = args.assets or DEFAULT_ASSETS
     rows = []

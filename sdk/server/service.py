@@ -641,7 +641,7 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
     def tasks(self) -> list[str]:
         """Tasks whose SDK modules are present in this build."""
         import importlib.util
-        mods = {"rig": "sdk.rigging", "rig_from_motion": "sdk.motion.pipeline",
+        mods = {"rig": "sdk.rigging", "rig_from_motion": "sdk.motionrig.pipeline",
                 "articulate_parts": "sdk.articulation.articulate"}
         have = [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
         return have + sorted(GENERIC_TASKS)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sdk.errors import AssetReadError, InvalidInputError
-from sdk.motion import MeshSequence, MotionWarning
-from sdk.motion.pipeline import rig_from_motion
-from sdk.motion.sequence import load_sequence
+from sdk.motionrig import MeshSequence, MotionWarning, save_npz
+from sdk.motionrig.pipeline import rig_from_motion
+from sdk.motionrig.sequence import load_sequence
 
 
 def _write_obj(path, v, f):
@@ -80,7 +80,7 @@ def test_cli_bad_output_writes_nothing(tmp_path, samples_dir):
     assert main(["rig-from-motion", str(samples_dir / "arm_motion.npz"), "-o", str(out)]) == 2
     assert not out.exists()
     single = tmp_path / "single.npz"
-    MeshSequence(np.load(samples_dir / "arm_motion.npz")["vertices"][:1]).save(single)
+    save_npz(MeshSequence(np.load(samples_dir / "arm_motion.npz")["vertices"][:1]), single)
     out2 = tmp_path / "o.usda"
     assert main(["rig-from-motion", str(single), "-o", str(out2)]) == 2
     assert not out2.exists() and not list(tmp_path.glob(".o.*"))

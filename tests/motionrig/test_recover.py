@@ -70,7 +70,7 @@ def test_gltf_export_roundtrip(tmp_path, arm_rig):
 
 
 def test_max_bones_caps(arm):
-    from sdk.motion import MeshSequence
-    from sdk.motion.pipeline import rig_from_motion
+    from sdk.motionrig import MeshSequence
+    from sdk.motionrig.pipeline import rig_from_motion
     rig, rep = rig_from_motion(MeshSequence(arm["vertices"], arm["faces"], 30.0), max_bones=2, iterations=4)
     assert rig.skeleton.n_joints <= 2

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from sdk.motion.transforms import _reference_kabsch, apply, fit_part_transforms, kabsch
+from sdk.motionrig.transforms import _reference_kabsch, apply, fit_part_transforms, kabsch
 
 
 def test_kabsch_matches_reference_batched():

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from sdk.motion import MeshSequence
-from sdk.motion.parts import PartsConfig, kinematic_parts
-from sdk.motion.ssdr import SSDRConfig, project_simplex, ssdr
-from sdk.motion.transforms import fit_part_transforms
+from sdk.motionrig import MeshSequence
+from sdk.motionrig.parts import PartsConfig, kinematic_parts
+from sdk.motionrig.ssdr import SSDRConfig, project_simplex, ssdr
+from sdk.motionrig.transforms import fit_part_transforms
 
 
 def test_project_simplex_properties():

@@ -1,11 +1,11 @@
 """``rig_from_motion``: a skinned, animated rig from a mesh sequence.
 
-1. fine kinematic parts (sdk.motion.parts, with a low merge threshold) -> one bone per part;
-2. SSDR refinement (sdk.motion.ssdr) of those bones: blended weights, sharper (un-blended) bone motions;
+1. fine kinematic parts (sdk.motionrig.parts, with a low merge threshold) -> one bone per part;
+2. SSDR refinement (sdk.motionrig.ssdr) of those bones: blended weights, sharper (un-blended) bone motions;
 3. SP4D §3.3 bone merging on the refined bones (relative displacement below ``merge_tol`` of the bbox diagonal;
    ``max_bones`` caps the count; static bones merged) -> the kinematic parts are the argmax of the skin, which is
    exactly how SP4D defines parts from a rig;
-4. SSDR again with the merged bones; skeleton tree, joint centres, types and names (sdk.motion.skeleton);
+4. SSDR again with the merged bones; skeleton tree, joint centres, types and names (sdk.motionrig.skeleton);
 5. output: Rig (bind pose = frame 0) with one Animation replaying the sequence, and a report with the per-frame
    reconstruction error of that rig (LBS replay of the exported data, not an internal estimate).
 """

@@ -1,7 +1,9 @@
 """Rig from motion: kinematic parts, skeleton, joints and skinning recovered from mesh sequences (4D caches)."""
-from .sequence import MeshSequence, MotionWarning, load_sequence
+from ..core.sequence import MeshSequence
+from ..errors import MotionWarning
+from .sequence import load_sequence, save_npz
 
-__all__ = ["MeshSequence", "MotionWarning", "load_sequence", "rig_from_motion"]
+__all__ = ["MeshSequence", "MotionWarning", "load_sequence", "rig_from_motion", "save_npz"]
 
 
 def __getattr__(name):

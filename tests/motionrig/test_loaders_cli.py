@@ -3,14 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from sdk.motion import MeshSequence
-from sdk.motion.pipeline import rig_from_motion
-from sdk.motion.sequence import load_sequence, weld
+from sdk.motionrig import MeshSequence
+from sdk.motionrig.pipeline import rig_from_motion
+from sdk.motionrig.sequence import load_sequence, save_npz, weld
 
 
 def test_npz_roundtrip(tmp_path, arm):
     s = MeshSequence(arm["vertices"], arm["faces"], 24.0, "arm")
-    p = s.save(tmp_path / "a.npz")
+    p = save_npz(s, tmp_path / "a.npz")
     b = load_sequence(p)
     assert b.fps == 24.0 and b.n_frames == s.n_frames
     np.testing.assert_array_equal(b.faces, arm["faces"])

@@ -29,7 +29,7 @@ def arm():
 
 @pytest.fixture(scope="session")
 def arm_rig(arm):
-    from sdk.motion import MeshSequence
-    from sdk.motion.pipeline import rig_from_motion
+    from sdk.motionrig import MeshSequence
+    from sdk.motionrig.pipeline import rig_from_motion
     seq = MeshSequence(arm["vertices"], arm["faces"], arm["fps"], "arm")
     return rig_from_motion(seq, iterations=8)
