@@ -72,14 +72,31 @@ class Articulator:
 
     load = staticmethod(load_asset)
 
-    def rig(self, asset, parts=None, *, method: str = "harmonic", max_influences: int = 4, max_bones: int | None = None,
+    def rig(self, asset, parts=None, *, method: str | None = None, max_influences: int = 4, max_bones: int | None = None,
             root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
-            progress: Progress | None = None) -> Rig:
-        """Skeleton + skin weights for a parted mesh (SP4D §3.4 harmonic or bone-heat)."""
+            template: str | None = None, naming: str = "ue5", progress: Progress | None = None) -> Rig:
+        """Skeleton + skin weights.
+
+        A parted mesh (sub-meshes, groups, a label array) is rigged from its parts (SP4D §3.4 harmonic, default,
+        or bone heat). A plain mesh -- no parts, or ``template`` given (auto | biped | quadruped | chain) -- goes
+        to :func:`sdk.autorig.autorig`: template embedding or curve skeleton, ``naming`` profile
+        (ue5 | mixamo | unity | generic) and bone-heat weights.
+        """
         from .rigging import rig_from_parts
         a = as_asset(asset)
         src = str(a.path) if a.path else None
         a.mesh.validate(source=src)
+        plain = parts is None and not parts_from_skin and (a.parts is None or a.parts.n_parts < 2)
+        if template is not None or plain:
+            if method not in (None, "heat"):
+                raise InvalidInputError(f"a plain mesh is skinned with bone heat; method {method!r} needs parts "
+                                        "(give parts, or drop --method)", field="method", source=src)
+            from .autorig import autorig
+            rig = autorig(a.mesh, template=template or "auto", naming=naming, max_influences=max_influences,
+                          max_bones=max_bones, quantize_bits=quantize_bits, progress=progress, source=src)
+            rig.metadata.setdefault("source", src)
+            return rig
+        method = method or "harmonic"
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
         rig = rig_from_parts(a.mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
                              quantize_bits=quantize_bits, progress=progress)

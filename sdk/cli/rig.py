@@ -1,4 +1,4 @@
-"""``articulate rig INPUT -o OUT.usda``: skeleton + skin weights for a parted mesh."""
+"""``articulate rig INPUT -o OUT.usda|.glb|.fbx``: skeleton + skin weights for a parted or a plain mesh."""
 from __future__ import annotations
 
 import sys
@@ -7,10 +7,20 @@ from pathlib import Path
 
 
 def register(sub):
-    p = sub.add_parser("rig", help="rig a parted mesh (harmonic or bone-heat skinning) and write USD/glTF")
+    p = sub.add_parser("rig", help="rig a parted or plain mesh (template embedding, harmonic or bone-heat skinning) "
+                                   "and write USD/glTF/FBX")
     p.add_argument("input", help="glTF/GLB, OBJ (groups = parts), PLY or USD mesh")
-    p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd or .glb/.gltf")
-    p.add_argument("--method", choices=["harmonic", "heat"], default="harmonic")
+    p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd, .glb/.gltf or .fbx")
+    p.add_argument("--method", choices=["harmonic", "heat"], default=None,
+                   help="skinning (default: harmonic for parts; a plain mesh always uses heat)")
+    p.add_argument("--template", choices=["auto", "biped", "quadruped", "chain"], default=None,
+                   help="skeleton template for a plain mesh (default auto when the mesh has no parts; "
+                        "giving it rigs a parted mesh as a plain one)")
+    p.add_argument("--naming", choices=["ue5", "mixamo", "unity", "generic"], default="ue5",
+                   help="bone names and axes for a template rig (default ue5)")
+    p.add_argument("--target", choices=["ue5", "unity", "gltf", "omniverse"], default=None,
+                   help="engine for the validation report written next to the output (default from the format)")
+    p.add_argument("--no-report", action="store_true", help="do not write OUTPUT.validation.json")
     p.add_argument("--max-influences", type=int, default=4, choices=[1, 2, 3, 4, 8])
     p.add_argument("--max-bones", type=int, default=None, help="merge parts by contact until at most N bones")
     p.add_argument("--root", default=None, help="root part name (default: most central/largest)")
@@ -23,6 +33,42 @@ def register(sub):
     p.add_argument("--preview", default=None, help="PNG preview path (default: OUTPUT with .png)")
     p.add_argument("--no-preview", action="store_true")
     p.set_defaults(func=run)
+
+
+OUTPUTS = (".usda", ".usdc", ".usd", ".glb", ".gltf", ".fbx")
+_DEFAULT_TARGET = {".fbx": "ue5", ".glb": "gltf", ".gltf": "gltf", ".usd": "omniverse", ".usda": "omniverse",
+                   ".usdc": "omniverse"}
+
+
+def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1.0, target: str | None = None,
+               write_report: bool = True):
+    """Write ``rig`` by extension, then (unless disabled) the engine validation report next to it.
+
+    Returns the report (or None). A Unity-profile rig also gets OUTPUT.humanoid.json (HumanBodyBones map).
+    """
+    import json
+    suffix = out.suffix.lower()
+    if suffix in (".usd", ".usda", ".usdc"):
+        rig.export_usd(out, up_axis=up_axis, meters_per_unit=meters_per_unit)
+    elif suffix == ".fbx":
+        from exporters.fbx import write_rig_fbx
+        write_rig_fbx(rig, out, target=target or "ue5")
+    else:
+        rig.export(out)
+    if "humanoid" in rig.metadata:
+        from ..util.atomic import atomic_path
+        hp = out.with_name(out.name + ".humanoid.json")
+        with atomic_path(hp) as tmp:
+            Path(tmp).write_text(json.dumps(rig.metadata["humanoid"], indent=1))
+    if not write_report:
+        return None
+    try:
+        from ..validation import validate_file
+    except ModuleNotFoundError:
+        return None
+    rep = validate_file(out, target or _DEFAULT_TARGET[suffix])
+    rep.write(out.with_name(out.name + ".validation.json"))
+    return rep
 
 
 def run(args) -> int:
@@ -39,25 +85,36 @@ def run(args) -> int:
         bar.set_postfix_str(msg)
         bar.refresh()
 
+    from ..errors import InvalidInputError
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
+        bar.close()
+        raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
+    if not out.parent.exists():
+        bar.close()
+        raise InvalidInputError(f"output folder {out.parent} does not exist", field="output")
     art = Articulator()
     rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
                   max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
-                  parts_from_skin=args.parts_from_skin, progress=lambda f, m: progress(0.9 * f, m))
+                  parts_from_skin=args.parts_from_skin, template=args.template, naming=args.naming,
+                  progress=lambda f, m: progress(0.9 * f, m))
     progress(0.95, "export")
-    out = Path(args.output)
-    if out.suffix.lower() in (".usd", ".usda", ".usdc"):
-        rig.export_usd(out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit)
-    else:
-        rig.export(out)
+    report = export_rig(rig, out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit, target=args.target,
+                        write_report=not args.no_report)
     preview = None
     if not args.no_preview:
         from ..preview import render_rig_preview
         progress(0.97, "preview")
         preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
     bar.close()
+    method = rig.metadata.get("method", args.method)
+    if report is not None:
+        print(f"validation ({report.target}): {report.summary()} -> {report.path}")
     print(f"wrote {out} ({rig.mesh.n_vertices} vertices, {rig.skeleton.n_joints} joints: "
           f"{', '.join(rig.skeleton.names[:8])}{' ...' if rig.skeleton.n_joints > 8 else ''}; "
-          f"{rig.skin.max_influences} influences, {args.method}) in {time.perf_counter() - t0:.1f}s")
+          f"{rig.skin.max_influences} influences, {method}"
+          f"{', template ' + rig.metadata['template'] if 'template' in rig.metadata else ''}) in {time.perf_counter() - t0:.1f}s")
     if preview:
         print(f"preview {preview}")
     return 0
