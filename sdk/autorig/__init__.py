@@ -144,11 +144,14 @@ def embed_skeleton(vertices: np.ndarray, faces: np.ndarray, template: str = "aut
 
 def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_influences: int = 4,
             max_bones: int | None = None, quantize_bits: int | None = None, config: AutorigConfig | None = None,
-            progress=None, source: str | None = None) -> Rig:
+            upright: bool = True, progress=None, source: str | None = None) -> Rig:
     """Rig a plain mesh.
 
     template: auto | biped | quadruped | chain (template-free curve skeleton). naming: ue5 | mixamo | unity |
     generic. max_bones: bone budget (chain skeletons are reduced to it; templates refuse a smaller budget).
+    upright: rotate mesh and skeleton rigidly (about the origin) so the detected up is +Y and forward +Z, as
+    glTF/USD/engines expect; the rotation applied is ``metadata["applied_rotation"]`` (3x3; identity when the
+    mesh already stands that way). ``upright=False`` keeps the input's coordinates.
     Returns a Rig whose metadata holds the template, profile, canonical names, detected axes and (Unity) the
     HumanBodyBones map.
     """
@@ -191,6 +194,18 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
     if max_bones is not None and len(emb.names) > max_bones and emb.template != "chain":
         raise InvalidInputError(f"the {emb.template} template has {len(emb.names)} bones, over --max-bones {max_bones} "
                                 f"(raise it or use --template chain)", field="max_bones")
+    out_mesh = mesh
+    Rup = np.stack([fr.left, fr.up, fr.forward], 0)  # rows: left -> +X, up -> +Y, forward -> +Z
+    if upright and not np.allclose(Rup, np.eye(3), atol=1e-9):
+        out_mesh = Mesh(np.asarray(mesh.vertices, dtype=np.float64) @ Rup.T, np.array(mesh.faces), name=mesh.name,
+                        uvs=mesh.uvs)
+        V, BV, EV = V @ Rup.T, BV @ Rup.T, EV @ Rup.T
+        emb.positions, emb.tips = emb.positions @ Rup.T, emb.tips @ Rup.T
+        fr = Frame(up=np.array([0.0, 1, 0]), forward=np.array([0.0, 0, 1]), left=np.array([1.0, 0, 0]),
+                   center=Rup @ fr.center, symmetry_error=fr.symmetry_error, bottom_clusters=fr.bottom_clusters,
+                   body=fr.body, height=fr.height, ground=fr.ground)
+    else:
+        Rup = np.eye(3)
     J = len(emb.names)
     names = [profile_name(n, naming) for n in emb.names]
     parents, pos = emb.parents, emb.positions
@@ -242,10 +257,10 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
             "up": fr.up.tolist(), "forward": fr.forward.tolist(), "left": fr.left.tolist(),
             "symmetry_error": fr.symmetry_error, "detected_body": fr.body, "decimated_faces": len(EF) if decimated else None,
             "small_components": int((~big).sum()), "max_influences": int(max_influences), "quantize_bits": quantize_bits,
-            "leaf_tips": tips.tolist()}
+            "leaf_tips": tips.tolist(), "applied_rotation": Rup.tolist(), "detected_up": (Rup.T @ fr.up).tolist()}
     if naming == "unity":
         meta["humanoid"] = humanoid_map(names, canonical)
-    rig = Rig(mesh, skel, skin, metadata=meta)
+    rig = Rig(out_mesh, skel, skin, metadata=meta)
     _report(progress, 1.0, "done")
     return rig.validate()
 

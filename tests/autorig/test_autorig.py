@@ -75,7 +75,7 @@ def test_mesh_on_its_side_gets_the_same_rig(character):
     mesh, truth = character
     R = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1.0]])  # lie down: +Y (up) -> -X
     side = Mesh(mesh.vertices @ R.T, mesh.faces)
-    rig = autorig(side)
+    rig = autorig(side, upright=False)
     assert rig.metadata["template"] == "biped"
     np.testing.assert_allclose(rig.metadata["up"], [-1, 0, 0], atol=1e-9)
     for name in ("head", "hand_l", "foot_r"):
@@ -180,3 +180,14 @@ def test_usd_and_glb_exports_are_clean(char_rig, tmp_path):
     back = load_asset(glb)
     assert back.rig.skeleton.names == UE5_BIPED
     assert back.mesh.n_vertices == char_rig.mesh.n_vertices
+
+
+def test_upright_rotates_a_lying_mesh_and_keeps_root_unrotated(character):
+    mesh, truth = character
+    R = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0.0]])  # Y-up -> Z-up (CesiumMan's bind space)
+    rig = autorig(Mesh(mesh.vertices @ R.T, mesh.faces))
+    np.testing.assert_allclose(rig.metadata["detected_up"], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(rig.metadata["applied_rotation"], R.T, atol=1e-9)
+    np.testing.assert_allclose(rig.mesh.vertices, mesh.vertices, atol=1e-9)  # standing again, same coordinates
+    np.testing.assert_allclose(rig.skeleton.bind_world[0, :3, :3], np.eye(3), atol=1e-12)
+    assert np.linalg.norm(_pos(rig, "head") - truth["head"]) < 0.06 * 1.8
