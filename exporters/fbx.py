@@ -11,8 +11,9 @@ clip as its own FBX take. Engine conventions:
   forward (default +Z) Blender -Y, then Blender's standard FBX axis conversion (-Z forward, Y up) applies.
 * no extra root: the armature object is named "Armature", which UE's importer treats as the skeleton's
   container, not a bone; ``armature_nodetype="NULL"``. No ``_end`` leaf bones unless ``leaf_bones=True``.
-* bone axes: Blender bones run along their local +Y; the exporter's ``primary_bone_axis`` maps that onto the
-  rig's convention (``X`` for the UE5 profile, ``Y`` otherwise).
+* bone axes: every FBX joint frame is the rig's own bind frame (UE5 profile: +X along the bone; Mixamo/Unity:
+  +Y), written with the exporter's default bone axes; rigs without a convention (parts, motion) get frames
+  pointing at their first child. The root keeps its (zero) rotation.
 
 bpy is imported lazily (it takes seconds) and reset to an empty factory scene for every call.
 """
@@ -27,6 +28,13 @@ from sdk.errors import InvalidInputError, MissingDependencyError
 from sdk.util.atomic import atomic_path
 
 TARGET_UNITS = {"ue5": "cm", "unity": "cm", "gltf": "m", "omniverse": "cm"}
+
+
+def _quiet():
+    """Blender's FBX add-on prints progress to stdout; keep CLI output (and JSON on stdout) clean."""
+    import contextlib
+    import io
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _bpy():
@@ -58,9 +66,10 @@ def _bone_frames(bind: np.ndarray, parents: np.ndarray, along: str) -> tuple[np.
     for j in range(J):
         R = bind[j, :3, :3]
         kids = np.flatnonzero(parents == j)
-        if along == "x":  # our +X runs along the bone: Blender Y = our X, Blender Z = our Z
-            E[j, :3, :3] = np.stack([np.cross(R[:, 0], R[:, 2]), R[:, 0], R[:, 2]], 1)
-        elif along == "y":
+        if parents[j] < 0 or along in ("x", "y"):
+            # the joint frame itself: with the exporter's default bone axes (primary Y, secondary X) the FBX
+            # node rotation is exactly this frame, so UE sees +X along its bones and the root stays unrotated
+            # (Blender then draws UE-profile bones across their length: display only)
             E[j, :3, :3] = R
         else:  # world-aligned joints: point the Blender bone at the first child
             d = pos[kids[0]] - pos[j] if len(kids) else (pos[j] - pos[parents[j]] if parents[j] >= 0 else np.r_[0, 0, 1.0])
@@ -198,9 +207,8 @@ def write_rig_fbx(rig: Rig, path, *, target: str = "ue5", unit: str | None = Non
         arm_obj.animation_data.action = bpy.data.actions[clips[0].name]
         scene.frame_start = 1
         scene.frame_end = max(c.n_frames for c in clips)
-    primary = "X" if along == "x" else "Y"
-    secondary = "-Y" if along == "x" else "X"
-    with atomic_path(path) as tmp:
+    primary, secondary = "Y", "X"  # frames were chosen above so that FBX joint frames = the rig's frames
+    with atomic_path(path) as tmp, _quiet():
         bpy.ops.export_scene.fbx(filepath=str(tmp), use_selection=False,
                                  object_types={"ARMATURE", "MESH"}, add_leaf_bones=bool(leaf_bones),
                                  primary_bone_axis=primary, secondary_bone_axis=secondary,

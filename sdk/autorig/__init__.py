@@ -27,7 +27,7 @@ TEMPLATE_CHOICES = ("auto", "biped", "quadruped", "chain")
 
 @dataclass
 class AutorigConfig:
-    small_component: float = 0.02  # pieces under this fraction of the surface area attach rigidly (ours)
+    small_component: float = 0.005  # pieces under this fraction of the surface area attach rigidly (ours)
     max_embed_faces: int = 20000  # embed and skin on a decimated copy above this many faces (ours)
     medial: MedialConfig = field(default_factory=MedialConfig)
     frame: FrameConfig = field(default_factory=FrameConfig)

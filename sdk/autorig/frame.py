@@ -8,8 +8,8 @@
    clusters is the bottom (two feet for a biped, four for a quadruped; heads and tails are single).
    A biped's up is its longer remaining axis; ties are broken by the centroid (the torso is above the
    middle of a standing body).
-4. Forward: for a biped the feet stick out forward of the ankles; for a quadruped the head end carries
-   more surface than the tail end.
+4. Forward: for a biped the feet stick out forward of the ankles; for a quadruped the head end (with ears,
+   horns) reaches higher than the tail end.
 """
 from __future__ import annotations
 
@@ -137,6 +137,24 @@ def detect_frame(vertices: np.ndarray, faces: np.ndarray, config: FrameConfig | 
         sel = p[t <= t.min() + cfg.slab * diag]
         return count_clusters(sel, cfg.cluster_radius * diag, cfg.min_cluster)[0]
 
+    def four_feet(d, lat_ax, long_ax) -> bool:
+        """Four big pieces at the bottom along d, two on each side of the symmetry plane, spread front/back."""
+        t = p @ d
+        sel = p[t <= t.min() + cfg.slab * diag]
+        n, lab = count_clusters(sel, cfg.cluster_radius * diag, cfg.min_cluster)
+        if n < 4:
+            return False
+        counts = np.bincount(lab)
+        big = np.argsort(-counts)[:4]
+        cen = np.array([sel[lab == k].mean(0) for k in big])
+        lat = (cen - mu) @ lat_ax
+        lon = cen @ long_ax
+        ext = extent(long_ax)
+        if (lat > 0).sum() != 2:
+            return False
+        spread = [np.ptp(lon[lat > 0]), np.ptp(lon[lat < 0])]
+        return min(spread) > 0.2 * ext
+
     def extent(d):
         t = p @ d
         return float(t.max() - t.min())
@@ -157,7 +175,10 @@ def detect_frame(vertices: np.ndarray, faces: np.ndarray, config: FrameConfig | 
         short_ax = min(others, key=extent)
         c_long = max(bottom(long_ax), bottom(-long_ax))
         c_short = [bottom(short_ax), bottom(-short_ax)]
-        if c_long != 2 and max(c_short) >= 3:  # quadruped: four feet at the bottom of its shorter axis
+        quad = [four_feet(short_ax, axes[lat], long_ax), four_feet(-short_ax, axes[lat], long_ax)]
+        if any(quad):  # quadruped: four feet (2 left, 2 right, front and back) at the bottom of its shorter axis
+            up = short_ax if quad[0] else -short_ax
+        elif c_long != 2 and max(c_short) >= 3:
             up = short_ax if c_short[0] >= c_short[1] else -short_ax
         elif c_long < 2 and max(bottom(long_ax), bottom(-long_ax)) < 2 and max(c_short) == 2:
             up = short_ax if c_short[0] >= c_short[1] else -short_ax
@@ -190,9 +211,10 @@ def detect_frame(vertices: np.ndarray, faces: np.ndarray, config: FrameConfig | 
     else:
         t = p @ fwd_ax
         lo, hi = t.min(), t.max()
-        up_slab = h > ground + 0.45 * height  # heads sit high; feet are excluded
-        a_hi = int(((t > hi - 0.25 * (hi - lo)) & up_slab).sum())
-        a_lo = int(((t < lo + 0.25 * (hi - lo)) & up_slab).sum())
+        # heads (with ears, antlers) reach higher than tails: the top of each end slab
+        hi_end, lo_end = t > hi - 0.2 * (hi - lo), t < lo + 0.2 * (hi - lo)
+        a_hi = float(h[hi_end].max()) if hi_end.any() else -np.inf
+        a_lo = float(h[lo_end].max()) if lo_end.any() else -np.inf
         fwd = fwd_ax if a_hi >= a_lo else -fwd_ax
     left = np.cross(up, fwd)
     left /= np.linalg.norm(left)

@@ -104,9 +104,13 @@ def run(args) -> int:
                         write_report=not args.no_report)
     preview = None
     if not args.no_preview:
-        from ..preview import render_rig_preview
         progress(0.97, "preview")
-        preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
+        if "template" in rig.metadata:  # automatic rig: skeleton with bone names
+            from ..autorig.preview import render_autorig_preview
+            preview = render_autorig_preview(rig, args.preview or out.with_suffix(".png"))
+        else:
+            from ..preview import render_rig_preview
+            preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
     bar.close()
     method = rig.metadata.get("method", args.method)
     if report is not None:

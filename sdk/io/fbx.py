@@ -60,8 +60,11 @@ def read_fbx(path, *, animations: bool = True):
     except ImportError as e:
         raise MissingDependencyError("bpy", "FBX import", "pip install 'articulate-sdk[fbx]'  (bpy==5.0.1)") from e
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    import contextlib
+    import io
     try:
-        bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False)
     except RuntimeError as e:
         raise AssetReadError(path, f"not a readable FBX ({e})") from e
     meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]

@@ -79,6 +79,8 @@ def test_units_axes_and_blender_roundtrip(char):
     np.testing.assert_array_equal(back.skeleton.parents, rig.skeleton.parents)
     np.testing.assert_allclose(back.skeleton.joint_positions(), rig.skeleton.joint_positions(), atol=1e-4)
     np.testing.assert_allclose(back.mesh.vertices, rig.mesh.vertices, atol=1e-4)
+    # joint frames survive: UE5 profile +X along the bone, zero-rotation root
+    np.testing.assert_allclose(back.skeleton.bind_world[:, :3, :3], rig.skeleton.bind_world[:, :3, :3], atol=1e-4)
     W0, W1 = rig.skin.to_dense(rig.skeleton.n_joints), back.skin.to_dense(back.skeleton.n_joints)
     assert np.abs(W0 - W1).max() < 1e-3
 
@@ -113,3 +115,17 @@ def test_fbx_validates_clean_and_cli_writes_report(char, tmp_path, samples_dir):
     hum = json.loads((tmp_path / "character.fbx.humanoid.json").read_text())
     assert hum["LeftUpperArm"] == "LeftUpperArm"
     assert main(["validate", str(out), "--target", "unity", "--strict"]) == 0
+
+
+def test_retarget_cli_onto_fbx_rig(char, tmp_path, shared_data):
+    from sdk.cli import main
+    rig, path = char
+    out = tmp_path / "walk.fbx"
+    src = shared_data / "rigged" / "CesiumMan" / "CesiumMan.glb"
+    assert main(["retarget", str(src), str(path), "-o", str(out)]) == 0
+    back = read_fbx(out).rig
+    assert back.skeleton.names == rig.skeleton.names and len(back.animations) == 1
+    V = back.pose(back.animations[0].world_matrices(back.skeleton.parents)[[0, 20]])
+    h = V[..., 1].max(-1) - V[..., 1].min(-1)
+    assert np.all(h > 0.8 * 1.8)  # still standing (the source's Z-up bind space is accounted for)
+    assert validate_file(out, "ue5").clean
