@@ -74,13 +74,21 @@ def _rotations(pos: np.ndarray, parents: np.ndarray, tips: np.ndarray, axis: str
 
 
 def _decimate(v: np.ndarray, f: np.ndarray, target: int):
+    """A copy with about ``target`` faces: vertex clustering first for very large meshes (fast, numpy), then
+    libigl's edge collapse (quadric-free, shortest edge first)."""
     import igl
+    from ..rigging.laplacian import weld
+    if len(f) > 6 * target:
+        diag = float(np.linalg.norm(v.max(0) - v.min(0)))
+        area = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1).sum()
+        cell = np.sqrt(2.0 * area / (4 * target))  # ~4x target faces after clustering
+        w = weld(v, f, min(cell, 0.01 * diag))
+        v, f = w.vertices, w.faces
     try:
         U, G, _, _ = igl.decimate(np.asfortranarray(v), np.asfortranarray(f.astype(np.int32)), int(target))
     except Exception:  # non-manifold input: libigl refuses; fall back to vertex clustering
         U, G = None, None
     if U is None or len(G) == 0:
-        from ..rigging.laplacian import weld
         diag = float(np.linalg.norm(v.max(0) - v.min(0)))
         cell = diag * np.sqrt(2.0 / max(target, 1)) * 0.5
         w = weld(v, f, cell)
@@ -113,15 +121,19 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
 
 
 def embed_skeleton(vertices: np.ndarray, faces: np.ndarray, template: str = "auto", config: AutorigConfig | None = None,
-                   max_bones: int | None = None):
-    """(Embedding, Frame) for a welded body mesh."""
+                   max_bones: int | None = None, frame_mesh: tuple | None = None):
+    """(Embedding, Frame) for a welded body mesh; ``frame_mesh`` (vertices, faces): the mesh whose axes are
+    detected (default the body itself; the whole input keeps the small pieces a multi-part robot stands on)."""
     from .curve import curve_skeleton
     from .frame import detect_frame, surface_samples
     from .medial import medial_graph
     from .templates import Embedding, embed_biped, embed_quadruped
     cfg = config or AutorigConfig()
     S = surface_samples(vertices, faces, cfg.samples)
-    fr = detect_frame(vertices, faces, cfg.frame, samples=S)
+    if frame_mesh is not None:
+        fr = detect_frame(*frame_mesh, cfg.frame)
+    else:
+        fr = detect_frame(vertices, faces, cfg.frame, samples=S)
     if template in ("biped", "quadruped", "auto"):
         g = medial_graph(vertices, faces, cfg.medial)
         order = [template] if template != "auto" else (
@@ -190,7 +202,7 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
     else:
         EV, EF = BV, BF
     _report(progress, 0.1, "embedding skeleton")
-    emb, fr = embed_skeleton(EV, EF, template, cfg, max_bones)
+    emb, fr = embed_skeleton(EV, EF, template, cfg, max_bones, frame_mesh=(V, F) if not body_v.all() else None)
     if max_bones is not None and len(emb.names) > max_bones and emb.template != "chain":
         raise InvalidInputError(f"the {emb.template} template has {len(emb.names)} bones, over --max-bones {max_bones} "
                                 f"(raise it or use --template chain)", field="max_bones")

@@ -22,9 +22,9 @@ import scipy.sparse as sp
 
 @dataclass
 class CurveConfig:
-    iterations: int = 8  # contraction iterations (ours; Au et al. stop on volume, typically < 10)
+    iterations: int = 12  # at most (ours; Au et al. stop on volume, typically < 10); stops when area grows again
     s_l: float = 2.0  # W_L growth factor (Au et al.)
-    w_l0: float = 1.0  # initial contraction weight relative to K (ours, see contract)
+    w_l0: float = 0.1  # initial contraction weight relative to K (ours, see contract; tuned on the sample)
     area_ratio: float = 1e-3  # stop when the area is below this fraction of the original (ours)
     max_vertices: int = 3000  # contraction runs on a decimated copy above this (ours)
     cluster: float = 0.035  # cluster radius, bbox diagonals (ours)
@@ -47,6 +47,7 @@ def contract(vertices: np.ndarray, faces: np.ndarray, config: CurveConfig | None
     wl = cfg.w_l0  # Au et al.: 1e-3 sqrt(mean face area) for their Laplacian scaling; ours is dimensionless (K has cot/2 entries)
     m0 = np.maximum(mass_matrix(v, f, n), 1e-30)
     wh = np.ones(n)
+    best, best_area = v.copy(), A0
     for _ in range(cfg.iterations):
         K = cotangent_laplacian(v, f, n, clamp_negative=True)
         A = (wl * wl) * (K.T @ K) + sp.diags(wh * wh + 1e-9)
@@ -59,15 +60,18 @@ def contract(vertices: np.ndarray, faces: np.ndarray, config: CurveConfig | None
             break
         if not np.isfinite(v_new).all():
             break
-        v = v_new
+        a = v_new[f[:, 1]] - v_new[f[:, 0]]
+        b = v_new[f[:, 2]] - v_new[f[:, 0]]
+        area = 0.5 * np.linalg.norm(np.cross(a, b), axis=1).sum()
+        if area >= best_area:  # degenerate cotangents make it re-inflate: keep the most contracted shape
+            break
+        v, best, best_area = v_new, v_new, area
         m = np.maximum(mass_matrix(v, f, n), 1e-30)
-        a = v[f[:, 1]] - v[f[:, 0]]
-        b = v[f[:, 2]] - v[f[:, 0]]
-        if 0.5 * np.linalg.norm(np.cross(a, b), axis=1).sum() < cfg.area_ratio * A0:
+        if area < cfg.area_ratio * A0:
             break
         wl *= cfg.s_l
         wh = np.sqrt(m0 / m).clip(1e-2, 1e4)
-    return v
+    return best
 
 
 def curve_skeleton(vertices: np.ndarray, faces: np.ndarray, config: CurveConfig | None = None,
