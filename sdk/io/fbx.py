@@ -82,7 +82,15 @@ def read_fbx(path, *, animations: bool = True):
         vs = list(p.vertices)
         tris += [[vs[0], vs[k], vs[k + 1]] for k in range(1, len(vs) - 1)]
     C = _BLENDER_TO_YUP
-    mesh = Mesh(V @ C[:3, :3].T, np.array(tris, dtype=np.int64), name=sanitize_name(obj.name))
+    uvs = None
+    if me.uv_layers:  # per-corner UVs -> per vertex (the last corner wins; seams are shared vertices in the file)
+        uv = np.zeros(len(me.loops) * 2, dtype=np.float32)
+        me.uv_layers.active.data.foreach_get("uv", uv)
+        li = np.zeros(len(me.loops), dtype=np.int64)
+        me.loops.foreach_get("vertex_index", li)
+        uvs = np.zeros((len(me.vertices), 2), dtype=np.float32)
+        uvs[li] = uv.reshape(-1, 2)
+    mesh = Mesh(V @ C[:3, :3].T, np.array(tris, dtype=np.int64), name=sanitize_name(obj.name), uvs=uvs)
     rig = None
     extra = {"mesh_names": [o.name for o in meshes], "armature_names": [a.name for a in arms],
              "global_settings": fbx_global_settings(path)}

@@ -129,3 +129,21 @@ def test_retarget_cli_onto_fbx_rig(char, tmp_path, shared_data):
     h = V[..., 1].max(-1) - V[..., 1].min(-1)
     assert np.all(h > 0.8 * 1.8)  # still standing (the source's Z-up bind space is accounted for)
     assert validate_file(out, "ue5").clean
+
+
+def test_parts_and_motion_rigs_export_too(tmp_path, samples_dir):
+    """Rigs from the other paths go to FBX as well: a motion rig keeps its clip; UVs survive."""
+    from sdk import Articulator
+    rig = Articulator().rig_from_motion(samples_dir / "arm_motion.npz")
+    u = rig.mesh.vertices[:, :2]
+    rig.mesh.uvs = ((u - u.min(0)) / np.ptp(u, 0)).astype(np.float32)
+    path = write_rig_fbx(rig, tmp_path / "arm.fbx", target="gltf")
+    back = read_fbx(path).rig
+    assert back.skeleton.names == rig.skeleton.names and len(back.animations) == len(rig.animations)
+    f = [0, 7, 19]
+    v0 = rig.pose(rig.animations[0].world_matrices(rig.skeleton.parents)[f])
+    v1 = back.pose(back.animations[0].world_matrices(back.skeleton.parents)[f])
+    assert np.abs(v0 - v1).max() < 1e-3 * rig.mesh.bbox_diagonal
+    np.testing.assert_allclose(back.mesh.uvs, rig.mesh.uvs, atol=1e-5)
+    parts = Articulator().rig(samples_dir / "critter.obj")
+    assert read_fbx(write_rig_fbx(parts, tmp_path / "critter.fbx")).rig.skeleton.names == parts.skeleton.names
