@@ -269,7 +269,7 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
             "up": fr.up.tolist(), "forward": fr.forward.tolist(), "left": fr.left.tolist(),
             "symmetry_error": fr.symmetry_error, "detected_body": fr.body, "decimated_faces": len(EF) if decimated else None,
             "small_components": int((~big).sum()), "max_influences": int(max_influences), "quantize_bits": quantize_bits,
-            "leaf_tips": tips.tolist(), "applied_rotation": Rup.tolist(), "detected_up": (Rup.T @ fr.up).tolist()}
+            "leaf_tips": tips.tolist(), "pose": emb.score.get("pose"), "arm_angle_deg": emb.score.get("arm_angle_deg"), "applied_rotation": Rup.tolist(), "detected_up": (Rup.T @ fr.up).tolist()}
     if naming == "unity":
         meta["humanoid"] = humanoid_map(names, canonical)
     rig = Rig(out_mesh, skel, skin, metadata=meta)

@@ -155,6 +155,16 @@ def detect_frame(vertices: np.ndarray, faces: np.ndarray, config: FrameConfig | 
         spread = [np.ptp(lon[lat > 0]), np.ptp(lon[lat < 0])]
         return min(spread) > 0.2 * ext
 
+    def two_feet(d, lat_ax) -> bool:
+        t = p @ d
+        sel = p[t <= t.min() + cfg.slab * diag]
+        n, lab = count_clusters(sel, cfg.cluster_radius * diag, cfg.min_cluster)
+        if n != 2:
+            return False
+        big = np.argsort(-np.bincount(lab))[:2]
+        lat = np.array([(sel[lab == k].mean(0) - mu) @ lat_ax for k in big])
+        return bool(lat[0] * lat[1] < 0)
+
     def extent(d):
         t = p @ d
         return float(t.max() - t.min())
@@ -176,7 +186,12 @@ def detect_frame(vertices: np.ndarray, faces: np.ndarray, config: FrameConfig | 
         c_long = max(bottom(long_ax), bottom(-long_ax))
         c_short = [bottom(short_ax), bottom(-short_ax)]
         quad = [four_feet(short_ax, axes[lat], long_ax), four_feet(-short_ax, axes[lat], long_ax)]
-        if any(quad):  # quadruped: four feet (2 left, 2 right, front and back) at the bottom of its shorter axis
+        biped_end = [d for d in (long_ax, -long_ax) if two_feet(d, axes[lat]) and bottom(-d) == 1]
+        if len(biped_end) == 1 and not (quad[0] and quad[1]):
+            # standing biped: two feet (one each side of the plane) at one end of its long axis, one head
+            # at the other; checked first because a biped's back can show four pieces (heels, hands)
+            up = biped_end[0]
+        elif any(quad):  # quadruped: four feet (2 left, 2 right, front and back) at the bottom of its shorter axis
             up = short_ax if quad[0] else -short_ax
         elif c_long != 2 and max(c_short) >= 3:
             up = short_ax if c_short[0] >= c_short[1] else -short_ax

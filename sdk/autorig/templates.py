@@ -264,7 +264,14 @@ def embed_biped(g: MedialGraph, frame: Frame, surface: np.ndarray, prop: BipedPr
     parents = np.array([-1 if p is None else names.index(p) for _, p in BIPED])
     P_ = np.array([pos[n] for n in names])
     T_ = np.array([tips.get(n, pos[n]) for n in names])
-    return Embedding(names, parents, P_, T_, "biped", {"symmetric": symmetric})
+    # T- or A-pose: the arms' angle below the horizontal (upperarm -> hand), both sides averaged
+    ang = []
+    for t in ("l", "r"):
+        d = pos[f"hand_{t}"] - pos[f"upperarm_{t}"]
+        ang.append(float(np.degrees(np.arcsin(np.clip(-(d @ up) / max(np.linalg.norm(d), 1e-12), -1, 1)))))
+    arm = float(np.mean(ang))
+    return Embedding(names, parents, P_, T_, "biped", {"symmetric": symmetric, "arm_angle_deg": arm,
+                                                        "pose": "T" if arm < 20 else "A"})
 
 
 def embed_quadruped(g: MedialGraph, frame: Frame, surface: np.ndarray,

@@ -191,3 +191,12 @@ def test_upright_rotates_a_lying_mesh_and_keeps_root_unrotated(character):
     np.testing.assert_allclose(rig.mesh.vertices, mesh.vertices, atol=1e-9)  # standing again, same coordinates
     np.testing.assert_allclose(rig.skeleton.bind_world[0, :3, :3], np.eye(3), atol=1e-12)
     assert np.linalg.norm(_pos(rig, "head") - truth["head"]) < 0.06 * 1.8
+
+
+@pytest.mark.parametrize("angle,pose", [(0.0, "T"), (55.0, "A")])
+def test_t_and_a_pose(angle, pose):
+    v, f, truth = biped(resolution=40, arm_angle_deg=angle)
+    rig = autorig(Mesh(v, f))
+    assert rig.metadata["pose"] == pose and abs(rig.metadata["arm_angle_deg"] - angle) < 12
+    for name in ("lowerarm_l", "hand_r"):
+        assert np.linalg.norm(_pos(rig, name) - truth[name]) < 0.06 * 1.8, name
