@@ -147,3 +147,31 @@ def test_parts_and_motion_rigs_export_too(tmp_path, samples_dir):
     np.testing.assert_allclose(back.mesh.uvs, rig.mesh.uvs, atol=1e-5)
     parts = Articulator().rig(samples_dir / "critter.obj")
     assert read_fbx(write_rig_fbx(parts, tmp_path / "critter.fbx")).rig.skeleton.names == parts.skeleton.names
+
+
+def test_cesiumman_mesh_only_to_usd_glb_fbx(tmp_path, shared_data):
+    """Must-show: the shared CesiumMan mesh with its skin dropped -> clean USD, GLB and FBX with UE5 names."""
+    from exporters.validate import validate_usd
+    from sdk import Articulator
+    from sdk.cli.rig import export_rig
+    from sdk.io import load_asset
+    a = load_asset(shared_data / "rigged" / "CesiumMan" / "CesiumMan.glb")
+    plain = Mesh(a.mesh.vertices, a.mesh.faces, name="CesiumMan")  # no skin, no parts
+    rig = Articulator().rig(plain)
+    ue5 = ["root", "pelvis", "spine_01", "spine_02", "spine_03", "neck_01", "head", "clavicle_l", "upperarm_l",
+           "lowerarm_l", "hand_l", "clavicle_r", "upperarm_r", "lowerarm_r", "hand_r", "thigh_l", "calf_l", "foot_l",
+           "ball_l", "thigh_r", "calf_r", "foot_r", "ball_r"]
+    assert rig.skeleton.names == ue5 and rig.metadata["template"] == "biped"
+    np.testing.assert_allclose(rig.metadata["detected_up"], [0, 0, 1], atol=1e-9)  # Z-up bind space, stood up
+    for ext in (".usda", ".glb", ".fbx"):
+        out = tmp_path / f"cesium{ext}"
+        rep = export_rig(rig, out)
+        assert rep.clean, rep.format_text()
+        for t in TARGETS:
+            assert validate_file(out, t).clean, (ext, t)
+    assert validate_usd(tmp_path / "cesium.usda") == []
+    assert load_asset(tmp_path / "cesium.glb").rig.skeleton.names == ue5
+    if ASSIMP:
+        stats, tree = _assimp_tree(tmp_path / "cesium.fbx")
+        assert stats["Vertices"] == len(np.unique(rig.mesh.vertices.round(6), axis=0)) and stats["Bones"] == 23
+        assert set(ue5) <= {n for _, n in tree}
