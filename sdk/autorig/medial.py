@@ -91,8 +91,6 @@ def medial_graph(vertices: np.ndarray, faces: np.ndarray, config: MedialConfig |
     pts = origin + vox * step
     order = np.argsort(-r, kind="stable")
     centers: list[int] = []
-    tree_pts = []
-    accepted_r = []
     # greedy packing: a sample is covered when it lies within packing*max(r_c, r_s) of an accepted centre
     covered = np.zeros(len(pts), dtype=bool)
     kd = cKDTree(pts)
@@ -102,8 +100,6 @@ def medial_graph(vertices: np.ndarray, faces: np.ndarray, config: MedialConfig |
         centers.append(int(i))
         rad = max(cfg.packing * r[i], cfg.min_spacing_voxels * step)
         covered[kd.query_ball_point(pts[i], rad)] = True
-        tree_pts.append(pts[i])
-        accepted_r.append(r[i])
     C = pts[centers]
     R = r[centers]
     # owner of each medial sample: nearest centre along the thinned voxels (multi-source BFS on 26-nbrs)
