@@ -308,9 +308,10 @@ class _Loop:
 class RunningServer:
     """A started server: ``port``, ``servicer``, ``health`` and a graceful ``shutdown``."""
 
-    def __init__(self, loop: _Loop, server, port, servicer, health, options, sweeper):
+    def __init__(self, loop: _Loop, server, port, servicer, health, options, sweeper, public):
         self._loop, self.server, self.port, self.servicer, self.health, self.options = (
             loop, server, port, servicer, health, options)
+        self.public = public  # the PublicStreamLimiter (open health-watch/reflection streams: .open)
         self._sweeper = sweeper
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -369,20 +370,24 @@ def _reflection_v1_handler(servicer):
             response_serializer=rpb.ServerReflectionResponse.SerializeToString)})
 
 
-async def _start(o: ServerOptions, articulator, tls: tuple[bytes, bytes] | None):
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-    from grpc_health.v1._async import HealthServicer
-    from grpc_reflection.v1alpha import reflection_pb2_grpc
-    from grpc_reflection.v1alpha._async import ReflectionServicer
-
+def _servicer(o: ServerOptions, articulator, tls) -> ArticulateServicer:
     cfg = ServiceConfig(workers=o.workers, queue_capacity=o.queue_capacity, max_receive_bytes=o.max_message_bytes,
                         max_send_bytes=o.max_message_bytes, chunk_bytes=min(o.chunk_bytes, o.max_message_bytes // 2),
                         max_upload_bytes=o.max_upload_bytes, upload_store_bytes=o.upload_store_bytes,
                         upload_ttl_s=o.upload_ttl_s, idle_timeout_s=o.idle_timeout_s, max_calls=o.max_calls,
                         max_calls_per_token=o.max_calls_per_token, isolation=o.isolation,
                         auth_required=bool(o.tokens), tls=tls is not None)
-    servicer = ArticulateServicer(articulator, cfg, JobQueue(cfg.workers, cfg.queue_capacity, isolation=o.isolation))
-    interceptors = [PublicStreamLimiter(o.max_public_streams, o.idle_timeout_s, o.public_stream_s), DecodeGuard()]
+    return ArticulateServicer(articulator, cfg, JobQueue(cfg.workers, cfg.queue_capacity, isolation=o.isolation))
+
+
+async def _start(o: ServerOptions, servicer: ArticulateServicer, tls: tuple[bytes, bytes] | None):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_health.v1._async import HealthServicer
+    from grpc_reflection.v1alpha import reflection_pb2_grpc
+    from grpc_reflection.v1alpha._async import ReflectionServicer
+
+    public = PublicStreamLimiter(o.max_public_streams, o.idle_timeout_s, o.public_stream_s)
+    interceptors = [public, DecodeGuard()]
     if o.tokens:
         interceptors.insert(0, TokenAuthInterceptor(o.tokens))
     server = grpc.aio.server(
@@ -423,17 +428,39 @@ async def _start(o: ServerOptions, articulator, tls: tuple[bytes, bytes] | None)
             await asyncio.sleep(5.0)
             servicer.uploads.sweep()
     sweeper = asyncio.get_running_loop().create_task(sweep())
-    return server, port, servicer, health, sweeper
+    return server, port, servicer, health, sweeper, public
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port another process listens on: one clear error before gRPC logs its own."""
+    import errno
+    import socket
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise InvalidInputError(f"cannot resolve --host {host}: {e.strerror}", field="--host") from None
+    for family, kind, proto, _, addr in infos[:1]:
+        with socket.socket(family, kind, proto) as s:
+            try:
+                s.bind(addr)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise InvalidInputError(f"cannot listen on {host}:{port}: the port is in use", field="--port") from None
+                raise InvalidInputError(f"cannot listen on {host}:{port}: {e.strerror}", field="--host") from None
 
 
 def start_server(options: ServerOptions | None = None, *, articulator=None) -> RunningServer:
     o = options or ServerOptions()
     validate_options(o)
+    _check_port_free(o.host, o.port)
     tls = read_tls(o.tls_cert, o.tls_key) if o.tls_cert is not None else None
     install_warning_relay()
+    servicer = _servicer(o, articulator, tls)  # here, not on the event loop: it imports the SDK's task modules
     loop = _Loop()
     try:
-        server, port, servicer, health, sweeper = loop.run(_start(o, articulator, tls), 60)
+        server, port, servicer, health, sweeper, public = loop.run(_start(o, servicer, tls), 60)
     except BaseException:
         loop.close()
         raise
@@ -444,7 +471,7 @@ def start_server(options: ServerOptions | None = None, *, articulator=None) -> R
         log.warning("tokens travel in clear text without TLS (--tls-cert/--tls-key)")
     log.info("articulate serve: %s on %s:%d (auth %s, tls %s, jobs in %ss)", SERVICE_NAME, o.host, port,
              "on" if o.tokens else "off", "on" if tls else "off", o.isolation)
-    return RunningServer(loop, server, port, servicer, health, o, sweeper)
+    return RunningServer(loop, server, port, servicer, health, o, sweeper, public)
 
 
 def serve(options: ServerOptions, *, grace: float = 30.0, ready=None) -> int:

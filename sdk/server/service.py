@@ -697,6 +697,10 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
         self._planner_pool = futures.ThreadPoolExecutor(max_workers=self.cfg.plan_threads,
                                                         thread_name_prefix="articulate-plan")
         self.closing = False
+        # found once, here: find_spec imports packages (torch among them), which must never block the event loop
+        self._tasks = self._find_tasks()
+        from ..rigging import METHODS
+        self._methods = list(METHODS)
 
     def close(self) -> None:
         self._planner_pool.shutdown(wait=False, cancel_futures=True)
@@ -993,30 +997,43 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             self.admission.leave(token)
 
     async def CancelJob(self, request, context):
+        # not admission-counted: cancelling is how a client frees its own capacity
         job = await self._job(request.job_id, context)
         job.cancel(grpc.StatusCode.CANCELLED, "cancelled by CancelJob")
         return job.handle(self.queue.position(job))
 
     async def GetJob(self, request, context):
-        job = await self._job(request.job_id, context)
-        return job.handle(self.queue.position(job))
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            job = await self._job(request.job_id, context)
+            return job.handle(self.queue.position(job))
+        finally:
+            self.admission.leave(token)
 
     def tasks(self) -> list[str]:
         """Tasks whose SDK modules are present in this build."""
+        return self._tasks + sorted(GENERIC_TASKS)
+
+    @staticmethod
+    def _find_tasks() -> list[str]:
         import importlib.util
         mods = {"rig": "sdk.rigging", "rig_from_motion": "sdk.motionrig.pipeline",
                 "articulate_parts": "sdk.articulation.articulate"}
-        have = [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
-        return have + sorted(GENERIC_TASKS)
+        return [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
 
     async def GetServerInfo(self, request, context):
+        token, refused = self._admit(context)
+        self.admission.leave(token) if refused is None else None
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
         from .. import __version__
-        from ..rigging import METHODS
         c = self.cfg
         return spb.ServerInfo(sdk_version=__version__, api_version=API_VERSION, max_receive_message_bytes=c.max_receive_bytes,
                               max_send_message_bytes=c.max_send_bytes, chunk_bytes=c.chunk_bytes,
                               max_upload_bytes=c.max_upload_bytes, workers=self.queue.workers,
-                              queue_capacity=self.queue.capacity, tasks=self.tasks(), methods=list(METHODS),
+                              queue_capacity=self.queue.capacity, tasks=self.tasks(), methods=self._methods,
                               auth_required=c.auth_required, tls=c.tls, upload_store_bytes=c.upload_store_bytes,
                               upload_ttl_s=c.upload_ttl_s, idle_timeout_s=c.idle_timeout_s, max_calls=c.max_calls,
                               max_calls_per_token=c.max_calls_per_token, isolation=self.queue.isolation)
