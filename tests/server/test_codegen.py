@@ -41,4 +41,4 @@ def test_client_stubs_in_sync_with_proto(tmp_path: Path):
     changed = codegen.diff(tmp_path / "gen", codegen.CLIENT_GEN_DIR)
     assert not changed, f"clients/python stubs are out of date; run `python -m sdk.server.codegen`: {changed}"
     text = (codegen.CLIENT_GEN_DIR / "articulate" / "services" / "v1" / "articulate_service_pb2_grpc.py").read_text()
-    assert "from articulate_client._gen.articulate.services.v1 import" in text and "sdk." not in text
+    assert "from articulate_client._gen.articulate.services.v1 import" in text and "from sdk" not in text
