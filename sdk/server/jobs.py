@@ -632,9 +632,42 @@ class JobQueue:
             t.join(timeout)
 
 
+_libc = None
+
+
+def tune_malloc() -> None:
+    """glibc: allocations of 256 KiB and more always get their own mapping, returned to the system when freed.
+
+    By default glibc raises its mmap threshold each time such a block is freed, after which request
+    payloads, decoded arrays and upload chunks (1 MiB) land in the heap and stay in the server's RSS
+    after the call: the harness measured +51 MB over 20 cancels and +255 MB for 16 half-open uploads
+    before this. The value is ours (not glibc's default of a 128 KiB *starting* threshold).
+    """
+    global _libc
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 256 << 10)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 20)
+        _libc = libc
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def trim_memory() -> None:
+    """Give freed heap pages back to the system (glibc malloc_trim), after a call's data is dropped."""
+    if _libc is not None:
+        try:
+            _libc.malloc_trim(0)
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def _free_memory(full: bool = True) -> None:
     if full:
         gc.collect()
+    trim_memory()
     torch = sys.modules.get("torch")
     if torch is not None:
         try:

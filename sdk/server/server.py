@@ -33,7 +33,7 @@ import grpc
 
 from ..errors import InvalidInputError
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
-from .jobs import ISOLATIONS, JobQueue, install_warning_relay
+from .jobs import ISOLATIONS, JobQueue, install_warning_relay, tune_malloc
 from .service import SERVICE_NAME, ArticulateServicer, ServiceConfig, bearer_token
 
 log = logging.getLogger("sdk.server")
@@ -457,6 +457,7 @@ def start_server(options: ServerOptions | None = None, *, articulator=None) -> R
     _check_port_free(o.host, o.port)
     tls = read_tls(o.tls_cert, o.tls_key) if o.tls_cert is not None else None
     install_warning_relay()
+    tune_malloc()
     servicer = _servicer(o, articulator, tls)  # here, not on the event loop: it imports the SDK's task modules
     loop = _Loop()
     try:

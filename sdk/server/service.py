@@ -35,7 +35,7 @@ from . import convert
 from .gen.articulate.rig.v1 import rig_pb2 as pb
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
-from .jobs import Job, JobQueue, QueueClosed, QueueFull, ResultTooLarge
+from .jobs import Job, JobQueue, QueueClosed, QueueFull, ResultTooLarge, trim_memory
 
 log = logging.getLogger("sdk.server")
 
@@ -816,6 +816,8 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
                     else:
                         job.cancel(grpc.StatusCode.CANCELLED, "the client cancelled the call")
                 self.queue.forget(job)  # its events (results, file chunks) are not kept after the call
+                del job
+            trim_memory()
 
     # ------------------------------------------------------------------ RPCs
     async def Rig(self, request, context):
@@ -919,6 +921,7 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
                                       expires_in_s=max(0.0, u.expires - time.monotonic()))
         finally:
             self.admission.leave(token)
+            trim_memory()
             if not committed:
                 if f is not None:
                     f.close()
