@@ -364,8 +364,7 @@ def _child_main(job_id: str, kind: str, spec, conn, tmpdir: str) -> None:
 
 
 #: modules the fork server imports once, so every job's process starts warm (a cold torch import costs seconds)
-PRELOAD = ["sdk.articulator", "sdk.rigging", "sdk.rigging.harmonic", "sdk.rigging.heat", "sdk.server.service",
-           "exporters.usd", "exporters.gltf", "torch"]
+PRELOAD = ["torch", "sdk.articulator", "sdk.server.service", "sdk.server._warm"]
 _fork_server_lock = threading.Lock()
 _fork_server_started = False
 
