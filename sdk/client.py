@@ -116,6 +116,7 @@ class RemoteArticulator:
     def _run_stream(self, call, progress: Progress | None):
         """Consume a JobEvent stream: (result event, {file name: bytes}); raises on a non-OK final status."""
         result, files, current, buf = None, {}, None, []
+        rheader, rbuf = None, []
         try:
             for ev in call:
                 kind = ev.WhichOneof("event")
@@ -124,6 +125,13 @@ class RemoteArticulator:
                         progress(ev.progress.fraction, ev.progress.message)
                 elif kind in ("rig", "articulation"):
                     result = ev
+                elif kind == "result_header":  # a large result, sent in pieces
+                    rheader, rbuf = ev.result_header, []
+                elif kind == "result_chunk":
+                    rbuf.append(ev.result_chunk)
+                    if rheader is not None and sum(map(len, rbuf)) >= rheader.total_size:
+                        result = self._assemble_result(rheader, rbuf)
+                        rheader, rbuf = None, []
                 elif kind == "warning":
                     import warnings
                     warnings.warn(ev.warning, RemoteWarning, stacklevel=3)
@@ -147,6 +155,17 @@ class RemoteArticulator:
         if result is None:
             raise RemoteError(grpc.StatusCode.INTERNAL, "the server ended the call without a result")
         return result, files
+
+    def _assemble_result(self, header, chunks):
+        """A JobEvent holding the result that arrived as result_chunk events (size and sha256 checked)."""
+        spb = self._spb
+        data = b"".join(chunks)
+        chunks.clear()
+        if len(data) != header.total_size or (header.sha256 and hashlib.sha256(data).hexdigest() != header.sha256):
+            raise RemoteError(grpc.StatusCode.DATA_LOSS, "the chunked result arrived corrupted")
+        if header.message_type.endswith("ArticulationResult"):
+            return spb.JobEvent(articulation=spb.ArticulationResult.FromString(data))
+        return spb.JobEvent(rig=spb.RigResult.FromString(data))
 
     def _mesh_input(self, mesh: Mesh):
         """Inline mesh, or an upload when it would not fit comfortably in one message."""
@@ -184,9 +203,27 @@ class RemoteArticulator:
         except grpc.RpcError as e:
             raise _from_rpc_error(e) from None
 
-    def upload_file(self, path, timeout: float | None = None) -> str:
-        p = Path(path)
-        return self.upload(p.read_bytes(), filename=p.name, timeout=timeout)
+    def upload_file(self, path, timeout: float | None = None, content_type: str = "application/octet-stream") -> str:
+        """Send a file in chunks, read from disk as they go (never the whole file in memory)."""
+        spb, p = self._spb, Path(path)
+        size = p.stat().st_size
+        h = hashlib.sha256()
+
+        def chunks():
+            yield spb.UploadChunk(header=spb.UploadHeader(filename=p.name, content_type=content_type, total_size=size))
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(self.chunk_bytes), b""):
+                    h.update(block)
+                    yield spb.UploadChunk(data=block)
+            yield spb.UploadChunk(end=spb.UploadEnd(sha256=h.hexdigest()))
+        try:
+            return self.stub.Upload(chunks(), metadata=self._metadata, timeout=self._timeout(timeout)).upload_id
+        except grpc.RpcError as e:
+            raise _from_rpc_error(e) from None
+
+    def delete_upload(self, upload_id: str, timeout: float | None = None) -> int:
+        """Free an upload now; returns the bytes freed."""
+        return self._unary(self.stub.DeleteUpload, self._spb.DeleteUploadRequest(upload_id=upload_id), timeout).freed_bytes
 
     def server_info(self, timeout: float | None = None):
         return self._unary(self.stub.GetServerInfo, self._spb.GetServerInfoRequest(), timeout)

@@ -1,17 +1,28 @@
-"""``articulate.services.v1.ArticulateService`` on top of :class:`sdk.Articulator`.
+"""``articulate.services.v1.ArticulateService`` on top of :class:`sdk.Articulator` (grpc.aio).
 
-Each heavy RPC is split in two: a *plan* step that decodes and validates the request on the
-handler thread (cheap; every problem becomes ``INVALID_ARGUMENT`` naming the field) and returns a
-job function, and the job itself, run on the bounded :class:`~sdk.server.jobs.JobQueue`.
+Each heavy RPC is split in two: a *plan* step that decodes and validates the request on a small
+thread pool (cheap; every problem becomes ``INVALID_ARGUMENT`` naming the field; the size of the
+result is estimated here, so a result too big for one message is sent in chunks and one too big to
+send at all is refused before any work) and returns a job function, and the job itself, run on the
+bounded :class:`~sdk.server.jobs.JobQueue` (in a worker process by default).
+
+Handlers are coroutines: an open stream costs no thread, so idle streams cannot starve the
+server. Admission is explicit: ``max_calls`` service calls in flight, ``max_calls_per_token`` per
+bearer token, every client stream ends after ``idle_timeout_s`` without a message, a reader that
+stops reading for ``write_timeout_s`` loses its call, and uploads are written to disk as they
+arrive under a global byte budget.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import shutil
 import tempfile
 import threading
 import time
 import uuid
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,7 +35,7 @@ from . import convert
 from .gen.articulate.rig.v1 import rig_pb2 as pb
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
-from .jobs import Job, JobQueue, QueueClosed, QueueFull, ResultTooLarge
+from .jobs import Job, JobQueue, QueueClosed, QueueFull, ResultTooLarge, trim_memory
 
 log = logging.getLogger("sdk.server")
 
@@ -33,7 +44,12 @@ API_VERSION = "articulate.services.v1"
 MESH_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.Mesh"
 MOTION_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.MotionSequence"
 ASSET_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".usd", ".usda", ".usdc")
+MOTION_SUFFIXES = (".glb", ".gltf", ".npz", ".usd", ".usda", ".usdc")
+#: extra upload suffixes generic tasks read (e.g. ".mp4" for video tasks); registered with GENERIC_TASKS
+GENERIC_UPLOAD_SUFFIXES: set[str] = set()
 FIELD_METADATA_KEY = "articulate-field"
+#: protobuf refuses to parse messages of 2 GiB or more, chunked or not
+MAX_RESULT_BYTES = (2 << 30) - (1 << 20)
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 _EXPORT = {
@@ -52,10 +68,19 @@ class ServiceConfig:
     queue_capacity: int = 64            # jobs waiting beyond the running ones (RESOURCE_EXHAUSTED past it)
     max_receive_bytes: int = 64 << 20   # gRPC message limits (both directions)
     max_send_bytes: int = 64 << 20
-    chunk_bytes: int = 1 << 20          # blob chunk size in event streams
+    chunk_bytes: int = 1 << 20          # blob/result chunk size in event streams
     max_upload_bytes: int = 1 << 30     # per upload
-    upload_store_bytes: int = 2 << 30   # all uploads held at once
-    upload_ttl_s: float = 3600.0
+    upload_store_bytes: int = 2 << 30   # all uploads at once, finished and still arriving
+    upload_ttl_s: float = 600.0         # an upload an RPC can use
+    unusable_upload_ttl_s: float = 60.0  # an upload no RPC of this server reads (unknown type)
+    upload_dir: str | None = None       # where uploads are written (default: a fresh temp dir)
+    idle_timeout_s: float = 30.0        # a client stream (Upload, reflection) silent this long is ended
+    write_timeout_s: float = 60.0       # a client that reads nothing this long loses its stream
+    max_call_s: float = 6 * 3600.0      # any streaming call ends after this (server-side deadline)
+    max_calls: int = 512                # service calls in flight at once (health/reflection counted apart)
+    max_calls_per_token: int = 128      # ... per bearer token (when auth is on)
+    plan_threads: int = 4               # threads decoding/validating requests
+    isolation: str = "process"          # jobs in worker processes ("thread": on the queue's threads)
     auth_required: bool = False
     tls: bool = False
 
@@ -67,34 +92,90 @@ class Upload:
     id: str
     filename: str
     content_type: str
-    data: bytes
+    path: Path
+    size: int
     sha256: str
     expires: float
 
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def upload_usable(filename: str, content_type: str) -> bool:
+    """Whether some RPC of this server can read an upload of this name/type."""
+    if content_type.startswith("application/x-protobuf") and content_type in (MESH_CONTENT_TYPE, MOTION_CONTENT_TYPE):
+        return True
+    suffix = Path(filename).suffix.lower()
+    return suffix in ASSET_SUFFIXES or suffix in MOTION_SUFFIXES or suffix in GENERIC_UPLOAD_SUFFIXES
+
+
+class UploadFull(QueueFull):
+    pass
+
 
 class UploadStore:
-    """Uploaded blobs held in memory, bounded in total size, expiring after a TTL."""
+    """Uploads written to disk as they arrive; finished and in-flight bytes share one budget; TTLs; delete."""
 
-    def __init__(self, max_bytes: int, ttl_s: float):
-        self.max_bytes, self.ttl_s = max_bytes, ttl_s
+    def __init__(self, max_bytes: int, ttl_s: float, unusable_ttl_s: float = 60.0, directory: str | None = None):
+        self.max_bytes, self.ttl_s, self.unusable_ttl_s = max_bytes, ttl_s, unusable_ttl_s
+        self._own_dir = directory is None
+        self.dir = Path(directory or tempfile.mkdtemp(prefix="articulate-uploads-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self._items: dict[str, Upload] = {}
+        self._reserved = 0  # bytes held by uploads still arriving
         self._lock = threading.Lock()
 
-    def _expire(self) -> None:
+    @property
+    def used(self) -> int:
+        with self._lock:
+            return self._reserved + sum(u.size for u in self._items.values())
+
+    def _expire(self) -> None:  # with the lock held
         now = time.monotonic()
         for k in [k for k, u in self._items.items() if u.expires < now]:
-            del self._items[k]
+            self._remove(k)
 
-    def put(self, filename: str, content_type: str, data: bytes) -> Upload:
+    def _remove(self, k: str) -> int:
+        u = self._items.pop(k)
+        u.path.unlink(missing_ok=True)
+        return u.size
+
+    def sweep(self) -> None:
         with self._lock:
             self._expire()
-            used = sum(len(u.data) for u in self._items.values())
-            if used + len(data) > self.max_bytes:
-                raise QueueFull(f"upload store is full ({used} of {self.max_bytes} bytes held); retry later")
-            u = Upload(uuid.uuid4().hex, filename, content_type, data, hashlib.sha256(data).hexdigest(),
-                       time.monotonic() + self.ttl_s)
-            self._items[u.id] = u
-            return u
+
+    def reserve(self, n: int) -> None:
+        with self._lock:
+            if n <= 0:
+                return
+            self._expire()
+            used = self._reserved + sum(u.size for u in self._items.values())
+            if used + n > self.max_bytes:
+                raise UploadFull(f"upload store is full ({used} of {self.max_bytes} bytes held or arriving); "
+                                 f"retry later or delete unused uploads (DeleteUpload)")
+            self._reserved += n
+
+    def release(self, n: int) -> None:
+        with self._lock:
+            self._reserved = max(0, self._reserved - n)
+
+    def new_path(self, filename: str) -> tuple[str, Path]:
+        uid = uuid.uuid4().hex
+        suffix = Path(filename).suffix.lower()
+        if not (suffix[1:].isalnum() and len(suffix) <= 8):
+            suffix = ".bin"
+        return uid, self.dir / f"{uid}{suffix}"
+
+    def commit(self, uid: str, path: Path, filename: str, content_type: str, size: int, sha256: str,
+               reserved: int) -> Upload:
+        """Turn an arrived upload (its reservation of ``reserved`` bytes) into a stored one."""
+        ttl = self.ttl_s if upload_usable(filename, content_type) else min(self.ttl_s, self.unusable_ttl_s)
+        u = Upload(uid, filename, content_type, path, size, sha256, time.monotonic() + ttl)
+        with self._lock:
+            self._reserved = max(0, self._reserved - reserved)
+            self._items[uid] = u
+        return u
 
     def get(self, upload_id: str, field: str) -> Upload:
         with self._lock:
@@ -103,6 +184,26 @@ class UploadStore:
         if u is None:
             raise InvalidInputError(f"unknown or expired upload id '{upload_id[:64]}'", field=field)
         return u
+
+    def delete(self, upload_id: str) -> int | None:
+        with self._lock:
+            if upload_id not in self._items:
+                return None
+            return self._remove(upload_id)
+
+    def close(self) -> None:
+        with self._lock:
+            for k in list(self._items):
+                self._remove(k)
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _scrub(text: str, u: Upload) -> str:
+    """An error message about an upload, without the server's file system paths."""
+    for p in (str(u.path), str(u.path.parent), u.path.name):
+        text = text.replace(p, f"upload '{u.filename}'" if p != str(u.path.parent) else "")
+    return text
 
 
 # ---------------------------------------------------------------------------------- plans
@@ -113,27 +214,28 @@ class Plan:
     kind: str
     run: Callable[[Job], None]
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    result_bytes: int = 0        # estimated size of the structured result (decided at plan time)
+    chunked: bool = False        # the result goes out as result_header + result_chunk events
 
 
-def _asset_from_upload(u, field: str):
-    """Read an uploaded asset file (by its extension) into an Asset; the temp file is removed."""
+def _asset_from_upload(u: Upload, field: str):
+    """Read an uploaded asset file (by its extension) into an Asset."""
     from ..io import load_asset
     suffix = Path(u.filename).suffix.lower()
     if suffix not in ASSET_SUFFIXES:
         raise InvalidInputError(f"upload '{u.filename}' has unsupported extension '{suffix}' "
                                 f"(use one of {', '.join(ASSET_SUFFIXES)})", field=field)
-    with tempfile.TemporaryDirectory(prefix="articulate-upload-") as tmp:
-        p = Path(tmp) / f"upload{suffix}"
-        p.write_bytes(u.data)
-        try:
-            return load_asset(p)
-        except AssetReadError as e:
-            raise InvalidInputError(f"cannot read uploaded '{u.filename}': {e}", field=field) from None
-        except InvalidInputError as e:
-            raise InvalidInputError(str(e), field=f"{field}({e.field})" if e.field else field) from None
-        except Exception as e:  # noqa: BLE001 - any reader failure on client bytes is the client's input
-            raise InvalidInputError(f"cannot read uploaded '{u.filename}': {type(e).__name__}: {e}",
-                                    field=field) from None
+    if u.path.suffix.lower() != suffix:
+        raise InvalidInputError(f"upload '{u.filename}' is stored without its extension", field=field)
+    try:
+        return load_asset(u.path)
+    except AssetReadError as e:
+        raise InvalidInputError(_scrub(f"cannot read uploaded '{u.filename}': {e}", u), field=field) from None
+    except InvalidInputError as e:
+        raise InvalidInputError(_scrub(str(e), u), field=f"{field}({e.field})" if e.field else field) from None
+    except Exception as e:  # noqa: BLE001 - any reader failure on client bytes is the client's input
+        raise InvalidInputError(_scrub(f"cannot read uploaded '{u.filename}': {type(e).__name__}: {e}", u),
+                                field=field) from None
 
 
 def resolve_mesh_input(inp: spb.MeshInput, uploads: UploadStore | None, field: str = "input"):
@@ -198,13 +300,37 @@ def _check_export(opts: spb.ExportOptions, allowed, what: str) -> None:
                                 field="export.meters_per_unit")
 
 
-def _emit_blob(job: Job, name: str, fmt: int, data: bytes, chunk: int) -> None:
-    job.emit(blob_header=spb.BlobHeader(name=name, format=fmt, content_type=_EXPORT[fmt][1], total_size=len(data),
-                                        sha256=hashlib.sha256(data).hexdigest()))
+def _emit_file(job: Job, path: Path, fmt: int, chunk: int) -> None:
+    """An export file as blob_header, blob_chunk..., blob_end, read from disk a chunk at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    job.emit(blob_header=spb.BlobHeader(name=path.name, format=fmt, content_type=_EXPORT[fmt][1],
+                                        total_size=path.stat().st_size, sha256=h.hexdigest()))
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            job.check()
+            job.emit(blob_chunk=block)
+    job.emit(blob_end=spb.BlobEnd(name=path.name))
+
+
+def _emit_result(job: Job, name: str, msg, limit: int, chunk: int, chunked: bool) -> None:
+    """The structured result: one event when it fits, else result_header + result_chunk events."""
+    n = msg.ByteSize()
+    if n > MAX_RESULT_BYTES:
+        raise ResultTooLarge(f"the result is {n} bytes; protobuf messages must stay under 2 GiB even in chunks "
+                             f"(ask for fewer influences, or export files only)")
+    if not chunked and n <= limit - (64 << 10):
+        job.emit(**{name: msg})
+        return
+    data = msg.SerializeToString()
+    job.emit(result_header=spb.ResultHeader(message_type=msg.DESCRIPTOR.full_name, total_size=len(data),
+                                            sha256=hashlib.sha256(data).hexdigest()))
+    view = memoryview(data)
     for i in range(0, len(data), chunk):
         job.check()
-        job.emit(blob_chunk=data[i:i + chunk])
-    job.emit(blob_end=spb.BlobEnd(name=name))
+        job.emit(result_chunk=bytes(view[i:i + chunk]))
 
 
 def _export_rig(job: Job, rig, opts: spb.ExportOptions, chunk: int) -> None:
@@ -222,7 +348,8 @@ def _export_rig(job: Job, rig, opts: spb.ExportOptions, chunk: int) -> None:
             else:
                 write_rig_usd(rig, p, up_axis=(opts.up_axis or "Y").upper(), meters_per_unit=opts.meters_per_unit or 1.0,
                               animations=not opts.skip_animations)
-            _emit_blob(job, p.name, fmt, p.read_bytes(), chunk)
+            _emit_file(job, p, fmt, chunk)
+            p.unlink()
 
 
 #: articulation writers by format: (module, function); issue 4 provides them (exporters/)
@@ -255,15 +382,27 @@ def _export_articulation(job: Job, art, opts: spb.ExportOptions, chunk: int) -> 
                 write(art, p)
             else:
                 write(art, p, up_axis=(opts.up_axis or "Y").upper())
-            _emit_blob(job, p.name, fmt, p.read_bytes(), chunk)
+            _emit_file(job, p, fmt, chunk)
 
 
-def _check_result_size(job: Job, msg, limit: int, what: str) -> None:
-    n = msg.ByteSize()
-    if n > limit - 4096:
-        raise ResultTooLarge(
-            f"the {what} result is {n} bytes, over the server's max send message size ({limit}); ask for an "
-            f"export file (sent in chunks) or start the server with a larger --max-message-mb")
+def estimate_rig_bytes(n_vertices: int, n_faces: int, n_joints: int, k: int, *, mesh: bool = True,
+                       frames: int = 0) -> int:
+    """Upper bound of a RigResult's size: skin [V, k] (u32 + f32), labels, skeleton, clip, the mesh (f64)."""
+    skin = n_vertices * k * 8 + n_vertices * 4
+    skel = n_joints * (2 * 16 * 9 + 80)
+    clip = frames * n_joints * 40
+    geo = (n_vertices * (24 + 8) + n_faces * 12) if mesh else 0
+    return skin + skel + clip + geo + 4096
+
+
+def _plan_size(plan: "Plan", cfg: ServiceConfig, estimate: int, floor: int) -> "Plan":
+    """Decide at plan time how the result travels; refuse one that can never be sent (before any work)."""
+    if floor > MAX_RESULT_BYTES:
+        raise ResultTooLarge(f"the result would be at least {floor} bytes; protobuf messages must stay under 2 GiB "
+                             f"even in chunks (ask for fewer influences)")
+    plan.result_bytes = estimate
+    plan.chunked = estimate > cfg.max_send_bytes - (64 << 10)
+    return plan
 
 
 def plan_rig(req: spb.RigRequest, *, articulator, uploads: UploadStore | None, cfg: ServiceConfig) -> Plan:
@@ -308,11 +447,13 @@ def plan_rig(req: spb.RigRequest, *, articulator, uploads: UploadStore | None, c
         job.check()
         # the SDK drops degenerate faces: then the caller needs the mesh the skin binds
         result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh or rig.mesh.n_faces != n_faces))
-        _check_result_size(job, result, cfg.max_send_bytes, "rig")
-        job.emit(rig=result)
+        _emit_result(job, "rig", result, cfg.max_send_bytes, cfg.chunk_bytes, plan.chunked)
+        del result
         _export_rig(job, rig, export, cfg.chunk_bytes)
 
-    return Plan("rig", run)
+    plan = Plan("rig", run)
+    V, F = mesh.n_vertices, mesh.n_faces
+    return _plan_size(plan, cfg, estimate_rig_bytes(V, F, parts.n_parts, k, mesh=True), V * k * 8)
 
 
 def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads: UploadStore | None,
@@ -378,11 +519,16 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
         result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh),
                                report=convert._json_map(report if isinstance(report, dict) else
                                                         {"report": report} if report is not None else {}))
-        _check_result_size(job, result, cfg.max_send_bytes, "rig")
-        job.emit(rig=result)
+        _emit_result(job, "rig", result, cfg.max_send_bytes, cfg.chunk_bytes, plan.chunked)
+        del result
         _export_rig(job, rig, export, cfg.chunk_bytes)
 
-    return Plan("rig_from_motion", run)
+    plan = Plan("rig_from_motion", run)
+    if md is not None:
+        T, V = md.vertices.shape[:2]
+        F = 0 if md.faces is None else len(md.faces)
+        return _plan_size(plan, cfg, estimate_rig_bytes(V, F, max_bones or 64, k, frames=T), V * k * 8)
+    return _plan_size(plan, cfg, 4 * len(file_data), 0)  # an asset file: its size bounds the geometry it carries
 
 
 def plan_articulate(req: spb.ArticulatePartsRequest, *, articulator, uploads: UploadStore | None,
@@ -426,15 +572,113 @@ def plan_articulate(req: spb.ArticulatePartsRequest, *, articulator, uploads: Up
             raise convert.rebase_mesh_error(e, mfield) from None
         job.check()
         result = spb.ArticulationResult(articulation=convert.articulation_to_proto(art, include_meshes=include_meshes))
-        _check_result_size(job, result, cfg.max_send_bytes, "articulation")
-        job.emit(articulation=result)
+        _emit_result(job, "articulation", result, cfg.max_send_bytes, cfg.chunk_bytes, plan.chunked)
+        del result
         _export_articulation(job, art, export, cfg.chunk_bytes)
 
-    return Plan("articulate_parts", run)
+    plan = Plan("articulate_parts", run)
+    est = (mesh.n_vertices * 24 + mesh.n_faces * 12 if include_meshes else 0) + parts.n_parts * 512 + 4096
+    return _plan_size(plan, cfg, est, 0)
 
 
-#: generic tasks (GenericTask.task -> planner(task, articulator, uploads, cfg) -> Plan); later work registers here
+#: generic tasks (GenericTask.task -> planner(task, articulator, uploads, cfg) -> Plan); later work registers here.
+#: Planners are module-level functions (a job's worker process receives them by reference).
 GENERIC_TASKS: dict[str, Callable[..., Plan]] = {}
+
+
+class UploadView:
+    """The uploads a job's worker process may read (the store's entries when the job was submitted)."""
+
+    def __init__(self, items: dict[str, Upload]):
+        self._items = items
+
+    def get(self, upload_id: str, field: str) -> Upload:
+        u = self._items.get(upload_id)
+        if u is None or not u.path.exists():
+            raise InvalidInputError(f"unknown, expired or deleted upload id '{upload_id[:64]}'", field=field)
+        return u
+
+
+@dataclass
+class JobSpec:
+    """How a job's worker process rebuilds the job: the planner and the request (as bytes), planned again there."""
+    planner: Callable[..., Plan]
+    request_type: str            # a message name in articulate_service_pb2
+    request: bytes
+    articulator: object
+    uploads: dict
+    cfg: ServiceConfig
+
+    def make(self) -> Callable[[Job], None]:
+        req = getattr(spb, self.request_type).FromString(self.request)
+        return self.planner(req, articulator=self.articulator, uploads=UploadView(self.uploads), cfg=self.cfg).run
+
+
+# ---------------------------------------------------------------------------------- admission
+
+def bearer_token(metadata) -> str | None:
+    """The token of ``authorization: Bearer <token>`` (scheme case-insensitive, RFC 7235), else None."""
+    for k, v in metadata or ():
+        if k == "authorization":
+            v = v.decode() if isinstance(v, bytes) else v
+            parts = v.strip().split(None, 1)
+            if len(parts) == 2 and parts[0].lower() == "bearer":
+                return parts[1].strip()
+            return None
+    return None
+
+
+class Admission:
+    """Counts service calls in flight, globally and per token; a call past either limit is refused."""
+
+    def __init__(self, max_calls: int, per_token: int, by_token: bool):
+        self.max_calls, self.per_token, self.by_token = max_calls, per_token, by_token
+        self.calls = 0
+        self._tokens: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def enter(self, token: str | None) -> str | None:
+        """None when admitted, else why not."""
+        key = token or "" if self.by_token else ""
+        with self._lock:
+            if self.calls >= self.max_calls:
+                return f"the server has {self.calls} calls in flight (limit {self.max_calls}); retry later"
+            if self.by_token and self._tokens.get(key, 0) >= self.per_token:
+                return f"this token has {self._tokens[key]} calls in flight (limit {self.per_token}); retry later"
+            self.calls += 1
+            self._tokens[key] = self._tokens.get(key, 0) + 1
+        return None
+
+    def leave(self, token: str | None) -> None:
+        key = token or "" if self.by_token else ""
+        with self._lock:
+            self.calls -= 1
+            n = self._tokens.get(key, 1) - 1
+            if n:
+                self._tokens[key] = n
+            else:
+                self._tokens.pop(key, None)
+
+
+class _Refused(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, field: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+def _refusal(e: BaseException) -> _Refused | None:
+    """The status of a planning/submission failure, or None for one that is not the caller's."""
+    if isinstance(e, _Refused):
+        return e
+    if isinstance(e, InvalidInputError):
+        return _Refused(grpc.StatusCode.INVALID_ARGUMENT, str(e), e.field or "")
+    if isinstance(e, (QueueFull, ResultTooLarge)):
+        return _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
+    if isinstance(e, QueueClosed):
+        return _Refused(grpc.StatusCode.UNAVAILABLE, str(e))
+    if isinstance(e, NotImplementedError):
+        return _Refused(grpc.StatusCode.UNIMPLEMENTED, str(e))
+    return None
 
 
 # ---------------------------------------------------------------------------------- servicer
@@ -446,29 +690,65 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             articulator = Articulator()
         self.articulator = articulator
         self.cfg = cfg or ServiceConfig()
-        self.queue = queue or JobQueue(self.cfg.workers, self.cfg.queue_capacity)
-        self.uploads = UploadStore(self.cfg.upload_store_bytes, self.cfg.upload_ttl_s)
+        self.queue = queue or JobQueue(self.cfg.workers, self.cfg.queue_capacity, isolation=self.cfg.isolation)
+        self.uploads = UploadStore(self.cfg.upload_store_bytes, self.cfg.upload_ttl_s, self.cfg.unusable_upload_ttl_s,
+                                   self.cfg.upload_dir)
+        self.admission = Admission(self.cfg.max_calls, self.cfg.max_calls_per_token, self.cfg.auth_required)
+        self._planner_pool = futures.ThreadPoolExecutor(max_workers=self.cfg.plan_threads,
+                                                        thread_name_prefix="articulate-plan")
+        self.closing = False
+        # found once, here: find_spec imports packages (torch among them), which must never block the event loop
+        self._tasks = self._find_tasks()
+        from ..rigging import METHODS
+        self._methods = list(METHODS)
+
+    def close(self) -> None:
+        self._planner_pool.shutdown(wait=False, cancel_futures=True)
+        self.uploads.close()
 
     # ------------------------------------------------------------------ helpers
     def _plan(self, planner, req) -> Plan:
         return planner(req, articulator=self.articulator, uploads=self.uploads, cfg=self.cfg)
 
-    def _abort(self, context, code: grpc.StatusCode, message: str, field: str = ""):
+    async def _in_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._planner_pool, fn, *args)
+
+    async def _abort(self, context, code: grpc.StatusCode, message: str, field: str = ""):
         if field:
             context.set_trailing_metadata(((FIELD_METADATA_KEY, field),))
-        context.abort(code, f"{field}: {message}" if field else message)
+        await context.abort(code, f"{field}: {message}" if field else message)
 
     def _final_event(self, code: grpc.StatusCode, message: str, field: str = "") -> spb.JobEvent:
         return spb.JobEvent(final=spb.FinalStatus(code=code.value[0], message=message, field=field))
 
-    def _submit(self, plan: Plan, context, *, label: str = "", bind_to_call: bool) -> Job:
-        deadline = None
-        if bind_to_call:
-            remaining = context.time_remaining()
-            if remaining is not None:
-                deadline = time.monotonic() + remaining
-        job = Job(plan.kind, plan.run, label=label, deadline=deadline)
-        if plan.cleanup:
+    def _admit(self, context) -> tuple[str | None, str | None]:
+        token = bearer_token(context.invocation_metadata())
+        return token, self.admission.enter(token)
+
+    async def _write(self, context, ev) -> None:
+        try:
+            await asyncio.wait_for(context.write(ev), self.cfg.write_timeout_s)
+        except asyncio.TimeoutError:
+            await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"the client read nothing for {self.cfg.write_timeout_s:g} s")
+
+    def _spec(self, planner, request) -> JobSpec | None:
+        if self.queue.isolation != "process":
+            return None
+        with self.uploads._lock:
+            items = dict(self.uploads._items)
+        return JobSpec(planner, type(request).__name__, request.SerializeToString(), self.articulator, items, self.cfg)
+
+    def _submit(self, plan: Plan, context, *, label: str = "", bind_to_call: bool, spec: JobSpec | None = None) -> Job:
+        remaining = context.time_remaining() if bind_to_call else None
+        limit = self.cfg.max_call_s if bind_to_call else None
+        if remaining is not None:
+            # finish a little before the client's deadline, so the final status still reaches it in band
+            remaining = remaining - min(0.25, 0.1 * remaining)
+            limit = remaining if limit is None else min(limit, remaining)
+        job = Job(plan.kind, plan.run, label=label, spec=spec,
+                  deadline=None if limit is None else time.monotonic() + max(limit, 0.0))
+        if plan.cleanup and spec is None:
             fn = plan.run
 
             def run_then_clean(j, fn=fn, cleanup=tuple(plan.cleanup)):
@@ -479,115 +759,190 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
                         c()
             job.fn = run_then_clean
         self.queue.submit(job)
-        if bind_to_call:
-            def on_done(job=job):
-                if job.deadline is not None and time.monotonic() >= job.deadline - 0.01:
-                    job.cancel(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-                else:
-                    job.cancel(grpc.StatusCode.CANCELLED, "the client cancelled the call")
-            context.add_callback(on_done)
         return job
 
-    def _follow(self, job: Job, context, start: int = 0):
+    async def _follow(self, job: Job, context, start: int = 0) -> None:
+        """Write the job's events from ``start`` on; its non-OK outcome becomes the call's status too."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        job.add_waiter(loop, wake)
         i = start
-        while True:
-            events, done = job.wait(i, 0.25)
-            for ev in events:
-                yield ev
-            i += len(events)
-            if done and i >= len(job.events):
-                break
-            if not context.is_active():
-                return
+        try:
+            while True:
+                events, done = job.since(i)
+                for ev in events:
+                    await self._write(context, ev)
+                i += len(events)
+                if done and i >= len(job.events):
+                    break
+                wake.clear()
+                if len(job.events) > i or job.done:
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            job.remove_waiter(wake)
         final = job.events[-1].final
         if final.code != 0:
-            self._abort(context, _CODES.get(final.code, grpc.StatusCode.UNKNOWN), final.message, final.field)
+            await self._abort(context, _CODES.get(final.code, grpc.StatusCode.UNKNOWN), final.message, final.field)
 
-    def _stream(self, planner, request, context):
+    async def _stream(self, planner, request, context):
+        token, refused = self._admit(context)
+        if refused:
+            await self._write(context, self._final_event(grpc.StatusCode.RESOURCE_EXHAUSTED, refused))
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        job = None
         try:
-            plan = self._plan(planner, request)
-            job = self._submit(plan, context, bind_to_call=True)
-        except InvalidInputError as e:
-            field = e.field or ""
-            yield self._final_event(grpc.StatusCode.INVALID_ARGUMENT, str(e), field)
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e), field)
-            return
-        except QueueFull as e:
-            yield self._final_event(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
-            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
-            return
-        except QueueClosed as e:
-            yield self._final_event(grpc.StatusCode.UNAVAILABLE, str(e))
-            self._abort(context, grpc.StatusCode.UNAVAILABLE, str(e))
-            return
-        except NotImplementedError as e:
-            yield self._final_event(grpc.StatusCode.UNIMPLEMENTED, str(e))
-            self._abort(context, grpc.StatusCode.UNIMPLEMENTED, str(e))
-            return
-        try:
-            yield from self._follow(job, context)
+            try:
+                plan = await self._in_pool(self._plan, planner, request)
+                job = self._submit(plan, context, bind_to_call=True, spec=self._spec(planner, request))
+                del plan
+            except Exception as e:  # noqa: BLE001 - mapped below; anything else is a server bug
+                r = _refusal(e)
+                if r is None:
+                    raise
+                await self._write(context, self._final_event(r.code, r.message, r.field))
+                await self._abort(context, r.code, r.message, r.field)
+            await self._follow(job, context)
         finally:
-            if job.done:
+            self.admission.leave(token)
+            if job is not None:
+                if not job.done:
+                    remaining = context.time_remaining()
+                    if remaining is not None and remaining <= 0.01:
+                        job.cancel(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+                    else:
+                        job.cancel(grpc.StatusCode.CANCELLED, "the client cancelled the call")
                 self.queue.forget(job)  # its events (results, file chunks) are not kept after the call
-            else:
-                job.cancel(grpc.StatusCode.CANCELLED, "the call ended")
+                del job
+            trim_memory()
 
     # ------------------------------------------------------------------ RPCs
-    def Rig(self, request, context):
-        return self._stream(plan_rig, request, context)
+    async def Rig(self, request, context):
+        await self._stream(plan_rig, request, context)
 
-    def RigFromMotion(self, request, context):
-        return self._stream(plan_rig_from_motion, request, context)
+    async def RigFromMotion(self, request, context):
+        await self._stream(plan_rig_from_motion, request, context)
 
-    def ArticulateParts(self, request, context):
-        return self._stream(plan_articulate, request, context)
+    async def ArticulateParts(self, request, context):
+        await self._stream(plan_articulate, request, context)
 
-    def Upload(self, request_iterator, context):
-        header, chunks, size, end = None, [], 0, None
-        for i, msg in enumerate(request_iterator):
-            part = msg.WhichOneof("part")
-            if part is None:
-                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "empty chunk", f"chunks[{i}]")
-            if i == 0 and part != "header":
-                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first chunk must be a header", "header")
-            if part == "header":
-                if i != 0:
-                    self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a second header", f"chunks[{i}].header")
-                header = msg.header
-                if header.total_size > self.cfg.max_upload_bytes:
-                    self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"upload of {header.total_size} bytes exceeds the limit of {self.cfg.max_upload_bytes}")
-            elif part == "data":
-                if end is not None:
-                    self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "data after end", f"chunks[{i}].data")
-                size += len(msg.data)
-                if size > self.cfg.max_upload_bytes or (header.total_size and size > header.total_size):
-                    self._abort(context, grpc.StatusCode.INVALID_ARGUMENT if size <= self.cfg.max_upload_bytes
-                                else grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"received {size} bytes, more than announced ({header.total_size}) or allowed "
-                                f"({self.cfg.max_upload_bytes})", f"chunks[{i}].data")
-                chunks.append(msg.data)
-            else:
-                end = msg.end
-        if header is None:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no header", "header")
-        if end is None:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the upload ended without an end chunk", "end")
-        if header.total_size and size != header.total_size:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                        f"received {size} bytes, the header announced {header.total_size}", "header.total_size")
-        data = b"".join(chunks)
-        digest = hashlib.sha256(data).hexdigest()
-        if end.sha256 and end.sha256.lower() != digest:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"sha256 mismatch (data hashes to {digest})",
-                        "end.sha256")
+    async def _next(self, it, context):
+        """The next message of a client stream, or None at its end; a silent client loses the call."""
         try:
-            u = self.uploads.put(header.filename, header.content_type, data)
-        except QueueFull as e:
-            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
-        return spb.UploadResponse(upload_id=u.id, size=len(data), sha256=u.sha256, expires_in_s=self.cfg.upload_ttl_s)
+            return await asyncio.wait_for(it.__anext__(), self.cfg.idle_timeout_s)
+        except StopAsyncIteration:
+            return None
+        except asyncio.TimeoutError:
+            await self._abort(context, grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"no upload chunk for {self.cfg.idle_timeout_s:g} s (idle timeout)")
 
-    def SubmitJob(self, request, context):
+    async def Upload(self, request_iterator, context):
+        if self.closing:
+            await self._abort(context, grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        reserved, f, path, committed = 0, None, None, False
+        try:
+            it = request_iterator.__aiter__()
+            header, size, end, i = None, 0, None, 0
+            h = hashlib.sha256()
+            limit = self.cfg.max_upload_bytes
+            while True:
+                msg = await self._next(it, context)
+                if msg is None:
+                    break
+                part = msg.WhichOneof("part")
+                if part is None:
+                    await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "empty chunk", f"chunks[{i}]")
+                if i == 0 and part != "header":
+                    await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first chunk must be a header",
+                                      "header")
+                if part == "header":
+                    if i != 0:
+                        await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a second header",
+                                          f"chunks[{i}].header")
+                    header = msg.header
+                    if len(header.filename) > 256:
+                        await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "filename is longer than 256 "
+                                          "characters", "header.filename")
+                    if header.total_size > limit:
+                        await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                          f"upload of {header.total_size} bytes exceeds the limit of {limit}")
+                    try:  # the announced size is held for the whole upload: the budget holds while bytes arrive
+                        self.uploads.reserve(header.total_size)
+                    except UploadFull as e:
+                        await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
+                    reserved = header.total_size
+                    uid, path = self.uploads.new_path(header.filename)
+                    f = open(path, "wb")
+                elif part == "data":
+                    if end is not None:
+                        await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "data after end",
+                                          f"chunks[{i}].data")
+                    n = len(msg.data)
+                    size += n
+                    if size > limit or (header.total_size and size > header.total_size):
+                        await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT if size <= limit
+                                          else grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                          f"received {size} bytes, more than announced ({header.total_size}) or "
+                                          f"allowed ({limit})", f"chunks[{i}].data")
+                    if size > reserved:
+                        try:
+                            self.uploads.reserve(size - reserved)
+                        except UploadFull as e:
+                            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
+                        reserved = size
+                    h.update(msg.data)
+                    f.write(msg.data)
+                else:
+                    end = msg.end
+                i += 1
+            if header is None:
+                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no header", "header")
+            if end is None:
+                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the upload ended without an end chunk",
+                                  "end")
+            if header.total_size and size != header.total_size:
+                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"received {size} bytes, the header announced {header.total_size}",
+                                  "header.total_size")
+            digest = h.hexdigest()
+            if end.sha256 and end.sha256.lower() != digest:
+                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"sha256 mismatch (data hashes to {digest})", "end.sha256")
+            f.close()
+            u = self.uploads.commit(uid, path, header.filename, header.content_type, size, digest, reserved)
+            committed = True
+            return spb.UploadResponse(upload_id=u.id, size=size, sha256=digest,
+                                      expires_in_s=max(0.0, u.expires - time.monotonic()))
+        finally:
+            self.admission.leave(token)
+            trim_memory()
+            if not committed:
+                if f is not None:
+                    f.close()
+                if path is not None:
+                    path.unlink(missing_ok=True)
+                self.uploads.release(reserved)
+
+    async def DeleteUpload(self, request, context):
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            n = self.uploads.delete(request.upload_id)
+            if n is None:
+                await self._abort(context, grpc.StatusCode.NOT_FOUND,
+                                  f"no upload '{request.upload_id[:64]}' (unknown, expired or deleted)", "upload_id")
+            return spb.DeleteUploadResponse(upload_id=request.upload_id, freed_bytes=n)
+        finally:
+            self.admission.leave(token)
+
+    def _plan_job(self, request) -> tuple[Plan, JobSpec | None]:
         kind = request.WhichOneof("task")
         try:
             if kind is None:
@@ -596,62 +951,92 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
             if kind == "generic":
                 planner = GENERIC_TASKS.get(request.generic.task)
                 if planner is None:
-                    self._abort(context, grpc.StatusCode.UNIMPLEMENTED,
-                                f"unknown task '{request.generic.task[:64]}'; this server runs: "
-                                f"{', '.join(self.tasks())}", "generic.task")
-                plan = planner(request.generic, articulator=self.articulator, uploads=self.uploads, cfg=self.cfg)
-            else:
-                planner = {"rig": plan_rig, "rig_from_motion": plan_rig_from_motion,
-                           "articulate_parts": plan_articulate}[kind]
-                plan = self._plan(planner, getattr(request, kind))
-            job = self._submit(plan, context, label=request.label[:256], bind_to_call=False)
+                    raise _Refused(grpc.StatusCode.UNIMPLEMENTED, f"unknown task '{request.generic.task[:64]}'; this "
+                                   f"server runs: {', '.join(self.tasks())}", "generic.task")
+                return (planner(request.generic, articulator=self.articulator, uploads=self.uploads, cfg=self.cfg),
+                        self._spec(planner, request.generic))
+            planner = {"rig": plan_rig, "rig_from_motion": plan_rig_from_motion, "articulate_parts": plan_articulate}[kind]
+            sub = getattr(request, kind)
+            return self._plan(planner, sub), self._spec(planner, sub)
         except InvalidInputError as e:
             field = f"{kind}.{e.field}" if kind and e.field and kind != "generic" else (e.field or "")
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e), field)
-        except QueueFull as e:
-            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
-        except QueueClosed as e:
-            self._abort(context, grpc.StatusCode.UNAVAILABLE, str(e))
-        except NotImplementedError as e:
-            self._abort(context, grpc.StatusCode.UNIMPLEMENTED, str(e))
-        return job.handle(self.queue.position(job))
+            raise InvalidInputError(str(e), field=field) from None
 
-    def _job(self, job_id: str, context) -> Job:
+    async def SubmitJob(self, request, context):
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            try:
+                plan, spec = await self._in_pool(self._plan_job, request)
+                job = self._submit(plan, context, label=request.label[:256], bind_to_call=False, spec=spec)
+            except Exception as e:  # noqa: BLE001
+                r = _refusal(e)
+                if r is None:
+                    raise
+                await self._abort(context, r.code, r.message, r.field)
+            return job.handle(self.queue.position(job))
+        finally:
+            self.admission.leave(token)
+
+    async def _job(self, job_id: str, context) -> Job:
         job = self.queue.get(job_id)
         if job is None:
-            self._abort(context, grpc.StatusCode.NOT_FOUND, f"no job '{job_id[:64]}' (unknown or expired)", "job_id")
+            await self._abort(context, grpc.StatusCode.NOT_FOUND, f"no job '{job_id[:64]}' (unknown or expired)",
+                              "job_id")
         return job
 
-    def WatchJob(self, request, context):
-        job = self._job(request.job_id, context)
-        start = 0 if request.from_start else len(job.events)
-        if job.done and start >= len(job.events):
-            start = len(job.events) - 1  # a finished job still tells its outcome
-        yield from self._follow(job, context, start)
+    async def WatchJob(self, request, context):
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            job = await self._job(request.job_id, context)
+            start = 0 if request.from_start else len(job.events)
+            if job.done and start >= len(job.events):
+                start = len(job.events) - 1  # a finished job still tells its outcome
+            await self._follow(job, context, start)
+        finally:
+            self.admission.leave(token)
 
-    def CancelJob(self, request, context):
-        job = self._job(request.job_id, context)
+    async def CancelJob(self, request, context):
+        # not admission-counted: cancelling is how a client frees its own capacity
+        job = await self._job(request.job_id, context)
         job.cancel(grpc.StatusCode.CANCELLED, "cancelled by CancelJob")
         return job.handle(self.queue.position(job))
 
-    def GetJob(self, request, context):
-        job = self._job(request.job_id, context)
-        return job.handle(self.queue.position(job))
+    async def GetJob(self, request, context):
+        token, refused = self._admit(context)
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
+        try:
+            job = await self._job(request.job_id, context)
+            return job.handle(self.queue.position(job))
+        finally:
+            self.admission.leave(token)
 
     def tasks(self) -> list[str]:
         """Tasks whose SDK modules are present in this build."""
+        return self._tasks + sorted(GENERIC_TASKS)
+
+    @staticmethod
+    def _find_tasks() -> list[str]:
         import importlib.util
         mods = {"rig": "sdk.rigging", "rig_from_motion": "sdk.motionrig.pipeline",
                 "articulate_parts": "sdk.articulation.articulate"}
-        have = [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
-        return have + sorted(GENERIC_TASKS)
+        return [t for t, m in mods.items() if importlib.util.find_spec(m) is not None]
 
-    def GetServerInfo(self, request, context):
+    async def GetServerInfo(self, request, context):
+        token, refused = self._admit(context)
+        self.admission.leave(token) if refused is None else None
+        if refused:
+            await self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused)
         from .. import __version__
-        from ..rigging import METHODS
         c = self.cfg
         return spb.ServerInfo(sdk_version=__version__, api_version=API_VERSION, max_receive_message_bytes=c.max_receive_bytes,
                               max_send_message_bytes=c.max_send_bytes, chunk_bytes=c.chunk_bytes,
                               max_upload_bytes=c.max_upload_bytes, workers=self.queue.workers,
-                              queue_capacity=self.queue.capacity, tasks=self.tasks(), methods=list(METHODS),
-                              auth_required=c.auth_required, tls=c.tls)
+                              queue_capacity=self.queue.capacity, tasks=self.tasks(), methods=self._methods,
+                              auth_required=c.auth_required, tls=c.tls, upload_store_bytes=c.upload_store_bytes,
+                              upload_ttl_s=c.upload_ttl_s, idle_timeout_s=c.idle_timeout_s, max_calls=c.max_calls,
+                              max_calls_per_token=c.max_calls_per_token, isolation=self.queue.isolation)

@@ -33,3 +33,12 @@ def test_services_apart_from_messages():
     assert svc.full_name == "articulate.services.v1.ArticulateService"
     assert {"Rig", "RigFromMotion", "ArticulateParts", "Upload", "SubmitJob", "WatchJob", "CancelJob"} <= set(
         svc.methods_by_name)
+
+
+def test_client_stubs_in_sync_with_proto(tmp_path: Path):
+    """The torch-free client (clients/python) carries its own copy, importable as articulate_client._gen."""
+    codegen.generate(tmp_path / "gen", package=codegen.CLIENT_GEN_PACKAGE)
+    changed = codegen.diff(tmp_path / "gen", codegen.CLIENT_GEN_DIR)
+    assert not changed, f"clients/python stubs are out of date; run `python -m sdk.server.codegen`: {changed}"
+    text = (codegen.CLIENT_GEN_DIR / "articulate" / "services" / "v1" / "articulate_service_pb2_grpc.py").read_text()
+    assert "from articulate_client._gen.articulate.services.v1 import" in text and "from sdk" not in text

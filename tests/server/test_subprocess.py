@@ -76,11 +76,11 @@ def test_subprocess_serve_auth_and_graceful_shutdown(token_file, rigged):
                 break
             time.sleep(0.05)
         assert seen == "NOT_SERVING"
-        ev, _ = c.watch(h.job_id)  # the result still arrives
-        assert ev.rig.rig.skin.vertex_count == big.mesh.n_vertices
         with pytest.raises(RemoteError) as e:  # no new work while draining
             c.rig(asset.mesh, parts)
         assert e.value.code == grpc.StatusCode.UNAVAILABLE
+        ev, _ = c.watch(h.job_id)  # the result still arrives
+        assert ev.rig.rig.skin.vertex_count == big.mesh.n_vertices
         assert s.proc.wait(60) == 0  # exits by itself once drained
         assert "draining" in "".join(s.stderr)
     finally:
@@ -123,6 +123,63 @@ def test_tls_subprocess(tmp_path, token_file, rigged):
             RemoteArticulator(s.target, token=TOKEN, timeout=5).server_info()
         assert e.value.code == grpc.StatusCode.UNAVAILABLE
         assert s.stop() == 0
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+
+
+def _serve_rc(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "sdk.cli", "serve", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_port_in_use_and_bad_tls_are_one_line_errors(tmp_path):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        r = _serve_rc("--port", str(s.getsockname()[1]))
+    finally:
+        s.close()
+    assert r.returncode == 2 and "in use" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    r = _serve_rc("--port", "0", "--tls-cert", str(bad), "--tls-key", str(bad))
+    assert r.returncode == 2 and "not a usable PEM certificate" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = _serve_rc("--port", "0", "--max-message-mb", "4096")
+    assert r.returncode == 2 and "--max-message-mb" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sigterm_mid_solve_delivers_final_status_and_exits_0():
+    """SIGTERM during a long solve (grace 0): the job's process is killed, the stream gets UNAVAILABLE in band, exit 0."""
+    from tests.server.test_reliability import tube
+    from sdk.server.gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
+    s = Served("--grace", "0", "--max-message-mb", "2048")
+    try:
+        c = RemoteArticulator(s.target, timeout=120)
+        mesh, parts = tube()
+        req, _ = c.rig_request(mesh, parts)
+        events, err = [], None
+        t0 = None
+        try:
+            for ev in sgrpc.ArticulateServiceStub(c.channel).Rig(req, timeout=120):
+                events.append(ev)
+                if ev.WhichOneof("event") == "progress" and "weights" in ev.progress.message and t0 is None:
+                    time.sleep(0.3)
+                    t0 = time.monotonic()
+                    s.proc.send_signal(signal.SIGTERM)
+        except grpc.RpcError as e:
+            err = e
+        assert t0 is not None, [e.WhichOneof("event") for e in events]
+        assert events[-1].WhichOneof("event") == "final", [e.WhichOneof("event") for e in events]
+        assert events[-1].final.code == grpc.StatusCode.UNAVAILABLE.value[0]
+        assert err is not None and err.code() == grpc.StatusCode.UNAVAILABLE
+        assert s.proc.wait(30) == 0
+        assert time.monotonic() - t0 < 10
+        tail = "".join(s.stderr)
+        assert "Traceback" not in tail and "BLAS" not in tail, tail
     finally:
         if s.proc.poll() is None:
             s.proc.kill()

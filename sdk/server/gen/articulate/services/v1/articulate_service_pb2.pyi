@@ -190,6 +190,20 @@ class UploadResponse(_message.Message):
     expires_in_s: float
     def __init__(self, upload_id: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., expires_in_s: _Optional[float] = ...) -> None: ...
 
+class DeleteUploadRequest(_message.Message):
+    __slots__ = ("upload_id",)
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
+
+class DeleteUploadResponse(_message.Message):
+    __slots__ = ("upload_id", "freed_bytes")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    freed_bytes: int
+    def __init__(self, upload_id: _Optional[str] = ..., freed_bytes: _Optional[int] = ...) -> None: ...
+
 class Progress(_message.Message):
     __slots__ = ("fraction", "stage", "message")
     FRACTION_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +264,16 @@ class BlobEnd(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class ResultHeader(_message.Message):
+    __slots__ = ("message_type", "total_size", "sha256")
+    MESSAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    message_type: str
+    total_size: int
+    sha256: str
+    def __init__(self, message_type: _Optional[str] = ..., total_size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
 class FinalStatus(_message.Message):
     __slots__ = ("code", "message", "field", "elapsed_s")
     CODE_FIELD_NUMBER: _ClassVar[int]
@@ -263,7 +287,7 @@ class FinalStatus(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., field: _Optional[str] = ..., elapsed_s: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("job_id", "sequence", "progress", "rig", "articulation", "blob_header", "blob_chunk", "blob_end", "final", "warning")
+    __slots__ = ("job_id", "sequence", "progress", "rig", "articulation", "blob_header", "blob_chunk", "blob_end", "final", "warning", "result_header", "result_chunk")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +298,8 @@ class JobEvent(_message.Message):
     BLOB_END_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
+    RESULT_HEADER_FIELD_NUMBER: _ClassVar[int]
+    RESULT_CHUNK_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     sequence: int
     progress: Progress
@@ -284,7 +310,9 @@ class JobEvent(_message.Message):
     blob_end: BlobEnd
     final: FinalStatus
     warning: str
-    def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., rig: _Optional[_Union[RigResult, _Mapping]] = ..., articulation: _Optional[_Union[ArticulationResult, _Mapping]] = ..., blob_header: _Optional[_Union[BlobHeader, _Mapping]] = ..., blob_chunk: _Optional[bytes] = ..., blob_end: _Optional[_Union[BlobEnd, _Mapping]] = ..., final: _Optional[_Union[FinalStatus, _Mapping]] = ..., warning: _Optional[str] = ...) -> None: ...
+    result_header: ResultHeader
+    result_chunk: bytes
+    def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., rig: _Optional[_Union[RigResult, _Mapping]] = ..., articulation: _Optional[_Union[ArticulationResult, _Mapping]] = ..., blob_header: _Optional[_Union[BlobHeader, _Mapping]] = ..., blob_chunk: _Optional[bytes] = ..., blob_end: _Optional[_Union[BlobEnd, _Mapping]] = ..., final: _Optional[_Union[FinalStatus, _Mapping]] = ..., warning: _Optional[str] = ..., result_header: _Optional[_Union[ResultHeader, _Mapping]] = ..., result_chunk: _Optional[bytes] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("rig", "rig_from_motion", "articulate_parts", "generic", "label")
@@ -339,7 +367,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("sdk_version", "api_version", "max_receive_message_bytes", "max_send_message_bytes", "chunk_bytes", "max_upload_bytes", "workers", "queue_capacity", "tasks", "methods", "auth_required", "tls")
+    __slots__ = ("sdk_version", "api_version", "max_receive_message_bytes", "max_send_message_bytes", "chunk_bytes", "max_upload_bytes", "workers", "queue_capacity", "tasks", "methods", "auth_required", "tls", "upload_store_bytes", "upload_ttl_s", "idle_timeout_s", "max_calls", "max_calls_per_token", "isolation")
     SDK_VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_RECEIVE_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -352,6 +380,12 @@ class ServerInfo(_message.Message):
     METHODS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_TTL_S_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     sdk_version: str
     api_version: str
     max_receive_message_bytes: int
@@ -364,4 +398,10 @@ class ServerInfo(_message.Message):
     methods: _containers.RepeatedScalarFieldContainer[str]
     auth_required: bool
     tls: bool
-    def __init__(self, sdk_version: _Optional[str] = ..., api_version: _Optional[str] = ..., max_receive_message_bytes: _Optional[int] = ..., max_send_message_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_upload_bytes: _Optional[int] = ..., workers: _Optional[int] = ..., queue_capacity: _Optional[int] = ..., tasks: _Optional[_Iterable[str]] = ..., methods: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., tls: _Optional[bool] = ...) -> None: ...
+    upload_store_bytes: int
+    upload_ttl_s: float
+    idle_timeout_s: float
+    max_calls: int
+    max_calls_per_token: int
+    isolation: str
+    def __init__(self, sdk_version: _Optional[str] = ..., api_version: _Optional[str] = ..., max_receive_message_bytes: _Optional[int] = ..., max_send_message_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., max_upload_bytes: _Optional[int] = ..., workers: _Optional[int] = ..., queue_capacity: _Optional[int] = ..., tasks: _Optional[_Iterable[str]] = ..., methods: _Optional[_Iterable[str]] = ..., auth_required: _Optional[bool] = ..., tls: _Optional[bool] = ..., upload_store_bytes: _Optional[int] = ..., upload_ttl_s: _Optional[float] = ..., idle_timeout_s: _Optional[float] = ..., max_calls: _Optional[int] = ..., max_calls_per_token: _Optional[int] = ..., isolation: _Optional[str] = ...) -> None: ...

@@ -55,6 +55,11 @@ class ArticulateServiceStub:
                 request_serializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadChunk.SerializeToString,
                 response_deserializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadResponse.FromString,
                 _registered_method=True)
+        self.DeleteUpload = channel.unary_unary(
+                '/articulate.services.v1.ArticulateService/DeleteUpload',
+                request_serializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadRequest.SerializeToString,
+                response_deserializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadResponse.FromString,
+                _registered_method=True)
         self.SubmitJob = channel.unary_unary(
                 '/articulate.services.v1.ArticulateService/SubmitJob',
                 request_serializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.SubmitJobRequest.SerializeToString,
@@ -114,6 +119,13 @@ class ArticulateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteUpload(self, request, context):
+        """Free an upload before its TTL ends (NOT_FOUND when it is unknown or already gone).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitJob(self, request, context):
         """Generic jobs for long work: submit, watch (progress + result + final status), cancel.
         """
@@ -168,6 +180,11 @@ def add_ArticulateServiceServicer_to_server(servicer, server):
                     servicer.Upload,
                     request_deserializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadChunk.FromString,
                     response_serializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadResponse.SerializeToString,
+            ),
+            'DeleteUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUpload,
+                    request_deserializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadRequest.FromString,
+                    response_serializer=articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadResponse.SerializeToString,
             ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
@@ -303,6 +320,33 @@ class ArticulateService:
             '/articulate.services.v1.ArticulateService/Upload',
             articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadChunk.SerializeToString,
             articulate_dot_services_dot_v1_dot_articulate__service__pb2.UploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/articulate.services.v1.ArticulateService/DeleteUpload',
+            articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadRequest.SerializeToString,
+            articulate_dot_services_dot_v1_dot_articulate__service__pb2.DeleteUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,
