@@ -214,3 +214,28 @@ def render_mesh(vertices, faces, cameras: Camera, face_colors=None, vertex_color
         fl = _as_tensor(face_labels, torch.int64, dev)
         labels = torch.where(hit, fl[fid], torch.full_like(fid, -1))
     return RenderResult(rgb, frag.depth, frag.face_id, labels, hit)
+
+
+def sample_texture(texture: Tensor, uv: Tensor) -> Tensor:
+    """Bilinear texture lookup with repeat wrapping, glTF convention (uv (0, 0) = the image's top-left corner,
+    v grows downwards; texel centres at +0.5).
+
+    texture: [H, W, C] float, uv: [..., 2] -> [..., C]
+    """
+    h, w = texture.shape[:2]
+    x = uv[..., 0] * w - 0.5
+    y = uv[..., 1] * h - 0.5
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = x0.long(), y0.long()
+    xa, xb = x0 % w, (x0 + 1) % w
+    ya, yb = y0 % h, (y0 + 1) % h
+    t = texture
+    return ((1 - fy) * ((1 - fx) * t[ya, xa] + fx * t[ya, xb]) + fy * ((1 - fx) * t[yb, xa] + fx * t[yb, xb]))
+
+
+def sample_texture_np(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """numpy wrapper of :func:`sample_texture` (texture [H, W, C] in [0, 1] or uint8) -> [..., C] float64."""
+    tex = np.asarray(texture)
+    tex = tex.astype(np.float64) / 255.0 if tex.dtype == np.uint8 else tex.astype(np.float64)
+    return sample_texture(torch.from_numpy(tex), torch.from_numpy(np.asarray(uv, dtype=np.float64))).numpy()
