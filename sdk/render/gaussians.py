@@ -232,26 +232,33 @@ def _rasterize_reference(means2d: Tensor, conics: Tensor, depths: Tensor, cov2d:
             px = gx0[gi] + local % gbw[gi]
             py = gy0[gi] + local // gbw[gi]
             gid = g[gi]
-        dx = px.to(means2d.dtype) + 0.5 - means2d[gid, 0]
-        dy = py.to(means2d.dtype) + 0.5 - means2d[gid, 1]
-        cn = conics[gid]
-        sigma = 0.5 * (cn[:, 0] * dx * dx + cn[:, 2] * dy * dy) + cn[:, 1] * dx * dy
-        alpha = torch.clamp_max(opacities[gid] * torch.exp(-sigma), 0.999)
-        with torch.no_grad():
+        with torch.no_grad():  # first pass without autograd: which pairs contribute, in compositing order
+            m2d, cn_d = means2d.detach(), conics.detach()
+            dx = px.to(m2d.dtype) + 0.5 - m2d[gid, 0]
+            dy = py.to(m2d.dtype) + 0.5 - m2d[gid, 1]
+            cn = cn_d[gid]
+            sigma = 0.5 * (cn[:, 0] * dx * dx + cn[:, 2] * dy * dy) + cn[:, 1] * dx * dy
+            alpha = torch.clamp_max(op[gid] * torch.exp(-sigma), 0.999)
             ok = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
             pix = py * width + px
             key = pix[ok] * n + rank[gid[ok]]
             order = torch.argsort(key)
             sel = torch.nonzero(ok).squeeze(1)[order]
-            pix_s = pix[sel]
-            gid_s = gid[sel]
             if sel.numel() == 0:
                 continue
+            pix_s, gid_s = pix[sel], gid[sel]
+            pxs, pys = px[sel], py[sel]
             newseg = torch.ones_like(pix_s, dtype=torch.bool)
             newseg[1:] = pix_s[1:] != pix_s[:-1]
             seg = torch.cumsum(newseg.long(), 0) - 1
             seg_start = torch.nonzero(newseg).squeeze(1)
-        a = alpha[sel]
+        # second pass, differentiable, on the contributing pairs only
+        mg = means2d[gid_s]
+        dx = pxs.to(means2d.dtype) + 0.5 - mg[:, 0]
+        dy = pys.to(means2d.dtype) + 0.5 - mg[:, 1]
+        cn = conics[gid_s]
+        sigma = 0.5 * (cn[:, 0] * dx * dx + cn[:, 2] * dy * dy) + cn[:, 1] * dx * dy
+        a = torch.clamp_max(opacities[gid_s] * torch.exp(-sigma), 0.999)
         la = torch.log1p(-a.to(torch.float64))
         cs_ex = torch.cumsum(la, 0) - la
         t_ex = torch.exp(cs_ex - cs_ex[seg_start][seg]).to(a.dtype)
@@ -286,10 +293,11 @@ def _render_gsplat(means, quats, scales, covars, opacities, colors, viewmats, ks
                                      "pip install gsplat (JIT-builds; set TORCH_CUDA_ARCH_LIST)") from e
     c = viewmats.shape[0]
     if per_camera:  # camera c renders its own Gaussians: batch dim C, one camera each
-        kw = dict(means=means, opacities=opacities, colors=colors[:, None], viewmats=viewmats[:, None],
-                  Ks=ks[:, None], backgrounds=bg[:, None])
-        kw.update(dict(quats=None, scales=None, covars=covars) if covars is not None else
-                  dict(quats=quats, scales=scales))
+        cont = lambda x: None if x is None else x.contiguous()  # noqa: E731
+        kw = dict(means=cont(means), opacities=cont(opacities), colors=cont(colors[:, None]),
+                  viewmats=viewmats[:, None].contiguous(), Ks=ks[:, None].contiguous(), backgrounds=bg[:, None])
+        kw.update(dict(quats=None, scales=None, covars=cont(covars)) if covars is not None else
+                  dict(quats=cont(quats), scales=cont(scales)))
     else:
         kw = dict(means=means[0], opacities=opacities[0], colors=colors, viewmats=viewmats, Ks=ks, backgrounds=bg)
         kw.update(dict(quats=None, scales=None, covars=covars[0]) if covars is not None else
@@ -337,8 +345,9 @@ def render_gaussians(means: Tensor, quats: Tensor | None = None, scales: Tensor 
     c = len(camera)
     dev = means.device
     dt = means.dtype
-    per_camera = means.ndim == 3
-    if means.shape[-1] != 3 or means.ndim not in (2, 3) or (per_camera and means.shape[0] != c):
+    per_camera = means.ndim == 3 or any(x is not None and x.ndim == nd for x, nd in
+                                        ((opacities, 2), (quats, 3), (scales, 3), (covars, 4)))
+    if means.shape[-1] != 3 or means.ndim not in (2, 3) or (means.ndim == 3 and means.shape[0] != c):
         raise InvalidInputError(f"means must be [N, 3] or [{c}, N, 3], got {tuple(means.shape)}", field="means")
     n = means.shape[-2]
 
@@ -365,7 +374,7 @@ def render_gaussians(means: Tensor, quats: Tensor | None = None, scales: Tensor 
     if opacities is None:
         raise InvalidInputError("opacities are required", field="opacities")
     op_c = per_cam(opacities, (), "opacities")
-    means_c = means if per_camera else means[None].expand(c, n, 3)
+    means_c = means if means.ndim == 3 else means[None].expand(c, n, 3)
     cam = camera.to(dev)
     if sh is not None:
         if sh.ndim not in (3, 4) or sh.shape[-1] != 3:
@@ -405,26 +414,16 @@ def render_cloud(cloud: GaussianCloud, camera: Camera, background=0.0, backend: 
 
 
 # --------------------------------------------------------------------------------------------- from a mesh
-def _frame_quats(normals: np.ndarray, tangents: np.ndarray) -> np.ndarray:
-    """Unit quaternions (wxyz) of the frames (tangent, normal x tangent, normal)."""
-    from ..core.transforms import matrix_to_quat
-    z = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    x = tangents - (tangents * z).sum(1, keepdims=True) * z
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    y = np.cross(z, x)
-    return matrix_to_quat(np.stack([x, y, z], axis=-1)).astype(np.float32)
-
-
 def gaussians_from_mesh(vertices, faces, vertex_colors=None, face_colors=None, uvs=None, texture=None,
-                        per_face: int = 1, scale_factor: float = 0.5, flatness: float = 0.2,
+                        textured=None, per_face: int = 1, scale_factor: float = 0.25, flatness: float = 0.2,
                         opacity: float = 0.95, name: str = "gaussians") -> GaussianCloud:
     """Canonical Gaussians on a triangle mesh: one per vertex plus ``per_face`` per triangle (barycentric).
 
     vertices: [V, 3], faces: [F, 3]; colour from ``vertex_colors`` [V, 3] (barycentric), ``face_colors`` [F, 3],
-    or ``uvs`` [V, 2] + ``texture`` [H, W, 3] in [0, 1] (bilinear; v up as in glTF after the reader's flip);
-    default light grey. Vertex Gaussians are isotropic with sigma = ``scale_factor`` x the mean incident edge
-    length; face Gaussians lie in the triangle's plane (sigma = ``scale_factor`` x the mean edge length, and
-    ``flatness`` x that along the normal). ``per_face`` points are placed on a deterministic barycentric
+    and/or ``uvs`` [V, 2] + ``texture`` [H, W, 3] in [0, 1] (bilinear, glTF orientation; multiplied with the base
+    colour; ``textured`` [V] bool limits it to those vertices); default light grey. Vertex Gaussians are isotropic with sigma = ``scale_factor`` x the mean incident edge
+    length; face Gaussians lie in the triangle's plane (sigma = ``scale_factor`` x the mean edge length / sqrt(per_face),
+    and ``flatness`` x that along the normal). ``per_face`` points are placed on a deterministic barycentric
     lattice-free sequence (R2 low-discrepancy, folded into the triangle). scale_factor/flatness/opacity are
     SDK defaults, not the paper's (it states none).
     """
@@ -439,15 +438,11 @@ def gaussians_from_mesh(vertices, faces, vertex_colors=None, face_colors=None, u
         raise InvalidInputError(f"vertex {i} is not finite", field=f"vertices[{i}]")
     if f.min() < 0 or f.max() >= len(v):
         raise InvalidInputError(f"face index out of range [0, {len(v)})", field="faces")
-    e3 = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    el3 = np.linalg.norm(v[e3[:, 0]] - v[e3[:, 1]], axis=1)  # per face corner, for the face sizes
-    e = np.unique(np.sort(e3, axis=1), axis=0)  # unique edges, for the vertex sizes
+    e = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
     el = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
-    vsum = np.bincount(e.ravel(), weights=np.repeat(el, 2), minlength=len(v))
-    vcnt = np.bincount(e.ravel(), minlength=len(v))
-    fallback = float(np.median(el)) if len(el) else 1e-2
-    vlen = np.where(vcnt > 0, vsum / np.maximum(vcnt, 1), fallback)
-    flen = el3.reshape(3, -1).mean(0)
+    vlen = np.full(len(v), np.inf)
+    np.minimum.at(vlen, e.ravel(), np.repeat(el, 2))
+    vlen = np.where(np.isfinite(vlen), vlen, float(np.median(el)))
     # per-face barycentric samples (R2 sequence, folded into the simplex)
     k = max(0, int(per_face))
     g = 1.32471795724474602596
@@ -460,16 +455,23 @@ def gaussians_from_mesh(vertices, faces, vertex_colors=None, face_colors=None, u
         bary = np.full((1, 3), 1.0 / 3.0)
     tri = v[f]  # [F, 3, 3]
     fpts = np.einsum("kb,fbc->fkc", bary, tri).reshape(-1, 3)
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    degenerate = np.linalg.norm(fn, axis=1) < 1e-20
-    fn[degenerate] = [0.0, 0.0, 1.0]
-    fq = _frame_quats(fn, np.where(degenerate[:, None], [[1.0, 0.0, 0.0]], tri[:, 1] - tri[:, 0]))
+    # face Gaussians: the covariance of the uniform distribution on the triangle, sum_i (v_i - m)(v_i - m)^T / 12,
+    # shared among its k samples (/ k), so long thin triangles give long thin Gaussians
+    cen = tri - tri.mean(1, keepdims=True)
+    cov = np.einsum("fbi,fbj->fij", cen, cen) / 12.0 / max(k, 1)
+    evals, evecs = np.linalg.eigh(cov)  # ascending: evecs[..., 0] is the normal direction
+    evecs[np.linalg.det(evecs) < 0, :, 0] *= -1  # right-handed frames
+    tang = np.sqrt(np.clip(evals[:, 1:], 1e-24, None)) * (scale_factor / 0.25)
+    tang = np.maximum(tang, 1e-3 * max(float(np.median(el)), 1e-9))
+    s_f = np.stack([flatness * tang[:, 0], tang[:, 0], tang[:, 1]], axis=1)
+    from ..core.transforms import matrix_to_quat
+    fq = matrix_to_quat(evecs).astype(np.float32)
     means = np.concatenate([v, fpts]).astype(np.float32)
     quats = np.concatenate([np.tile([[1.0, 0.0, 0.0, 0.0]], (len(v), 1)), np.repeat(fq, k, axis=0)])
     s_v = np.repeat((scale_factor * vlen)[:, None], 3, axis=1)
-    s_f = np.stack([scale_factor * flen, scale_factor * flen, flatness * scale_factor * flen], axis=1)
     scales = np.concatenate([s_v, np.repeat(s_f, k, axis=0)])
 
+    col = None
     if vertex_colors is not None:
         vc = np.asarray(vertex_colors, dtype=np.float64).reshape(len(v), -1)[:, :3]
         col = np.concatenate([vc, np.einsum("kb,fbc->fkc", bary, vc[f]).reshape(-1, 3)])
@@ -479,12 +481,17 @@ def gaussians_from_mesh(vertices, faces, vertex_colors=None, face_colors=None, u
         np.add.at(vcol, f.ravel(), np.repeat(fc, 3, axis=0))
         vcol /= np.maximum(np.bincount(f.ravel(), minlength=len(v)), 1)[:, None]
         col = np.concatenate([vcol, np.repeat(fc, k, axis=0)])
-    elif uvs is not None and texture is not None:
+    if uvs is not None and texture is not None:  # base colour x texture, where textured (default: everywhere)
         from .raster import sample_texture_np
         uv = np.asarray(uvs, dtype=np.float64).reshape(len(v), 2)
         fuv = np.einsum("kb,fbc->fkc", bary, uv[f]).reshape(-1, 2)
-        col = sample_texture_np(np.asarray(texture), np.concatenate([uv, fuv]))
-    else:
+        tcol = sample_texture_np(np.asarray(texture), np.concatenate([uv, fuv]))[:, :3]
+        if textured is not None:
+            tv = np.asarray(textured, dtype=bool).reshape(len(v))
+            tmask = np.concatenate([tv, np.repeat(tv[f].all(1), k)])
+            tcol = np.where(tmask[:, None], tcol, 1.0)
+        col = tcol if col is None else col * tcol
+    if col is None:
         col = np.full((len(means), 3), 0.75)
     col = np.clip(col, 0.0, 1.0)
     op = np.full(len(means), float(opacity), dtype=np.float32)

@@ -198,13 +198,16 @@ def test_gaussians_from_mesh_covers_the_mesh():
     assert np.allclose(g.colors[:4], vc, atol=1e-6)
     # barycentric colours: every face sample's colour is the barycentric mix of its triangle's colours
     assert np.all(g.means[4:, 2] == 0) and np.all((g.means[4:, :2] >= 0) & (g.means[4:, :2] <= 1))
-    assert np.allclose(g.scales[:4], 0.5 * np.array([(1 + 1 + math.sqrt(2)) / 3, 1.0, (1 + 1 + math.sqrt(2)) / 3,
-                                                     1.0])[:, None], atol=1e-6)
+    assert np.allclose(g.scales[:4], 0.25, atol=1e-6)  # 0.25 x the shortest incident edge (1)
     # face Gaussians are flat along the face normal (+-Z here)
     from sdk.core.transforms import quat_to_matrix
     r = quat_to_matrix(g.quats[4:])
-    assert np.allclose(np.abs(r[:, :, 2] @ np.array([0, 0, 1.0])), 1.0, atol=1e-6)
-    assert (g.scales[4:, 2] < g.scales[4:, 0]).all()
+    assert np.allclose(np.abs(r[:, :, 0] @ np.array([0, 0, 1.0])), 1.0, atol=1e-6)  # local x = the normal
+    assert (g.scales[4:, 0] < g.scales[4:, 1]).all() and np.allclose(np.linalg.det(r), 1.0, atol=1e-5)
+    # the face Gaussians' covariance is the triangle's second moment / k (sum of the in-plane variances)
+    tri = v[f[0]]
+    c = tri - tri.mean(0)
+    assert np.isclose((g.scales[4] ** 2)[1:].sum(), np.trace(c.T @ c / 12 / 3), rtol=1e-4)
     with pytest.raises(InvalidInputError, match="vertex 1"):
         gaussians_from_mesh(np.array([[0, 0, 0], [np.nan, 0, 0], [0, 1, 0]]), np.array([[0, 1, 2]]))
 

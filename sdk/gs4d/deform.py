@@ -1,0 +1,57 @@
+"""The deformation decoder phi (Track4DGen Eq. 7; 4DGaussians ``scene/deformation.py``): HexPlane features (optionally
+concatenated with diffusion features, Eq. 6) -> a shared layer -> three lightweight heads for delta position, delta
+rotation (added to the quaternion) and delta log-scale. Opacity and colour are not deformed.
+
+The heads' last layers start at zero, so the field starts as the identity (canonical = frame 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .hexplane import HexPlaneField
+
+
+@dataclass
+class Deltas:
+    position: Tensor  # [P, 3]
+    rotation: Tensor  # [P, 4] added to the wxyz quaternion
+    log_scale: Tensor  # [P, 3] added to log(scale)
+
+
+def _head(width: int, out: int) -> nn.Sequential:
+    h = nn.Sequential(nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, out))
+    nn.init.zeros_(h[-1].weight)
+    nn.init.zeros_(h[-1].bias)
+    return h
+
+
+class DeformationField(nn.Module):
+    def __init__(self, bounds: Tensor, spatial_resolution: int = 64, temporal_resolution: int = 8,
+                 feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0):
+        super().__init__()
+        self.grid = HexPlaneField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires)
+        self.extra_dim = extra_dim
+        self.feature_out = nn.Linear(self.grid.out_dim + extra_dim, width)
+        self.pos = _head(width, 3)
+        self.rot = _head(width, 4)
+        self.scale = _head(width, 3)
+
+    def forward(self, points: Tensor, t, extra: Tensor | None = None) -> Deltas:
+        """points [P, 3], t scalar or [P], extra [P, extra_dim] (diffusion features) -> Deltas"""
+        f = self.grid(points, t)
+        if self.extra_dim:
+            if extra is None or extra.shape != (points.shape[0], self.extra_dim):
+                raise ValueError(f"extra features must be [{points.shape[0]}, {self.extra_dim}]")
+            f = torch.cat([f, extra], -1)
+        h = self.feature_out(f)
+        return Deltas(self.pos(h), self.rot(h), self.scale(h))
+
+    def query(self, points: Tensor, t) -> Tensor:
+        """Deformed positions phi(x, t) = x + delta x.  points [P, 3] -> [P, 3]"""
+        return points + self.forward(points, t).position
+
+    def mlp_parameters(self):
+        return [p for n, p in self.named_parameters() if not n.startswith("grid.")]
