@@ -2,7 +2,10 @@
 concatenated with diffusion features, Eq. 6) -> a shared layer -> three lightweight heads for delta position, delta
 rotation (added to the quaternion) and delta log-scale. Opacity and colour are not deformed.
 
-The heads' last layers start at zero, so the field starts as the identity (canonical = frame 0).
+The heads' last layers start near zero (uniform +-``init_scale``, SDK value 1e-4), so the field starts as (nearly)
+the identity (canonical = frame 0). Exactly zero would block every gradient to the planes and hidden layers until
+the last layer has grown (at the paper's MLP rate 1e-4 that takes hundreds of steps); with Adam's normalised updates
+a tiny non-zero layer lets the planes learn at full rate from the first step.
 """
 from __future__ import annotations
 
@@ -21,23 +24,24 @@ class Deltas:
     log_scale: Tensor  # [P, 3] added to log(scale)
 
 
-def _head(width: int, out: int) -> nn.Sequential:
+def _head(width: int, out: int, init_scale: float) -> nn.Sequential:
     h = nn.Sequential(nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, out))
-    nn.init.zeros_(h[-1].weight)
+    nn.init.uniform_(h[-1].weight, -init_scale, init_scale)
     nn.init.zeros_(h[-1].bias)
     return h
 
 
 class DeformationField(nn.Module):
     def __init__(self, bounds: Tensor, spatial_resolution: int = 64, temporal_resolution: int = 8,
-                 feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0):
+                 feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0,
+                 init_scale: float = 1e-4):
         super().__init__()
         self.grid = HexPlaneField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires)
         self.extra_dim = extra_dim
         self.feature_out = nn.Linear(self.grid.out_dim + extra_dim, width)
-        self.pos = _head(width, 3)
-        self.rot = _head(width, 4)
-        self.scale = _head(width, 3)
+        self.pos = _head(width, 3, init_scale)
+        self.rot = _head(width, 4, init_scale)
+        self.scale = _head(width, 3, init_scale)
 
     def forward(self, points: Tensor, t, extra: Tensor | None = None) -> Deltas:
         """points [P, 3], t scalar or [P], extra [P, extra_dim] (diffusion features) -> Deltas"""

@@ -35,7 +35,8 @@ class Fit4DConfig:
     batch: int = 64  # images per step (paper: 4 views x 16 frames)
     lr_planes: float = 0.01  # paper
     lr_mlp: float = 1e-4  # paper
-    lr_means: float = 1e-4  # SDK (3DGS: 1.6e-4 x extent)
+    lr_means: float = 0.0  # canonical centres frozen (Animate3D: "nominal" static rates); > 0 lets them drift
+    # jointly with the field (a gauge freedom the images cannot see)
     lr_sh: float = 5e-3  # SDK (3DGS: 2.5e-3 DC)
     lr_opacity: float = 0.02  # SDK (3DGS: 0.05)
     lr_scales: float = 5e-3  # SDK (3DGS: 5e-3)
@@ -44,6 +45,8 @@ class Fit4DConfig:
     lambda_rec: float = LAMBDA_REC
     lambda_arap: float = LAMBDA_ARAP
     lambda_sds: float = LAMBDA_SDS
+    arap_always: bool = False  # SDK option: ARAP from the first step (paper: refinement only)
+    lambda_canonical: float = 0.0  # SDK option: penalise |delta x| at the first frame (the canonical pose)
     arap_k: int = 3  # Animate3D (SC-GS) K; its 0.01 ball radius is not used
     arap_nodes: int = 512  # Animate3D
     sh_degree: int = 3  # spec suggestion (paper: unstated)
@@ -167,12 +170,16 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
         rec = reconstruction_loss(out.rgb, out.alpha, gt_rgb[view_ids, frame_ids], gt_mask[view_ids, frame_ids])
         loss = cfg.lambda_rec * rec
         arap = torch.zeros((), device=device)
-        if refine and cfg.lambda_arap > 0 and deform:
+        if (refine or cfg.arap_always) and cfg.lambda_arap > 0 and deform:
             nodes = torch.randint(0, model.n, (min(cfg.arap_nodes, model.n),), generator=gen).to(device)
             ut = sorted(set(tb.tolist()))
             posed_all = model.at_times(ut)[0]  # [F, N, 3]
             arap = sum(arap_loss(rest, posed_all[i], nbr, nodes) for i in range(len(ut))) / len(ut)
             loss = loss + cfg.lambda_arap * arap
+        if cfg.lambda_canonical > 0 and deform:
+            nodes = torch.randint(0, model.n, (min(4096, model.n),), generator=gen).to(device)
+            d0 = model.field(model.means[nodes], float(times[0])).position
+            loss = loss + cfg.lambda_canonical * d0.square().sum(-1).mean()
         if refine and guidance is not None and cfg.lambda_sds > 0:
             loss = loss + cfg.lambda_sds * guidance(out.rgb, view_ids, tb)
         opt.zero_grad(set_to_none=True)

@@ -75,6 +75,14 @@ class Gaussians4D(nn.Module):
             scales = torch.exp(self.log_scales)[None].expand(f, n, 3)
         return means, quats, scales, torch.sigmoid(self.opacity_logits), sh_at_time(self.sh, tt)
 
+    @torch.no_grad()
+    def trajectories(self, count: int, times) -> Tensor:
+        """Positions of the first ``count`` Gaussians (the canonical mesh's vertices, by construction of
+        ``canonical_from_mesh``) at the given times: mu_i + dx(mu_i, t) with the *learned* canonical means
+        -> [T, count, 3]. This is what the model renders, whatever gauge the canonical means drifted into."""
+        x = self.means[:count]
+        return torch.stack([x + self.field(x, float(t)).position for t in times])
+
     def canonical_parameters(self):
         return dict(means=self.means, quats=self.quats, log_scales=self.log_scales,
                     opacity_logits=self.opacity_logits, sh=self.sh)

@@ -295,11 +295,11 @@ def _render_gsplat(means, quats, scales, covars, opacities, colors, viewmats, ks
     if per_camera:  # camera c renders its own Gaussians: batch dim C, one camera each
         cont = lambda x: None if x is None else x.contiguous()  # noqa: E731
         kw = dict(means=cont(means), opacities=cont(opacities), colors=cont(colors[:, None]),
-                  viewmats=viewmats[:, None].contiguous(), Ks=ks[:, None].contiguous(), backgrounds=bg[:, None])
+                  viewmats=viewmats[:, None].contiguous(), Ks=ks[:, None].contiguous())
         kw.update(dict(quats=None, scales=None, covars=cont(covars)) if covars is not None else
                   dict(quats=cont(quats), scales=cont(scales)))
     else:
-        kw = dict(means=means[0], opacities=opacities[0], colors=colors, viewmats=viewmats, Ks=ks, backgrounds=bg)
+        kw = dict(means=means[0], opacities=opacities[0], colors=colors, viewmats=viewmats, Ks=ks)
         kw.update(dict(quats=None, scales=None, covars=covars[0]) if covars is not None else
                   dict(quats=quats[0], scales=scales[0]))
     if kw["quats"] is None:
@@ -310,7 +310,9 @@ def _render_gsplat(means, quats, scales, covars, opacities, colors, viewmats, ks
                                   render_mode="RGB+ED", rasterize_mode="classic", **kw)
     img = img.reshape(c, height, width, -1)
     alpha = alpha.reshape(c, height, width)
-    return SplatResult(img[..., :3], alpha, img[..., 3])
+    # the background is composited here: gsplat 1.5.3's packed path asserts a background shape without batch dims
+    rgb = img[..., :-1] + (1 - alpha)[..., None] * bg[:, None, None, :]
+    return SplatResult(rgb, alpha, img[..., -1])
 
 
 # --------------------------------------------------------------------------------------------- public entry
