@@ -8,6 +8,8 @@ EVALUATIONS = {
     "skinning": "sdk.evaluation.skinning",
     "motion": "sdk.evaluation.motion",
     "joints": "sdk.evaluation.joints",
+    "gs4d": "sdk.evaluation.gs4d",
+    "tracking": "sdk.evaluation.tracking",
 }
 
 

@@ -137,3 +137,16 @@ def test_render_views_cli(shared_data, tmp_path):
                  "--clip", "nope"]) == 2
     assert main(["render-views", str(shared_data / "rigged" / "CesiumMan" / "CesiumMan.glb"), "-o", str(out),
                  "--frames", "1"]) == 2
+
+
+def test_reconstruct_4d_cli_tiny(shared_data, tmp_path):
+    from sdk.cli import main
+    views = tmp_path / "v"
+    assert main(["render-views", str(shared_data / "rigged" / "Fox" / "Fox.glb"), "--clip", "Run", "-o", str(views),
+                 "--frames", "2", "--size", "24", "--supersample", "1"]) == 0
+    out = tmp_path / "out"
+    assert main(["reconstruct-4d", str(views), "-o", str(out), "--iterations", "2", "--batch", "4",
+                 "--gaussians", "100", "--device", "cpu", "--time-basis", "1"]) == 0
+    for f in ("model.pt", "mesh_sequence.npz", "report.json", "preview.png", "splats/frame_0001.ply"):
+        assert (out / f).exists(), f
+    assert main(["reconstruct-4d", str(tmp_path), "-o", str(out)]) == 2  # not a multi-view folder
