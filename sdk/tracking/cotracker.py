@@ -1,12 +1,11 @@
 """Optional CoTracker3 (facebookresearch/co-tracker; code and weights CC-BY-NC 4.0: user-installed, never vendored).
 
 ``cotracker_tracks(video, queries)`` uses ``cotracker.predictor.CoTrackerPredictor`` with the user's
-``<ARTICULATE_WEIGHTS_DIR>/cotracker3/scaled_offline.pth``; when either is missing it raises one clear error, and
+``<ARTICULATE_WEIGHTS_DIR>/scaled_offline.pth`` (registry entry ``cotracker3``); when either is missing it raises one clear error, and
 ``best_tracks`` falls back to the Lucas-Kanade tracker.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ WEIGHTS_FILE = "scaled_offline.pth"
 
 
 def _weights_dir() -> Path:
-    return Path(os.environ.get("ARTICULATE_WEIGHTS_DIR", Path.home() / ".cache" / "articulate" / "weights")) / "cotracker3"
+    from ..config import settings
+    return Path(settings.weights_dir)
 
 
 def cotracker_tracks(video: np.ndarray, queries: np.ndarray, checkpoint: str | None = None, device="cpu"):

@@ -124,3 +124,16 @@ def test_gt_tracks_and_klt_on_a_rendered_asset(shared_data):
     assert m["delta_avg"] > 0.3 and 0 <= m["aj"] <= 1
     with pytest.raises(InvalidInputError, match="video"):
         klt_tracks(video.frames[1][:1], qs[1])
+
+
+def test_cotracker_is_optional_and_falls_back(tmp_path, monkeypatch):
+    from sdk.errors import MissingDependencyError, MissingWeightsError
+    from sdk.tracking.cotracker import best_tracks, cotracker_tracks
+    video = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
+    q = np.array([[10.0, 12.0], [20.0, 8.0]])
+    with pytest.raises((MissingDependencyError, MissingWeightsError)):
+        cotracker_tracks(video, q, checkpoint=str(tmp_path / "none.pth"))
+    t, v, name = best_tracks(video, q)
+    assert name == "klt" and t.shape == (3, 2, 2) and v.shape == (3, 2)
+    from sdk.models.registry import get_model
+    assert get_model("cotracker3").files[0].filename == "scaled_offline.pth"
