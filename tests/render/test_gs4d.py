@@ -33,7 +33,7 @@ def test_hexplane_matches_manual_bilinear_product_and_time_planes_start_at_one()
             if b == 3:
                 assert torch.all(p == 1.0)  # time planes start at 1
             else:
-                assert 0.1 <= float(p.min()) and float(p.max()) <= 0.5
+                assert 0.1 <= float(p.detach().min()) and float(p.detach().max()) <= 0.5
             with torch.no_grad():
                 p.uniform_(-1, 1)  # random planes for the sampling check
     pts = torch.tensor([[0.3, -0.55, 0.12], [-0.9, 0.7, 0.99]])
