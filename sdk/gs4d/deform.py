@@ -34,8 +34,9 @@ def _head(width: int, out: int, init_scale: float) -> nn.Sequential:
 class DeformationField(nn.Module):
     def __init__(self, bounds: Tensor, spatial_resolution: int = 64, temporal_resolution: int = 8,
                  feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0,
-                 init_scale: float = 1e-4):
+                 init_scale: float = 1e-4, anchor_time: float | None = None):
         super().__init__()
+        self.anchor_time = anchor_time
         self.grid = HexPlaneField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires)
         self.extra_dim = extra_dim
         self.feature_out = nn.Linear(self.grid.out_dim + extra_dim, width)
@@ -44,7 +45,16 @@ class DeformationField(nn.Module):
         self.scale = _head(width, 3, init_scale)
 
     def forward(self, points: Tensor, t, extra: Tensor | None = None) -> Deltas:
-        """points [P, 3], t scalar or [P], extra [P, extra_dim] (diffusion features) -> Deltas"""
+        """points [P, 3], t scalar or [P], extra [P, extra_dim] (diffusion features) -> Deltas.
+        With ``anchor_time`` set, the deltas are differences to the deltas at that time, so the canonical frame is
+        exactly undeformed and no time-constant offset can be learned (SDK choice, see docs/gaussians.md)."""
+        d = self._raw(points, t, extra)
+        if self.anchor_time is None:
+            return d
+        a = self._raw(points, self.anchor_time, extra)
+        return Deltas(d.position - a.position, d.rotation - a.rotation, d.log_scale - a.log_scale)
+
+    def _raw(self, points: Tensor, t, extra: Tensor | None) -> Deltas:
         f = self.grid(points, t)
         if self.extra_dim:
             if extra is None or extra.shape != (points.shape[0], self.extra_dim):

@@ -46,6 +46,7 @@ class Fit4DConfig:
     lambda_arap: float = LAMBDA_ARAP
     lambda_sds: float = LAMBDA_SDS
     arap_always: bool = False  # SDK option: ARAP from the first step (paper: refinement only)
+    anchor_canonical: bool = True  # SDK: dx(x, t) - dx(x, t_0), the first frame is exactly the canonical pose
     lambda_canonical: float = 0.0  # SDK option: penalise |delta x| at the first frame (the canonical pose)
     arap_k: int = 3  # Animate3D (SC-GS) K; its 0.01 ball radius is not used
     arap_nodes: int = 512  # Animate3D
@@ -141,7 +142,8 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
     tres = cfg.temporal_resolution or max(8, t_n // 2)
     model = Gaussians4D(canonical, sh_degree=cfg.sh_degree, time_basis=max(1, cfg.time_basis),
                         spatial_resolution=cfg.spatial_resolution, temporal_resolution=tres,
-                        feature_dim=cfg.feature_dim, multires=tuple(cfg.multires), width=cfg.width).to(device)
+                        feature_dim=cfg.feature_dim, multires=tuple(cfg.multires), width=cfg.width,
+                        anchor_time=float(times[0]) if cfg.anchor_canonical else None).to(device)
     groups = [dict(params=model.field.grid.plane_parameters(), lr=cfg.lr_planes, name="planes"),
               dict(params=model.field.mlp_parameters(), lr=cfg.lr_mlp, name="mlp"),
               dict(params=[model.means], lr=cfg.lr_means, name="means"),

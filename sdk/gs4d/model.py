@@ -22,7 +22,7 @@ class Gaussians4D(nn.Module):
     def __init__(self, cloud: GaussianCloud, bounds: Tensor | None = None, *, sh_degree: int = 3,
                  time_basis: int = 4, spatial_resolution: int = 64, temporal_resolution: int = 8,
                  feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0,
-                 bounds_margin: float = 0.5):
+                 bounds_margin: float = 0.5, anchor_time: float | None = None):
         super().__init__()
         means = torch.as_tensor(cloud.means, dtype=torch.float32)
         if bounds is None:
@@ -42,7 +42,7 @@ class Gaussians4D(nn.Module):
         self.sh_degree = sh_degree
         self.time_basis = time_basis
         self.field = DeformationField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires, width,
-                                      extra_dim)
+                                      extra_dim, anchor_time=anchor_time)
 
     @property
     def n(self) -> int:
