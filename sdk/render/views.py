@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ..core.multiview import MultiViewVideo
 from ..errors import InvalidInputError
