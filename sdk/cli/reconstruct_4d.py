@@ -4,7 +4,8 @@ VIEWS is a folder written by ``articulate render-views`` (or by hand): ``cameras
 view. The static mesh (Track4DGen's input 3-D model, posed as at the first frame, in the cameras' world frame) is
 ``--mesh`` or the folder's ``gt.npz`` canonical mesh.
 
-Outputs in OUT: model.pt, mesh_sequence.npz (the field-deformed canonical mesh), splats/frame_XXXX.ply (3DGS),
+Outputs in OUT: model.pt, mesh_sequence.npz (the field-deformed canonical mesh), mesh_cache.usdc (when
+``exporters.usd_cache`` is installed), splats/frame_XXXX.ply (3DGS),
 splats.usda (time-sampled ParticleField3DGaussianSplat), report.json, preview.png; with ``--rig R.usda|.glb`` also a
 skinned rig through ``rig_from_motion``.
 """
@@ -92,6 +93,12 @@ def run(args) -> int:
             report["splats_usd"] = "splats.usda"
         except ImportError as e:  # no usd-core, or one without the ParticleField schema
             report["splats_usd"] = f"skipped: {e}"
+    try:  # USD points cache (exporters.usd_cache, from the mesh-cache work), when present
+        from exporters.usd_cache import write_mesh_cache_usd
+        write_mesh_cache_usd(seq, out / "mesh_cache.usdc")
+        report["mesh_cache"] = "mesh_cache.usdc"
+    except ImportError as e:
+        report["mesh_cache"] = f"skipped: {e}"
     if args.rig:
         from ..motionrig.pipeline import rig_from_motion
         rig, rep = rig_from_motion(seq, device=None if device == "cpu" else device)

@@ -166,8 +166,7 @@ def add_arguments(p: argparse.ArgumentParser):
 
 
 def run(args) -> int:
-    from ..config import settings
-    shared = Path(getattr(settings, "shared_data", None) or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     cases = CASES[:2] if args.quick else CASES
     results = []
     for folder, file, clip in cases:
