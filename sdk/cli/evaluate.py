@@ -9,6 +9,8 @@ EVALUATIONS = {
     "motion": "sdk.evaluation.motion",
     "joints": "sdk.evaluation.joints",
     "autorig": "sdk.evaluation.autorig",
+    "gs4d": "sdk.evaluation.gs4d",
+    "tracking": "sdk.evaluation.tracking",
 }
 
 

@@ -1,7 +1,7 @@
 """What a loader returns: the mesh, its parts, and (for rigged inputs) the ground-truth rig."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +11,23 @@ from ..errors import InvalidInputError
 
 
 @dataclass
+class Appearance:
+    """Base colour of an asset's surface, per vertex of ``Asset.mesh`` (glTF: material baseColorFactor x COLOR_0,
+    and the base-colour texture through TEXCOORD_0 where ``textured``). Colours are as stored (sRGB-encoded)."""
+
+    vertex_colors: np.ndarray  # [V, 3] float32 in [0, 1]
+    uvs: np.ndarray  # [V, 2] float32, glTF convention (0, 0) = the image's top-left; zeros where untextured
+    texture: np.ndarray | None = None  # [H, W, 3] float32 in [0, 1]
+    textured: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # [V] samples the texture
+
+
+@dataclass
 class Asset:
     path: Path | None
     mesh: Mesh
     parts: PartLabels | None = None
     rig: Rig | None = None  # ground-truth rig when the file carries a skin
+    appearance: Appearance | None = None  # surface colours / texture, when the format carries them
 
     def parts_from_skin(self) -> PartLabels:
         """Kinematic parts as SP4D defines them (App. B): argmax of the skinning weights.

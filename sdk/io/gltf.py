@@ -202,7 +202,7 @@ def _primitive_arrays(doc: _Doc, prim):
             out[name] = data
         faces = np.asarray(dm.faces, dtype=np.int64).reshape(-1, 3)
         return out, faces
-    out = {name: doc.accessor(i) for name, i in attrs.items() if name in ("POSITION", "JOINTS_0", "WEIGHTS_0", "JOINTS_1", "WEIGHTS_1", "TEXCOORD_0")}
+    out = {name: doc.accessor(i) for name, i in attrs.items() if name in ("POSITION", "JOINTS_0", "WEIGHTS_0", "JOINTS_1", "WEIGHTS_1", "TEXCOORD_0", "COLOR_0")}
     if "POSITION" not in out:
         raise AssetReadError(doc.path, "primitive has no POSITION attribute")
     nv = len(out["POSITION"])
@@ -298,6 +298,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             bind_world[jindex[n]] = np.linalg.inv(ibm[k])
 
     verts, faces, part_of_vertex, part_names, joints_l, weights_l = [], [], [], [], [], []
+    appearance_l: list[tuple] = []  # per kept primitive: (colour [n, 3], uv [n, 2] | None, texture index | None)
     nvert = 0
     has_skin = bool(joint_nodes)
     for n in sc.order:
@@ -305,13 +306,14 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         if nd.mesh is None:
             continue
         mesh = g.meshes[nd.mesh]
-        node_verts, node_faces, node_j, node_w = [], [], [], []
+        node_verts, node_faces, node_j, node_w, node_app = [], [], [], [], []
         base = 0
         for prim in mesh.primitives:
             arrs, f = _primitive_arrays(doc, prim)
             p = np.asarray(arrs["POSITION"], dtype=np.float64)
             if len(f) == 0:
                 continue
+            node_app.append(_primitive_appearance(g, prim, arrs, len(p)))
             node_verts.append(p)
             node_faces.append(f + base)
             base += len(p)
@@ -351,6 +353,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             v = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
             jj = ww = None
         verts.append(v)
+        appearance_l.extend(node_app)
         faces.append(f + nvert)
         part_of_vertex.append(np.full(len(v), len(part_names)))
         part_names.append(nd.name or mesh.name or f"node_{n}")
@@ -361,7 +364,9 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
     if not verts:
         raise AssetReadError(path, "contains no triangle mesh")
     taken: set[str] = set()
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    appearance = _appearance(doc, appearance_l)
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem),
+                uvs=appearance.uvs if appearance.textured.any() else None)
     parts = PartLabels(np.concatenate(part_of_vertex), [sanitize_name(nm, taken) for nm in part_names])
 
     rig = None
@@ -381,7 +386,74 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         skel = Skeleton(names, parents, world_to_local(parents, rest_j), bind_world)
         anims = [_read_animation(doc, sc, a, ai, joint_nodes, parents, fps) for ai, a in enumerate(g.animations or [])]
         rig = Rig(mesh, skel, skin, parts, [a for a in anims if a is not None], metadata={"source": str(path)})
-    return Asset(path=path, mesh=mesh, parts=parts, rig=rig)
+    return Asset(path=path, mesh=mesh, parts=parts, rig=rig, appearance=appearance)
+
+
+def _primitive_appearance(g, prim, arrs: dict, n: int) -> tuple:
+    """(linear base colour per vertex [n, 3], TEXCOORD_0 [n, 2] or None, base-colour texture index or None)."""
+    factor = np.ones(3)
+    tex = None
+    if prim.material is not None and g.materials:
+        pbr = g.materials[prim.material].pbrMetallicRoughness
+        if pbr is not None:
+            if pbr.baseColorFactor is not None:
+                factor = np.asarray(pbr.baseColorFactor, dtype=np.float64)[:3]
+            if pbr.baseColorTexture is not None and (pbr.baseColorTexture.texCoord or 0) == 0:
+                tex = int(pbr.baseColorTexture.index)
+    col = np.broadcast_to(factor, (n, 3)).copy()
+    if "COLOR_0" in arrs:
+        c = np.asarray(arrs["COLOR_0"], dtype=np.float64).reshape(n, -1)[:, :3]
+        col = col * c
+    uv = np.asarray(arrs["TEXCOORD_0"], dtype=np.float64).reshape(n, 2) if "TEXCOORD_0" in arrs else None
+    return col, uv, (tex if uv is not None else None)
+
+
+def _decode_image(doc, index: int) -> np.ndarray:
+    """glTF image -> [H, W, 3] float32 in [0, 1] (the stored, sRGB-encoded values)."""
+    im = doc.g.images[index]
+    if im.bufferView is not None:
+        data = doc.view_bytes(im.bufferView)
+    elif im.uri is not None and im.uri.startswith("data:"):
+        import base64
+        data = base64.b64decode(im.uri.split(",", 1)[1])
+    elif im.uri is not None:
+        f = doc.path.parent / im.uri
+        if not f.exists():
+            raise AssetReadError(doc.path, f"image file '{im.uri}' is missing")
+        data = f.read_bytes()
+    else:
+        raise AssetReadError(doc.path, f"image {index} has neither bufferView nor uri")
+    import io
+    try:
+        from PIL import Image
+    except ImportError as e:  # pragma: no cover
+        from ..errors import MissingDependencyError
+        raise MissingDependencyError("pillow", "reading glTF textures") from e
+    try:
+        arr = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32) / 255.0
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a bad asset
+        raise AssetReadError(doc.path, f"image {index} could not be decoded: {e}") from e
+    return arr
+
+
+def _appearance(doc, prims: list[tuple]):
+    """Per-vertex base colours and UVs of the kept primitives, plus the (first) base-colour texture image."""
+    from .asset import Appearance
+    col = np.concatenate([c for c, _, _ in prims]) if prims else np.zeros((0, 3))
+    uv = np.concatenate([u if u is not None else np.zeros((len(c), 2)) for c, u, _ in prims]) if prims else \
+        np.zeros((0, 2))
+    texs = [t for _, _, t in prims if t is not None]
+    texture, textured = None, np.zeros(len(col), dtype=bool)
+    if texs:
+        tex_index = texs[0]
+        if len(set(texs)) > 1:
+            log.info("%s: %d base-colour textures; only texture %d is sampled", doc.path.name, len(set(texs)), tex_index)
+        src = doc.g.textures[tex_index].source
+        if src is not None:
+            texture = _decode_image(doc, int(src))
+            textured = np.concatenate([np.full(len(c), t == tex_index) for c, _, t in prims])
+    return Appearance(vertex_colors=col.astype(np.float32), uvs=uv.astype(np.float32), texture=texture,
+                      textured=textured)
 
 
 def _read_animation(doc, sc, anim, ai, joint_nodes, parents, fps):

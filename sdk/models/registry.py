@@ -59,6 +59,11 @@ MODELS: dict[str, ModelSpec] = {
         "sam-vit-b", "Segment Anything ViT-B for SP4D back-mapping (optional; colour clustering otherwise)",
         None, None, [WeightFile("sam_vit_b_01ec64.pth", "SAM ViT-B checkpoint")],
         "github.com/facebookresearch/segment-anything"),
+    "cotracker3": ModelSpec(
+        "cotracker3", "CoTracker3 offline point tracker (optional, Track4DGen stage-1 tracks; code and weights "
+        "CC-BY-NC 4.0: install `cotracker` yourself; the SDK falls back to Lucas-Kanade or GT tracks)",
+        None, None, [WeightFile("scaled_offline.pth", "CoTracker3 offline checkpoint")],
+        "facebookresearch/co-tracker (CC-BY-NC)"),
 }
 
 

@@ -8,7 +8,10 @@ Mesh arrays in (numpy or torch: ``vertices [V, 3]``, ``faces [F, 3]``), images o
     out.rgb     # [N, H, W, 3]   out.labels  # [N, H, W] part id per pixel, -1 background
 """
 from .camera import Camera, look_at, orbit_cameras, project
+from .gaussians import (SplatResult, covariance_from_quat_scale, gaussians_from_mesh, gsplat_cameras, lbs_gaussians,
+                        render_cloud, render_gaussians)
 from .raster import Fragments, RenderResult, face_normals, rasterize, render_mesh
 
 __all__ = ["Camera", "look_at", "orbit_cameras", "project", "Fragments", "RenderResult",
-           "face_normals", "rasterize", "render_mesh"]
+           "face_normals", "rasterize", "render_mesh", "SplatResult", "covariance_from_quat_scale",
+           "gaussians_from_mesh", "gsplat_cameras", "lbs_gaussians", "render_cloud", "render_gaussians"]

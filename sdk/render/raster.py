@@ -166,25 +166,58 @@ def face_normals(vertices: Tensor, faces: Tensor) -> Tensor:
 @dataclass
 class RenderResult:
     """rgb: [N, H, W, 3] in [0, 1]; depth: [N, H, W] (+inf background); face_id, labels: [N, H, W] int64 (-1 background);
-    mask: [N, H, W] bool"""
+    mask: [N, H, W] bool; coverage: [N, H, W] float fraction of covered sub-samples (the alpha matte; equals
+    ``mask`` without supersampling)"""
 
     rgb: Tensor
     depth: Tensor
     face_id: Tensor
     labels: Tensor | None
     mask: Tensor
+    coverage: Tensor | None = None
+
+
+def _scaled(cameras: Camera, s: int) -> Camera:
+    return Camera(cameras.world_to_cam, cameras.focal * s, cameras.width * s, cameras.height * s,
+                  cameras.azimuth, cameras.elevation)
 
 
 def render_mesh(vertices, faces, cameras: Camera, face_colors=None, vertex_colors=None,
                 face_labels=None, background: float = 1.0, ambient: float = 0.35,
-                light_dir=(0.4, 0.6, 1.0)) -> RenderResult:
+                light_dir=(0.4, 0.6, 1.0), uvs=None, texture=None, textured=None,
+                supersample: int = 1) -> RenderResult:
     """Render a mesh into N cameras with two-sided Lambert shading from a camera-fixed light.
 
     vertices: [V, 3] or [N, V, 3] (one pose per camera: animated frames)
     faces: [F, 3] int
     face_colors: [F, 3] in [0, 1] (flat per face), or vertex_colors: [V, 3] (interpolated); default light grey
+    uvs: [V, 2] + texture: [H, W, 3] -- base colour = vertex colour (default white) x bilinear texture sample
+    (perspective-correct UVs, glTF convention); textured: [V] bool limits the texture to those vertices' faces
     face_labels: [F] int, written to ``labels`` per pixel (part ids, -1 background)
+    ambient: 1.0 renders unlit (pure base colour); supersample: s renders at s x s samples per pixel and
+    box-filters rgb (anti-aliasing) and coverage; depth is the mean over covered samples, ids/labels come
+    from the sample nearest the pixel centre.
     """
+    s = int(supersample)
+    if s < 1:
+        from ..errors import InvalidInputError
+        raise InvalidInputError(f"supersample must be >= 1, got {supersample}", field="supersample")
+    if s > 1:
+        hi = render_mesh(vertices, faces, _scaled(cameras, s), face_colors, vertex_colors, face_labels, background,
+                         ambient, light_dir, uvs, texture, textured, 1)
+        n, hh, ww = hi.mask.shape
+        h, w = hh // s, ww // s
+
+        def pool(x):  # [N, hh, ww, C] -> [N, h, w, C]
+            return x.reshape(n, h, s, w, s, -1).mean(dim=(2, 4))
+
+        cov = pool(hi.mask[..., None].float())[..., 0]
+        dsum = pool(torch.where(hi.mask, hi.depth, torch.zeros_like(hi.depth))[..., None])[..., 0]
+        depth = torch.where(cov > 0, dsum / cov.clamp_min(1e-12), torch.full_like(cov, float("inf")))
+        c = s // 2
+        pick = lambda x: x[:, c::s, c::s]  # noqa: E731
+        labels = pick(hi.labels) if hi.labels is not None else None
+        return RenderResult(pool(hi.rgb), depth, pick(hi.face_id), labels, cov >= 0.5, cov)
     dev = cameras.device
     verts = _as_tensor(vertices, torch.float32, dev)
     fcs = _as_tensor(faces, torch.int64, dev)
@@ -195,10 +228,23 @@ def render_mesh(vertices, faces, cameras: Camera, face_colors=None, vertex_color
     if vertex_colors is not None:
         vc = _as_tensor(vertex_colors, torch.float32, dev)
         col = (vc[fcs][fid] * frag.bary[..., None]).sum(-2)              # [N, H, W, 3]
+    elif face_colors is not None:
+        col = _as_tensor(face_colors, torch.float32, dev)[fid]
     else:
-        fc = (_as_tensor(face_colors, torch.float32, dev) if face_colors is not None
-              else torch.full((fcs.shape[0], 3), 0.75, device=dev))
-        col = fc[fid]
+        col = torch.full((n, h, w, 3), 1.0 if texture is not None else 0.75, device=dev)
+    if texture is not None:
+        if uvs is None:
+            from ..errors import InvalidInputError
+            raise InvalidInputError("a texture needs per-vertex uvs", field="uvs")
+        uv = _as_tensor(uvs, torch.float32, dev)
+        puv = (uv[fcs][fid] * frag.bary[..., None]).sum(-2)              # [N, H, W, 2]
+        tex = _as_tensor(texture, torch.float32, dev)
+        tcol = sample_texture(tex, puv)[..., :3]
+        if textured is not None:
+            tv = _as_tensor(textured, torch.bool, dev)
+            tface = tv[fcs].all(1)[fid]                                  # [N, H, W]
+            tcol = torch.where(tface[..., None], tcol, torch.ones_like(tcol))
+        col = col * tcol
     vb = verts if verts.ndim == 3 else verts[None].expand(n, -1, -1)
     nrm = face_normals(vb, fcs)                                          # [N, F, 3] world
     rot = cameras.world_to_cam[:, :3, :3]
@@ -213,4 +259,29 @@ def render_mesh(vertices, faces, cameras: Camera, face_colors=None, vertex_color
     if face_labels is not None:
         fl = _as_tensor(face_labels, torch.int64, dev)
         labels = torch.where(hit, fl[fid], torch.full_like(fid, -1))
-    return RenderResult(rgb, frag.depth, frag.face_id, labels, hit)
+    return RenderResult(rgb, frag.depth, frag.face_id, labels, hit, hit.float())
+
+
+def sample_texture(texture: Tensor, uv: Tensor) -> Tensor:
+    """Bilinear texture lookup with repeat wrapping, glTF convention (uv (0, 0) = the image's top-left corner,
+    v grows downwards; texel centres at +0.5).
+
+    texture: [H, W, C] float, uv: [..., 2] -> [..., C]
+    """
+    h, w = texture.shape[:2]
+    x = uv[..., 0] * w - 0.5
+    y = uv[..., 1] * h - 0.5
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = x0.long(), y0.long()
+    xa, xb = x0 % w, (x0 + 1) % w
+    ya, yb = y0 % h, (y0 + 1) % h
+    t = texture
+    return ((1 - fy) * ((1 - fx) * t[ya, xa] + fx * t[ya, xb]) + fy * ((1 - fx) * t[yb, xa] + fx * t[yb, xb]))
+
+
+def sample_texture_np(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """numpy wrapper of :func:`sample_texture` (texture [H, W, C] in [0, 1] or uint8) -> [..., C] float64."""
+    tex = np.asarray(texture)
+    tex = tex.astype(np.float64) / 255.0 if tex.dtype == np.uint8 else tex.astype(np.float64)
+    return sample_texture(torch.from_numpy(tex), torch.from_numpy(np.asarray(uv, dtype=np.float64))).numpy()
