@@ -66,6 +66,49 @@ def dominant_counts(rig: Rig) -> np.ndarray:  # [J]
     return np.bincount(top, minlength=rig.skeleton.n_joints)
 
 
+def reparent_detached(rig: Rig) -> tuple[Rig, list[str]]:
+    """Attach skinned joints that hang off *another* root (IK controller trees: Quaternius ``IKFrontLeg_L → FF_L``)
+    to the nearest joint of the main tree (bind-pose distance, earlier index), keeping every world transform.
+
+    Returns (rig with the new skeleton and re-expressed animations, names of the moved joints). The rig is
+    returned unchanged when nothing hangs off another root."""
+    from ..core.transforms import world_to_local
+    sk = rig.skeleton
+    dom = dominant_counts(rig)
+    root = find_motion_root(sk, dom)
+    J = sk.n_joints
+    in_main = np.zeros(J, bool)
+    in_main[root] = True
+    for j in range(root + 1, J):
+        if sk.parents[j] >= 0 and in_main[sk.parents[j]]:
+            in_main[j] = True
+    parents = sk.parents.copy()
+    main0 = in_main.copy()  # attach only to the original main tree, never to another moved joint
+    moved = []
+    pos = sk.bind_world[:, :3, 3]
+    for j in range(J):
+        if in_main[j] or dom[j] == 0 or (parents[j] >= 0 and in_main[parents[j]]):
+            continue
+        cand = [c for c in range(j) if main0[c] and not is_helper_bone(sk.names[c])]
+        if not cand:
+            continue
+        d = np.linalg.norm(pos[cand] - pos[j], axis=1)
+        parents[j] = cand[int(d.argmin())]
+        in_main[j] = True
+        moved.append(sk.names[j])
+        for c in range(j + 1, J):  # its own subtree follows
+            if parents[c] >= 0 and in_main[parents[c]]:
+                in_main[c] = True
+    if not moved:
+        return rig, []
+    rest_world = sk.rest_world()
+    new_sk = Skeleton(list(sk.names), parents, world_to_local(parents, rest_world), sk.bind_world.copy())
+    anims = [Animation.from_local_matrices(a.name, a.fps, world_to_local(parents, a.world_matrices(sk.parents)))
+             for a in rig.animations]
+    out = Rig(rig.mesh, new_sk, rig.skin, rig.parts, anims, rig.joint_parts, dict(rig.metadata))
+    return out.validate(), moved
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # rotations (torch, differentiable)
 
@@ -152,7 +195,8 @@ class KinematicRig:
         self.vertices = t(rig.mesh.vertices)
         self.skin_idx = torch.as_tensor(rig.skin.indices, device=device)
         self.skin_w = t(rig.skin.weights)
-        self.helper = np.array([is_helper_bone(n) for n in sk.names])
+        # helper = IK/pole-target name *and* no skin of its own (Quaternius IK roots that carry the feet are kept)
+        self.helper = np.array([is_helper_bone(n) and self.dominant[j] == 0 for j, n in enumerate(sk.names)])
 
     @property
     def n_driven(self) -> int:

@@ -26,6 +26,7 @@ class GroundConfig:
     color_a: tuple = (0.85, 0.85, 0.85)  # ours
     color_b: tuple = (0.45, 0.45, 0.45)  # ours
     sky: tuple = (1.0, 1.0, 1.0)  # ours: the preset colour of rays that miss the ground
+    fade_start: float = 4.0  # ours: distance (rig heights) where the checker starts fading to its mean colour
     shadow: bool = True
     shadow_max: float = 0.6  # ours: s_max, the darkest shadow
     shadow_decay: float = 8.0  # ours: k, per rig height
@@ -86,6 +87,9 @@ def ground_layer(camera: Camera, ground: float, height: float, cfg: GroundConfig
     ca = torch.tensor(cfg.color_a, device=p.device)
     cb = torch.tensor(cfg.color_b, device=p.device)
     col = torch.where(parity[..., None] < 0.5, ca, cb)
+    # ours: fade the checker to its mean colour far away (anti-aliasing without supersampling)
+    fade = ((t / height - cfg.fade_start) / cfg.fade_start).clamp(0, 1)[..., None]
+    col = (1 - fade) * col + fade * 0.5 * (ca + cb)
     if cfg.shadow and means is not None:
         col = col * shadow_factor(p, means, ground, height, cfg)[..., None]
     sky = torch.tensor(cfg.sky, device=p.device)

@@ -20,12 +20,12 @@ class PhysicsConfig:
     chosen from the stability measurements in ``shared/specs/akd_atop.md`` §4."""
     dt: float = 1.0 / 6000.0  # ours: 1/6000 s stable on cm-scale bones, 1/3000 s diverged
     height_m: float = 1.0  # ours: nominal rig height in metres for the simulation
-    ke: float = 400.0  # ours: global PD stiffness k_e (Eq. 12) [N·m/rad]
+    ke: float = 1000.0  # ours: global PD stiffness k_e (Eq. 12) [N·m/rad]
     kd: float = 0.4  # ours: global PD damping k_d; bounded by k_d·dt/I_min < 2 (I_min from the inertia floor)
     min_half_extent: float = 0.04  # ours: inertia floor: every cuboid half-extent ≥ this (× height_m)
     density: float = 300.0  # ours: boxes overestimate a body's volume (overlaps, corners); ~1/3 of water
-    contact_ke: float = 1e4  # ours: ground contact stiffness
-    contact_kd: float = 100.0  # ours
+    contact_ke: float = 5e4  # ours: ground contact stiffness (≤ 1% H static sinking for these masses)
+    contact_kd: float = 200.0  # ours
     contact_kf: float = 1e3  # ours: friction stiffness
     contact_mu: float = 0.9  # ours: friction coefficient
     contact_gap: float = 0.03  # ours: contact detection gap (× height_m) so one collide per chunk suffices

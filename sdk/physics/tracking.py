@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrackingConfig:
     iterations: int = 20  # the paper runs 200 (App. D); ours is the CPU budget; configurable
-    lr: float = 2e-2  # ours: Adam on θ̂ (radians) and q̇₀
-    w_rot: float = 0.1  # ours: weight of the orientation term
+    lr: float = 1e-2  # ours: Adam on θ̂ (radians)
+    lr_velocity: float = 0.1  # ours: Adam on q̇₀ (m/s, rad/s)
+    w_rot: float = 0.5  # ours: weight of the orientation term (1 − ⟨q, q*⟩²)
+    w_root: float = 0.3  # ours: weight of the root position term (the shape term is root-relative)
     lambda_smooth: float = 1e-2  # ours (blank in App. D)
     upright: bool = True
 
@@ -77,8 +79,9 @@ def box_corners(phys: PhysicsSkeleton, body_q: np.ndarray) -> np.ndarray:
 
 
 def grounded(phys: PhysicsSkeleton, q: np.ndarray) -> np.ndarray:
-    """Shift poses [F, B, 7] vertically so the lowest corner of frame 0 is at y = 0."""
-    c = box_corners(phys, q[0])
+    """Shift poses [F, B, 7] vertically so the lowest cuboid corner of the clip is at y = 0 (the paper shifts the
+    first frame; a kinematic clip's lowest foot can be lower later, so we use the whole clip: ours)."""
+    c = box_corners(phys, q)
     out = q.copy()
     out[..., 1] -= c[..., 1].min()
     return out
@@ -137,11 +140,16 @@ class Tracker:
         return torch.stack(out)
 
     def loss(self, sim: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Eq. 13 [reconstructed]: root-relative body positions + root position + orientations (weights ours)."""
         H = self.cfg.height_m
-        pos = ((sim[1:, :, :3] - ref[1:, :, :3]) ** 2).sum(-1).mean() / H ** 2
+        tc = self.cfg_track
+        rel_s = sim[1:, :, :3] - sim[1:, :1, :3]
+        rel_r = ref[1:, :, :3] - ref[1:, :1, :3]
+        shape = ((rel_s - rel_r) ** 2).sum(-1).mean() / H ** 2
+        root = ((sim[1:, 0, :3] - ref[1:, 0, :3]) ** 2).sum(-1).mean() / H ** 2
         dot = (sim[1:, :, 3:] * ref[1:, :, 3:]).sum(-1)
         rot = (1 - dot ** 2).mean()
-        return pos + self.cfg_track.w_rot * rot
+        return shape + tc.w_root * root + tc.w_rot * rot
 
     def prepare(self, params: MotionParams):
         ref = grounded(self.phys, body_targets(self.kin, self.phys, params))
@@ -177,7 +185,7 @@ class Tracker:
                 raise InvalidInputError(f"open-loop simulation failed: {e}", field="physics") from None
         th = theta.clone().requires_grad_(True)
         v = qd0.clone().requires_grad_(True)
-        opt = torch.optim.Adam([{"params": [th], "lr": tcfg.lr}, {"params": [v], "lr": tcfg.lr}])
+        opt = torch.optim.Adam([{"params": [th], "lr": tcfg.lr}, {"params": [v], "lr": tcfg.lr_velocity}])
         best = open_loop
         best_loss = open_loop.losses[0]
         losses = [best_loss]
@@ -191,14 +199,14 @@ class Tracker:
                 break
             L_track = self.loss(sim, ref)
             L = L_track + tcfg.lambda_smooth * smoothness_loss(th)
-            losses.append(float(L_track))
-            if float(L_track) < best_loss:
-                best_loss = float(L_track)
+            losses.append(float(L_track.detach()))
+            if float(L_track.detach()) < best_loss:
+                best_loss = float(L_track.detach())
                 best = result(th, v, sim, losses)
             L.backward()
             opt.step()
             if progress:
-                progress((it + 1) / tcfg.iterations, f"iteration {it + 1}/{tcfg.iterations} loss {float(L_track):.4g}")
+                progress((it + 1) / tcfg.iterations, f"iteration {it + 1}/{tcfg.iterations} loss {float(L_track.detach()):.4g}")
         # final evaluation of the last parameters
         if best.diverged is None:
             with torch.no_grad():
