@@ -8,6 +8,7 @@ EVALUATIONS = {
     "skinning": "sdk.evaluation.skinning",
     "motion": "sdk.evaluation.motion",
     "joints": "sdk.evaluation.joints",
+    "physics": "sdk.evaluation.physics",
 }
 
 

@@ -263,12 +263,16 @@ def _leg_length(kin: KinematicRig, leg: Leg) -> float:
 
 def generate_gait(kin: KinematicRig, motion: str = "walk", turn_rate: float = 0.0,
                   cfg: GenerateConfig | None = None, legs: list[Leg] | None = None, frame: Frame | None = None,
-                  scale_to_m: float = 1.0, progress=None) -> MotionParams:
-    """Procedural MotionParams for ``motion`` ∈ walk/trot/run/gallop/jump/idle (+ turning)."""
+                  scale_to_m: float | None = None, progress=None) -> MotionParams:
+    """Procedural MotionParams for ``motion`` ∈ walk/trot/run/gallop/jump/idle (+ turning).
+
+    ``scale_to_m``: rig units -> metres for the Froude/√L timing; default: the rig is taken as 1 m tall
+    (ours, the same nominal height as the physics step; rig files carry no reliable unit)."""
     cfg = cfg or GenerateConfig()
     legs = legs or detect_legs(kin, frame=frame)
     frame = frame or auto_frame(kin, foot_positions(kin, kin.rest_world_np[None], legs)[0])
     H = rig_height(kin)
+    scale_to_m = scale_to_m or 1.0 / H
     Fn = max(3, int(round(cfg.seconds * cfg.fps)) + 1)
     t = np.arange(Fn) / cfg.fps
     quad = any(l.end == "front" for l in legs)

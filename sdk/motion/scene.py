@@ -30,7 +30,7 @@ class GroundConfig:
     shadow: bool = True
     shadow_max: float = 0.6  # ours: s_max, the darkest shadow
     shadow_decay: float = 8.0  # ours: k, per rig height
-    shadow_grid: int = 96  # ours: resolution of the top-down height map
+    shadow_cell: float = 0.03  # ours: cell size of the top-down height map, × rig height
 
 
 @dataclass
@@ -50,12 +50,14 @@ def follow_camera(centers: Tensor, height: float, cfg: CameraConfig, width: int,
         sm.append(cfg.smoothing * sm[-1] + (1 - cfg.smoothing) * c[i])
     target = torch.stack(sm)
     az, el = math.radians(cfg.azimuth_deg), math.radians(cfg.elevation_deg)
-    off = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]) * cfg.distance * height
+    off = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
+                       device=c.device) * cfg.distance * height
     eye = target + off
     w2c = look_at(eye, target)
-    focal = torch.full((len(c),), 0.5 * image_height / math.tan(math.radians(cfg.fov_deg) / 2))
+    focal = torch.full((len(c),), 0.5 * image_height / math.tan(math.radians(cfg.fov_deg) / 2), device=c.device)
     F = len(c)
-    return Camera(w2c, focal, width, image_height, torch.full((F,), az), torch.full((F,), el))
+    return Camera(w2c, focal, width, image_height, torch.full((F,), az, device=c.device),
+                  torch.full((F,), el, device=c.device))
 
 
 def pixel_rays(camera: Camera) -> tuple[Tensor, Tensor]:
@@ -97,24 +99,30 @@ def ground_layer(camera: Camera, ground: float, height: float, cfg: GroundConfig
 
 
 def shadow_factor(points: Tensor, means: Tensor, ground: float, height: float, cfg: GroundConfig) -> Tensor:
-    """1 − s_max·exp(−k·h/H) at ground points [C, H, W, 3]; h from a top-down min-height map of ``means``."""
+    """1 − s_max·exp(−k·h/H) at ground points [C, H, W, 3]; h from a top-down min-height map of ``means``
+    (cells of ``shadow_cell``·H, min-filtered over 3×3 cells so the map has no holes between centres)."""
+    import torch.nn.functional as Fn
     C = points.shape[0]
-    G = cfg.shadow_grid
+    cell = cfg.shadow_cell * height
     out = []
     for c in range(C):
         m = means[c]
-        lo = m[:, [0, 2]].min(0).values.detach() - 0.05 * height
-        hi = m[:, [0, 2]].max(0).values.detach() + 0.05 * height
-        cell = ((m[:, [0, 2]] - lo) / (hi - lo) * G).long().clamp(0, G - 1)
-        idx = cell[:, 0] * G + cell[:, 1]
-        hmap = torch.full((G * G,), float("inf"), dtype=m.dtype, device=m.device)
-        hmap = hmap.scatter_reduce(0, idx, (m[:, 1] - ground).clamp_min(0), reduce="amin", include_self=True)
-        q = ((points[c][..., [0, 2]] - lo) / (hi - lo) * G).floor().long()
-        inside = ((q >= 0) & (q < G)).all(-1)
-        qi = q.clamp(0, G - 1)
-        h = hmap[qi[..., 0] * G + qi[..., 1]]
+        lo = m[:, [0, 2]].min(0).values.detach() - 2 * cell
+        hi = m[:, [0, 2]].max(0).values.detach() + 2 * cell
+        G = ((hi - lo) / cell).ceil().long().clamp(1, 512)
+        gx, gz = int(G[0]), int(G[1])
+        ij = ((m[:, [0, 2]] - lo) / cell).floor().long()
+        ij = torch.stack([ij[:, 0].clamp(0, gx - 1), ij[:, 1].clamp(0, gz - 1)], 1)
+        big = torch.tensor(1e6, dtype=m.dtype, device=m.device)
+        hmap = torch.full((gx * gz,), float(big), dtype=m.dtype, device=m.device)
+        hmap = hmap.scatter_reduce(0, ij[:, 0] * gz + ij[:, 1], (m[:, 1] - ground).clamp_min(0), reduce="amin",
+                                   include_self=True)
+        hmap = -Fn.max_pool2d(-hmap.reshape(1, 1, gx, gz), 3, stride=1, padding=1).reshape(-1)
+        q = ((points[c][..., [0, 2]] - lo) / cell).floor().long()
+        inside = (q[..., 0] >= 0) & (q[..., 0] < gx) & (q[..., 1] >= 0) & (q[..., 1] < gz)
+        h = hmap[q[..., 0].clamp(0, gx - 1) * gz + q[..., 1].clamp(0, gz - 1)]
         s = cfg.shadow_max * torch.exp(-cfg.shadow_decay * h / height)
-        s = torch.where(inside & torch.isfinite(h), s, torch.zeros_like(s))
+        s = torch.where(inside & (h < big / 2), s, torch.zeros_like(s))
         out.append(1 - s)
     return torch.stack(out)
 

@@ -51,7 +51,8 @@ def _newton():
         import newton
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise MissingDependencyError("newton", "physics tracking", 'pip install "articulate-sdk[physics]"') from e
-    wp.config.quiet = True
+    from ..rigging._raycast import _quiet_init
+    _quiet_init(wp)  # no banner / "Module ... load" lines on the CLI
     return wp, newton
 
 
