@@ -44,20 +44,25 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from ..config import settings
-    from ..motion.animate import animate
+    from ..pipelines.animate import animate
     from ..motion.output import check_output, write_gif, write_motion
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = check_output(args.output)
     rig = _load_rig(args.rig)
     method = args.method
-    embeds = None
+    guidance = None
     if method in ("auto", "sds"):
-        from ..models.cogvideox import weights_present
+        from ..models.cogvideox import CogVideoXGuidance, weights_present
         if method == "sds" or (weights_present() and args.prompt_embeds):
             import torch
-            if args.prompt_embeds:
-                embeds = torch.load(args.prompt_embeds)
+            from ..errors import InvalidInputError
+            if not args.prompt_embeds:
+                raise InvalidInputError("--method sds needs --prompt-embeds (T5 embeddings [1, 226, 4096] as .pt)",
+                                        field="--prompt-embeds")
+            # MissingWeightsError (one line, exit 2) when the checkpoint is absent
+            guidance = CogVideoXGuidance.from_pretrained(prompt_embeds=torch.load(args.prompt_embeds),
+                                                         device="cuda" if torch.cuda.is_available() else "cpu")
             method = "sds"
         else:
             method = "procedural"
@@ -74,7 +79,7 @@ def run(args) -> int:
         rig2, anim, rep, kin, params = animate(rig, args.prompt, seconds=args.seconds, fps=args.fps, method=method,
                                                physics=not args.no_physics,
                                                physics_iterations=args.physics_iterations, progress=progress,
-                                               prompt_embeds=embeds)
+                                               guidance=guidance)
     for w in caught:
         if "no motion word" in str(w.message) or "physics" in str(w.message):
             print(f"warning: {w.message}", file=sys.stderr)

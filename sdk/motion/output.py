@@ -47,18 +47,22 @@ def write_gif(kin: KinematicRig, params: MotionParams, path, *, size: int = 160,
     from PIL import Image
 
     from ..util.atomic import atomic_path
-    from .render import SkinnedGaussians, render_motion
+    from .render import SkinnedGaussians, camera_path, render_motion
+    from .scene import CameraConfig
     step = max(1, int(np.ceil(params.n_frames / max_frames)))
     p = MotionParams(params.angles[::step].float(), params.root[::step].float())
     k32 = kin if kin.dtype == torch.float32 else KinematicRig(kin.rig, dtype=torch.float32)
     sg = SkinnedGaussians.from_rig(k32, n_gaussians)
     frames = []
+    cam = CameraConfig()
+    path_c = camera_path(k32, sg, p, cam.smoothing)  # the whole clip's smoothed path, once
+    cam = CameraConfig(smoothing=0.0)
     with torch.no_grad():
         for i in range(0, p.n_frames, 8):  # bounded memory per render call
             sub = MotionParams(p.angles[i:i + 8], p.root[i:i + 8])
-            vid, _ = render_motion(k32, sg, sub, size=(size, size), backend=backend)
+            vid, _ = render_motion(k32, sg, sub, size=(size, size), backend=backend, camera=cam,
+                                   centers=path_c[i:i + 8])
             frames += [(v.clamp(0, 1).numpy() * 255).astype(np.uint8) for v in vid]
-    # note: the follow camera restarts its smoothing per render call; pass the whole clip's centres when smaller
     imgs = [Image.fromarray(f) for f in frames]
     out = Path(path)
     with atomic_path(out) as tmp:

@@ -38,11 +38,23 @@ class SkinnedGaussians:
                                 t(cloud.colors), torch.as_tensor(sw.indices), t(sw.weights))
 
 
+def camera_path(kin: KinematicRig, sg: SkinnedGaussians, params: MotionParams, smoothing: float) -> Tensor:
+    """Exponentially smoothed bbox centres [F, 3] of the deformed Gaussians (the follow camera's targets)."""
+    with torch.no_grad():
+        mu, _ = deform_gaussians(sg.means, sg.covs, kin.skinning(kin.fk(params).to(sg.means.dtype)), sg.idx, sg.w)
+        c = 0.5 * (mu.amax(1) + mu.amin(1))
+    out = [c[0]]
+    for i in range(1, len(c)):
+        out.append(smoothing * out[-1] + (1 - smoothing) * c[i])
+    return torch.stack(out)
+
+
 def render_motion(kin: KinematicRig, sg: SkinnedGaussians, params: MotionParams, *, size: tuple[int, int] = (64, 64),
                   camera: CameraConfig | None = None, ground: GroundConfig | None = None, show_ground: bool = True,
-                  backend: str = "auto") -> tuple[Tensor, Tensor]:
+                  backend: str = "auto", centers: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Video [F, H, W, 3] in [0, 1] and alpha [F, H, W]; differentiable in ``params``.
-    ``show_ground=False`` renders on white (the VideoPhy setting of the paper)."""
+    ``show_ground=False`` renders on white (the VideoPhy setting of the paper). ``centers [F, 3]``: camera targets
+    to use instead of the bbox centres (e.g. a whole clip's path smoothed once, when rendering it in pieces)."""
     camera = camera or CameraConfig()
     ground = ground or GroundConfig()
     world = kin.fk(params).to(sg.means.dtype)
@@ -50,7 +62,8 @@ def render_motion(kin: KinematicRig, sg: SkinnedGaussians, params: MotionParams,
     g = float(kin.rig.mesh.vertices[:, 1].min())
     H = float(np.ptp(kin.rig.mesh.vertices[:, 1]))
     op = opacity_above_ground(sg.opacities, mu, g) if show_ground else sg.opacities.expand(mu.shape[0], -1)
-    centers = 0.5 * (mu.amax(1) + mu.amin(1))
+    if centers is None:
+        centers = 0.5 * (mu.amax(1) + mu.amin(1))
     W, Hh = size
     cam = follow_camera(centers, H, camera, W, Hh)
     rgb, alpha, _ = render_gaussians(mu, covars=sig, opacities=op, colors=sg.colors.expand(mu.shape[0], -1, -1),

@@ -51,8 +51,9 @@ def _newton():
         import newton
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise MissingDependencyError("newton", "physics tracking", 'pip install "articulate-sdk[physics]"') from e
-    from ..rigging._raycast import _quiet_init
-    _quiet_init(wp)  # no banner / "Module ... load" lines on the CLI
+    wp.config.quiet = True  # warp < 1.10
+    if hasattr(wp.config, "log_level") and hasattr(wp, "LOG_WARNING"):  # warp >= 1.10: no "Module ... load" lines
+        wp.config.log_level = max(int(wp.config.log_level), int(wp.LOG_WARNING))
     return wp, newton
 
 

@@ -1,5 +1,6 @@
-"""``animate(rig, prompt)``: text → motion. Weight-free by default (procedural gait tracked by physics); with the
-CogVideoX weights present and ``method="sds"``, the AKD distillation."""
+"""``animate(rig, prompt)``: text → motion, the orchestration of ``sdk.motion`` (gaits, AKD distillation) and
+``sdk.physics`` (tracking). Weight-free by default (procedural gait tracked by physics); given a video
+``guidance`` (e.g. ``sdk.models.cogvideox.CogVideoXGuidance``, built by the caller), the AKD distillation."""
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,8 @@ import torch
 
 from ..core import Animation, Rig
 from ..errors import InvalidInputError
-from .gait import GEN_LOG, GenerateConfig, detect_legs, gait_statistics, generate_gait, parse_prompt
-from .kinematics import KinematicRig, MotionParams, reparent_detached
+from ..motion.gait import GEN_LOG, GenerateConfig, detect_legs, gait_statistics, generate_gait, parse_prompt
+from ..motion.kinematics import KinematicRig, MotionParams, reparent_detached
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,7 @@ class AnimateReport:
 
 
 def animate(rig: Rig, prompt: str, *, seconds: float = 2.0, fps: float = 30.0, method: str = "procedural",
-            physics: bool = True, physics_iterations: int = 5, progress=None,
-            prompt_embeds: torch.Tensor | None = None) -> tuple[Rig, Animation, AnimateReport, KinematicRig, MotionParams]:
+            physics: bool = True, physics_iterations: int = 5, progress=None, guidance=None) -> tuple[Rig, Animation, AnimateReport, KinematicRig, MotionParams]:
     """Returns (rig used, animation, report, kinematic rig, Θ of the animation)."""
     if not prompt or not prompt.strip():
         raise InvalidInputError("the prompt is empty", field="--prompt")
@@ -40,10 +40,10 @@ def animate(rig: Rig, prompt: str, *, seconds: float = 2.0, fps: float = 30.0, m
     rig2, _ = reparent_detached(rig)
     kin = KinematicRig(rig2)
     if method == "sds":
-        from ..models.cogvideox import CogVideoXGuidance
-        from .distill import DistillConfig, distill
-        g = CogVideoXGuidance.from_pretrained(prompt_embeds=prompt_embeds)  # MissingWeightsError without the files
-        params, _ = distill(kin, g, DistillConfig(), progress=progress)
+        from ..motion.distill import DistillConfig, distill
+        if guidance is None:
+            raise InvalidInputError("method 'sds' needs a video guidance model", field="--method")
+        params, _ = distill(kin, guidance, DistillConfig(), progress=progress)
         fps = DistillConfig().fps
     elif method == "procedural":
         cfg = GenerateConfig(fps=fps, seconds=seconds)
