@@ -11,6 +11,7 @@ EVALUATIONS = {
     "autorig": "sdk.evaluation.autorig",
     "gs4d": "sdk.evaluation.gs4d",
     "tracking": "sdk.evaluation.tracking",
+    "physics": "sdk.evaluation.physics",
 }
 
 

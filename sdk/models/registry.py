@@ -55,6 +55,14 @@ MODELS: dict[str, ModelSpec] = {
         "sv4d2", "SV4D 2.0 (stage-1 initialisation of both SP4D branches)", _sp4d_cfg("full"), _sp4d_cfg("tiny"),
         [WeightFile("sv4d2.safetensors", "SV4D 2.0 sgm state dict (model.diffusion_model.*)")],
         "huggingface.co/stabilityai/sv4d2.0"),
+    "cogvideox-5b": ModelSpec(
+        "cogvideox-5b", "CogVideoX-5B video DiT (v-prediction) as AKD's SDS guidance for `articulate animate --method "
+        "sds`; diffusers layout; T5 prompt embeddings are passed precomputed", None, None,
+        [WeightFile("cogvideox-5b/model_index.json", "diffusers pipeline index"),
+         WeightFile("cogvideox-5b/scheduler/scheduler_config.json", "CogVideoXDDIMScheduler (v_prediction, zero SNR)"),
+         WeightFile("cogvideox-5b/transformer/config.json", "CogVideoXTransformer3DModel config (+ safetensors shards)"),
+         WeightFile("cogvideox-5b/vae/config.json", "AutoencoderKLCogVideoX config (+ safetensors)")],
+        "huggingface.co/THUDM/CogVideoX-5b (diffusers layout)"),
     "sam-vit-b": ModelSpec(
         "sam-vit-b", "Segment Anything ViT-B for SP4D back-mapping (optional; colour clustering otherwise)",
         None, None, [WeightFile("sam_vit_b_01ec64.pth", "SAM ViT-B checkpoint")],

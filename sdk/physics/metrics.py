@@ -1,0 +1,65 @@
+"""Plausibility metrics of simulated / kinematic body trajectories (metres, y up, ground at 0)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .model import PhysicsSkeleton
+from .tracking import box_corners
+
+
+@dataclass
+class MotionMetrics:
+    tracking_pos_pct: float  # mean root-relative body-origin error vs the target, % of rig height
+    root_pos_pct: float  # mean root position error vs the target, % of rig height
+    tracking_joint_deg: float  # mean geodesic error of the joint rotations (parent⁻¹·child) vs the target
+    penetration_pct: float  # max cuboid depth below the ground, % of rig height
+    min_foot_height_pct: float  # lowest foot-box corner over the clip, % of H (≈ 0 when grounded)
+    max_tilt_deg: float  # max angle of the root's up vector from its frame-0 direction
+    fell: bool  # root height < 0.7 × its frame-0 height at any frame, or tilt > 60°
+    foot_slide: float  # mean horizontal speed of feet in contact, rig heights per second
+    fall_frame: int  # first frame of a fall (-1: none)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _joint_error_deg(q: np.ndarray, ref: np.ndarray, parent: np.ndarray) -> float:
+    errs = []
+    for b in range(1, q.shape[1]):
+        p = int(parent[b])
+        rs = Rotation.from_quat(q[:, p, 3:]).inv() * Rotation.from_quat(q[:, b, 3:])
+        rr = Rotation.from_quat(ref[:, p, 3:]).inv() * Rotation.from_quat(ref[:, b, 3:])
+        errs.append(np.degrees((rs.inv() * rr).magnitude()))
+    return float(np.mean(errs)) if errs else 0.0
+
+
+def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: float, height: float,
+                   foot_bodies: list[int], contact_frac: float = 0.02) -> MotionMetrics:
+    """q, ref [F, B, 7] (xyzw). ``foot_bodies``: bodies of the feet. ``height``: rig height in metres."""
+    corners = box_corners(phys, q)  # [F, B, 8, 3]
+    pen = float(np.maximum(0.0, -corners[..., 1]).max()) / height * 100
+    rel = lambda x: x[1:, :, :3] - x[1:, :1, :3]
+    pos = float(np.linalg.norm(rel(q) - rel(ref), axis=-1).mean()) / height * 100 if len(q) > 1 else 0.0
+    rpos = float(np.linalg.norm(q[1:, 0, :3] - ref[1:, 0, :3], axis=-1).mean()) / height * 100 if len(q) > 1 else 0.0
+    jerr = _joint_error_deg(q[1:], ref[1:], phys.parent_body) if len(q) > 1 else 0.0
+    R = Rotation.from_quat(q[:, 0, 3:])
+    up0 = np.array([0.0, 1.0, 0.0])
+    local = Rotation.from_quat(q[0, 0, 3:]).inv().apply(up0)
+    ups = R.apply(np.tile(local, (len(q), 1)))
+    tilt = np.degrees(np.arccos(np.clip(ups @ up0, -1, 1)))
+    h0 = q[0, 0, 1]
+    fall = (q[:, 0, 1] < 0.7 * h0) | (tilt > 60)
+    fall_frame = int(np.flatnonzero(fall)[0]) if fall.any() else -1
+    feet_c = corners[:, foot_bodies]  # [F, nf, 8, 3]
+    low = feet_c[..., 1].min(-1)  # [F, nf]
+    minfoot = float(low.min()) / height * 100 if len(foot_bodies) else 0.0
+    contact = low < contact_frac * height
+    ctr = feet_c.mean(2)  # [F, nf, 3]
+    v = np.diff(ctr, axis=0) * fps
+    hv = np.linalg.norm(v[..., [0, 2]], axis=-1)
+    c2 = contact[1:] & contact[:-1]
+    slide = float(hv[c2].mean()) / height if c2.any() else 0.0
+    return MotionMetrics(pos, rpos, jerr, pen, minfoot, float(tilt.max()), bool(fall.any()), slide, fall_frame)

@@ -1,0 +1,158 @@
+"""``physics_track``: make a rig's clip physically plausible (AKD §4.5) and measure it before/after."""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from ..core import Animation, Rig
+from ..errors import InvalidInputError
+from ..motion.gait import Leg, detect_legs, foot_positions, rig_height
+from ..motion.kinematics import KinematicRig, MotionParams, matrix_to_euler_xyz, reparent_detached
+from .metrics import MotionMetrics, motion_metrics
+from .model import PhysicsConfig, _ortho
+from .tracking import Tracker, TrackingConfig, TrackingResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhysicsTrackReport:
+    clip: str
+    frames: int
+    fps: float
+    bodies: int
+    dropped_bones: list[str]
+    reparented: list[str]
+    root_rebuilt: bool
+    kinematic: MotionMetrics
+    open_loop: MotionMetrics
+    tracked: MotionMetrics
+    losses: list[float] = field(default_factory=list)
+    max_chunk_grad: float = 0.0
+    diverged: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        for k in ("kinematic", "open_loop", "tracked"):
+            d[k] = getattr(self, k).as_dict()
+        return d
+
+
+def foot_contacts(kin: KinematicRig, params: MotionParams, legs: list[Leg], contact_frac: float = 0.03):
+    with torch.no_grad():
+        w = kin.fk(params).double().numpy()
+    feet = foot_positions(kin, w, legs)  # [F, L, 3]
+    H = rig_height(kin)
+    y = feet[..., 1]
+    return feet, y <= y.min(0, keepdims=True) + contact_frac * H
+
+
+def is_in_place(kin: KinematicRig, params: MotionParams, fps: float, legs: list[Leg]) -> bool:
+    """Root barely travels while stance feet skate (spec §4: every shared walk/run/gallop clip)."""
+    H = rig_height(kin)
+    travel = float(np.linalg.norm(params.root[-1, [0, 2]] - params.root[0, [0, 2]]))
+    feet, c = foot_contacts(kin, params, legs)
+    v = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * fps
+    st = c[1:] & c[:-1]
+    skate = float(v[st].mean()) if st.any() else 0.0
+    return travel < 0.1 * H and skate > 0.2 * H
+
+
+def rebuild_root_from_stance(kin: KinematicRig, params: MotionParams, fps: float, legs: list[Leg]) -> MotionParams:
+    """Root horizontal translation = the integral of −(mean stance-foot horizontal velocity): the stance feet stop
+    skating and the character travels as its feet push."""
+    feet, c = foot_contacts(kin, params, legs)
+    v = np.diff(feet, axis=0)  # [F-1, L, 3] per frame
+    st = c[1:] & c[:-1]
+    step = np.zeros((len(v), 3))
+    for i in range(len(v)):
+        if st[i].any():
+            step[i] = -v[i, st[i]].mean(0)
+    step[:, 1] = 0.0
+    # frames with no stance foot (flight) keep the mean speed
+    if (~st.any(1)).any() and st.any():
+        step[~st.any(1)] = step[st.any(1)].mean(0)
+    off = np.concatenate([np.zeros((1, 3)), np.cumsum(step, 0)])
+    root = params.root.clone()
+    root[:, :3] += torch.as_tensor(off, dtype=root.dtype)
+    return MotionParams(params.angles.clone(), root)
+
+
+def params_from_bodies(kin: KinematicRig, tracker: Tracker, body_q: np.ndarray, base: MotionParams) -> MotionParams:
+    """Simulated body poses [F, B, 7] -> Θ (joints without a body keep ``base``)."""
+    phys = tracker.phys
+    F = len(body_q)
+    ang = base.angles[:F].clone().double().numpy()
+    rest = kin.rest_world_np
+    for bi in range(1, phys.n_bodies):
+        jp, jc = phys.joints[int(phys.parent_body[bi])], phys.joints[bi]
+        rel0 = _ortho(rest[jp]).T @ _ortho(rest[jc])
+        Rp = Rotation.from_quat(body_q[:, phys.parent_body[bi], 3:]).as_matrix()
+        Rc = Rotation.from_quat(body_q[:, bi, 3:]).as_matrix()
+        rel = np.einsum("ab,fbc->fac", rel0.T, np.einsum("fba,fbc->fac", Rp, Rc))
+        ang[:, phys.driven_index[bi]] = np.unwrap(matrix_to_euler_xyz(rel), axis=0)
+    rw = rest[kin.root]
+    R0 = Rotation.from_quat(body_q[:, 0, 3:]).as_matrix()
+    aa = Rotation.from_matrix(R0 @ _ortho(rw).T).as_rotvec()
+    pos = body_q[:, 0, :3] / phys.scale + [0, phys.ground, 0]
+    tr = pos - rw[:3, 3]
+    t = lambda a: torch.as_tensor(a, dtype=kin.dtype)
+    return MotionParams(t(ang), t(np.concatenate([tr, aa], 1)))
+
+
+def prepare(rig: Rig) -> tuple[Rig, KinematicRig, list[str]]:
+    rig2, moved = reparent_detached(rig)
+    return rig2, KinematicRig(rig2, dtype=torch.float64), moved
+
+
+def physics_track(rig: Rig, clip: str | None = None, *, params: MotionParams | None = None, fps: float | None = None,
+                  cfg: PhysicsConfig | None = None, tcfg: TrackingConfig | None = None, max_frames: int | None = None,
+                  rebuild_root: str = "auto", progress=None, prepared=None) -> tuple[Rig, Animation, PhysicsTrackReport]:
+    """Track ``clip`` of ``rig`` (or explicit ``params``) in physics.
+
+    Returns (the rig whose skeleton the animation uses, the physically tracked Animation, the report)."""
+    cfg = cfg or PhysicsConfig()
+    rig2, kin, moved = prepared or prepare(rig)
+    if params is None:
+        try:
+            anim = rig2.animation(clip)
+        except KeyError as e:
+            raise InvalidInputError(str(e).strip('"'), field="clip") from None
+        params = kin.params_from_animation(anim)
+        fps = anim.fps
+        name = anim.name
+    else:
+        name = clip or "motion"
+        fps = fps or 30.0
+    if max_frames:
+        params = MotionParams(params.angles[:max_frames], params.root[:max_frames])
+    legs = detect_legs(kin)  # raises when no bone touches the ground
+    rebuilt = False
+    if rebuild_root == "always" or (rebuild_root == "auto" and is_in_place(kin, params, fps, legs)):
+        params = rebuild_root_from_stance(kin, params, fps, legs)
+        rebuilt = True
+    if progress:
+        progress(0.02, "building the physics model (first run compiles Warp kernels, ~1 min)")
+    tracker = Tracker(kin, cfg)
+    body_of = {j: b for b, j in enumerate(tracker.phys.joints)}
+    foot_bodies = []
+    for l in legs:
+        j = l.foot
+        while j not in body_of and j >= 0:
+            j = int(kin.parents[j])
+        if j in body_of:
+            foot_bodies.append(body_of[j])
+    ol, best = tracker.track(params, fps, tcfg, progress=progress)
+    H = cfg.height_m
+    m = lambda q: motion_metrics(tracker.phys, q, best.target_q, fps, H, foot_bodies)
+    report = PhysicsTrackReport(name, len(best.body_q), fps, tracker.phys.n_bodies, tracker.phys.dropped, moved, rebuilt,
+                                m(best.target_q), m(ol.body_q), m(best.body_q), best.losses,
+                                float(max(best.grad_norms)) if best.grad_norms else 0.0, best.diverged, best.seconds)
+    out = params_from_bodies(kin, tracker, best.body_q, params)
+    return rig2, kin.animation_from_params(out, f"{name}_physics", fps), report
