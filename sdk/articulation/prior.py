@@ -40,7 +40,8 @@ class MotionPrior:
     name = "base"
 
     def propose(self, part_points: np.ndarray, body_points: np.ndarray, hint: MotionHint,
-                up: np.ndarray | None = None) -> PriorResult:
+                up: np.ndarray | None = None, scene: PhysicsScene | None = None) -> PriorResult:
+        """scene: the caller's physics scene of (part, body), when it has one (voxels, contact, OBB)."""
         raise NotImplementedError
 
 
@@ -85,7 +86,7 @@ class DiffusionPrior(MotionPrior):
                                                "module fine-tuned per category (ATOP §4.2); use prior='physics' meanwhile")
         self.available = False
 
-    def propose(self, part_points, body_points, hint, up=None) -> PriorResult:
+    def propose(self, part_points, body_points, hint, up=None, scene=None) -> PriorResult:
         raise NotAvailableError(
             "the diffusion-guided motion prior (ATOP §4.2-4.3: multi-view motion generation + SDS on Gaussians) is "
             "not implemented yet: it needs the personalized motion model (a later issue) and a differentiable Gaussian "
