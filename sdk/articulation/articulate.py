@@ -28,6 +28,10 @@ from .prompt import KNOWN_NOUNS, MotionHint, parse_prompt
 log = logging.getLogger(__name__)
 
 TREE_SAMPLES = 24000  # ours: surface samples (by area) over the whole object for the contact graph
+# a few common English words: a prompt with none of them (and no known part noun) is taken as another language
+ENGLISH_WORDS = frozenset("the a an this that it its of to up down out in on off and or with from by for please "
+                          "my your open close pull push lift turn slide move rotate press".split())
+DENSE_PER_VOXEL = 2.5  # ours: surface samples per voxel face to voxelize (pinholes are closed before filling)
 INSIDE_FRAC = 0.6  # ours: part surface this deep inside the body's solid = a part hidden inside the body
 OVERLAP_FRAC = 0.05  # ours: ... this much = parts that interpenetrate (warned)
 ROOT_TOUCH = 0.25  # ours: a part touching the root this much (vs its strongest contact) hangs from the root
@@ -127,7 +131,7 @@ def _confidence(hyps, best, diag: float, fallback: bool) -> float:
 
 
 def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None) -> np.ndarray:
-    """Surface samples dense enough to voxelize at voxel size h (about 4 per surface voxel), from the faces
+    """Surface samples dense enough to voxelize at voxel size h (DENSE_PER_VOXEL per surface voxel), from the faces
     that reach into ``region`` (lo, hi) when given."""
     if region is not None:
         tri = mesh.vertices[mesh.faces]
@@ -137,7 +141,7 @@ def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, reg
             return np.zeros((0, 3))
     tri = mesh.vertices[mesh.faces[fmask]]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
-    n = int(np.clip(4 * area / (h * h), 2000, cap))
+    n = int(np.clip(DENSE_PER_VOXEL * area / (h * h), 2000, cap))
     return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
 
 
@@ -175,7 +179,8 @@ def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child
         _warn(notes, child, f"the part has only {nv} vertices (less than a box): its bounding box and hence the "
                             "candidate axes are approximate")
     if hint.text and hint.fallback:
-        if re.search(r"[^\x00-\x7f]", hint.text) or not re.search(r"[a-zA-Z]{2,}", hint.text):
+        words = re.findall(r"[a-z]+", hint.text.lower())
+        if re.search(r"[^\x00-\x7f]", hint.text) or not any(w in ENGLISH_WORDS or w in KNOWN_NOUNS for w in words):
             _warn(notes, child, f"prompt {hint.text!r} does not look like English (only English motion words such as "
                                 "open, pull out, lift, turn, press are understood): the physics prior decides alone")
         else:
@@ -189,6 +194,25 @@ def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child
                                 f"({', '.join(others[:3])}); the joint is estimated for '{child}' as asked")
 
 
+def _enclosed(scene: PhysicsScene, cone_deg: float = 25.0) -> bool:
+    """True when body samples lie beyond the part in all six OBB directions (within a cone): a part hidden inside
+    a closed body. An open cabinet's drawer (nothing in front) or a key (nothing above) is not enclosed."""
+    if not len(scene.body):
+        return False
+    obb = scene.obb
+    rel = scene.body - obb.center
+    dist = np.linalg.norm(rel, axis=1) + 1e-12
+    cos = np.cos(np.deg2rad(cone_deg))
+    for k in range(3):
+        for sgn in (1.0, -1.0):
+            d = sgn * obb.axes[k]
+            along = rel @ d
+            hit = (along > obb.half_extents[k]) & (along / dist > cos)
+            if hit.sum() < 3:
+                return False
+    return True
+
+
 def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConfig, up, *, parent: str, child: str,
                        name: str, dense: dict | None = None, notes: list | None = None) -> Joint:
     prior = get_prior(cfg.prior, config=cfg.physics)
@@ -199,6 +223,11 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     # one physics scene (voxels, contact, OBB) serves the input checks, the prior and the limit sweep
     scene = PhysicsScene(np.asarray(part_pts, np.float64), np.asarray(body_pts, np.float64), cfg.physics, up, **dense)
     ov = scene.overlap_fraction()
+    if _enclosed(scene):
+        reason = ("the part lies inside the body (closed in on every side: there is body geometry beyond it along "
+                  "all six box directions); a fixed joint is written")
+        _warn(notes, child, reason)
+        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
     if ov >= INSIDE_FRAC:
         reason = (f"the part lies inside the body ({ov:.0%} of its surface is within the body's solid): it cannot "
                   "move without passing through it; a fixed joint is written")

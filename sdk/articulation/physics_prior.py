@@ -31,7 +31,8 @@ from scipy.spatial import cKDTree
 from .axis_search import _move_batch, fit_obb, obb_candidates
 from .prompt import MotionHint
 
-KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster")
+KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
+         "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
 
@@ -43,7 +44,7 @@ class PhysicsConfig:
     n_part: int = 384
     n_body: int = 4096
     revolute_max: float = np.pi
-    revolute_steps: int = 36
+    revolute_steps: int = 24  # 7.5 deg (the limit sweep has its own 5 deg steps)
     prismatic_steps: int = 30
     w_travel: float = 1.0
     w_attach: float = 1.0
@@ -103,7 +104,9 @@ class Occupancy:
             i, ok = self._index(body_points)
             i = i[ok]
             occ[i[:, 0], i[:, 1], i[:, 2]] = True
-        self.occ = binary_fill_holes(occ)
+        # random surface samples leave pinholes that would let the fill leak: close them (dilate, fill, erode)
+        from scipy.ndimage import binary_dilation, binary_erosion as _erode
+        self.occ = occ | _erode(binary_fill_holes(binary_dilation(occ)))
         self.filled = self.occ.copy()  # the body's voxels before the part's own are removed (overlap checks)
         if part_points is not None and len(part_points):
             # voxels the part itself occupies at rest are contact, not obstacle
@@ -112,6 +115,12 @@ class Occupancy:
             i = i[ok]
             pocc[i[:, 0], i[:, 1], i[:, 2]] = True
             self.occ &= ~pocc
+        from scipy.ndimage import binary_erosion
+        self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
+
+    def in_core(self, p: np.ndarray) -> np.ndarray:
+        i, ok = self._index(p)
+        return self.core[i[..., 0], i[..., 1], i[..., 2]] & ok
 
     def _index(self, p: np.ndarray):
         f = np.floor((p - self.lo) / self.h).astype(np.int64)
@@ -164,6 +173,13 @@ class PhysicsScene:
         self.contact = contact
         self.contact_tree = cKDTree(self.contact) if len(self.contact) else None
         self.rest_inside = self.occ(part_points)
+        # part samples touching the body at rest (a door's bottom edge over the floor, a drawer's sides on their
+        # runners) slide along it: they collide only when they go a voxel deep into the body
+        if self.body_tree is not None:
+            dr, _ = self.body_tree.query(part_points, distance_upper_bound=self.contact_eps)
+            self.rest_contact = dr < self.contact_eps
+        else:
+            self.rest_contact = np.zeros(len(part_points), bool)
         self.up = up
         self.part_center = part_points.mean(0)
         self.body_center = body_points.mean(0) if len(body_points) else self.part_center
@@ -175,6 +191,7 @@ class PhysicsScene:
         n = np.linalg.norm(out)
         self.outward = out / n if n > 1e-9 * self.diag else None
         self.origins, self.dirs, self.obb = obb_candidates(part_points if obb_points is None else obb_points)
+        self.part_normals = self._box_normals(part_points)
         free = self.free_side()
         if free is not None:
             self.outward = free
@@ -205,6 +222,13 @@ class PhysicsScene:
                 return self.dirs[ups[0]].copy()
         return None
 
+    def _box_normals(self, pts: np.ndarray) -> np.ndarray:
+        """Outward normal [P, 3] of the part's OBB face nearest each sample (exact for box-like parts)."""
+        obb = self.obb
+        u = (pts - obb.center) @ obb.axes.T / np.maximum(obb.half_extents, 1e-12)  # [P, 3]
+        k = np.argmax(np.abs(u), 1)
+        return np.sign(u[np.arange(len(pts)), k])[:, None] * obb.axes[k]
+
     def overlap_fraction(self) -> float:
         """Fraction of the part's dense surface samples inside the body's solid (filled shells) and farther than
         the contact distance from the body's surface: ~1 for a part hidden inside the body, between for parts
@@ -225,7 +249,12 @@ class PhysicsScene:
         fr = np.linspace(0, 1, steps + 1)[1:]
         A = (max_amount[:, None] * fr[None]).reshape(-1)
         moved = _move_batch(self.part, typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A)  # [B*S, P, 3]
-        inside = self.occ(moved) & ~self.rest_inside[None]  # [B*S, P]
+        # a touching sample slides along the body (tangential motion, or away from it) but may not move into it
+        # through its own face: that counts as soon as it enters a body voxel
+        disp = moved - self.part[None]
+        into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
+        rc = self.rest_contact[None] & ~into
+        inside = (self.occ(moved) & ~self.rest_inside[None] & ~rc) | (self.occ.in_core(moved) & rc)  # [B*S, P]
         if typ == "revolute":
             # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
             # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
@@ -341,23 +370,48 @@ class PhysicsScene:
         thin = obb.axes[2]
         pts = self.part_dense
         rel = (pts - obb.center) @ thin
-        sign = 1.0  # the part's front: facing away from the body (a door), else up (a lid)
-        for ref in (self.outward, self.up):
-            if ref is not None and abs(float(np.dot(thin, ref))) > 0.3:
-                sign = float(np.sign(np.dot(thin, ref)))
-                break
-        s = sign * rel
-        thr = s.max() - 0.35 * (s.max() - s.min())  # what sticks out beyond the front face (handle, lip)
-        prot = pts[s >= thr]
-        if len(prot) < 3:
+        cands = [self._edge_protrusion(pts)]
+        for sign in (1.0, -1.0):  # what sticks out beyond either big face (a handle on a door's front or back)
+            s = sign * rel
+            cands.append(pts[s >= s.max() - 0.35 * (s.max() - s.min())])
+        mid = 2 * obb.half_extents[1] + 1e-12  # the part's width (a door's, not its height)
+        best = None
+        for prot in cands:
+            if len(prot) < 3:
+                continue
+            pc = prot.mean(0)
+            # only informative when the protrusion is off-centre
+            off = np.linalg.norm((pc - obb.center) - np.dot(pc - obb.center, thin) * thin) / mid
+            if best is None or off > best[1]:
+                best = (pc, off)
+        if best is None:
             return np.zeros(len(D))
-        pc = prot.mean(0)
-        width = 2 * obb.half_extents.max() + 1e-12
+        pc, off = best
+        # distance of the axis from the protrusion, in units of the part's extent across the axis
+        across = 2 * np.sqrt(np.maximum(((obb.half_extents[None] * obb.axes[None]) ** 2).sum(-1)
+                                        - ((obb.half_extents[None, :, None] * obb.axes[None]) @ D[:, :, None])[..., 0] ** 2,
+                                        0)).max(1) + 1e-12  # [B]
         v = pc[None] - O
         dist = np.linalg.norm(v - (v * D).sum(1, keepdims=True) * D, axis=1)
-        # only informative when the protrusion is off-centre
-        off = np.linalg.norm((pc - obb.center) - np.dot(pc - obb.center, thin) * thin) / width
-        return np.clip(dist / width, 0, 1) * min(1.0, off * 4)
+        return np.clip(dist / across, 0, 1) * min(1.0, off * 4)
+
+    def _edge_protrusion(self, pts: np.ndarray) -> np.ndarray:
+        """Samples beyond the part's main slab along its two long axes (a lid's front lip or tab, a handle
+        sticking out sideways): slices whose surface density drops below 40% of the typical slice."""
+        obb = self.obb
+        out = np.zeros(len(pts), bool)
+        for k in (0, 1):
+            c = (pts - obb.center) @ obb.axes[k]
+            hist, edges = np.histogram(c, bins=32)
+            nz = hist[hist > 0]
+            if not len(nz):
+                continue
+            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
+            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
+            r = int(np.argmax(ends - starts))  # the slab: the longest run of dense slices
+            lo, hi = edges[starts[r]], edges[ends[r]]
+            out |= (c < lo) | (c > hi)
+        return pts[out] if out.mean() < 0.2 else pts[:0]
 
 
 def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
@@ -384,7 +438,8 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
             travel = scene.sweep(typ, O, D, mx, cfg.prismatic_steps)
             t_norm = np.clip(travel / np.maximum(mx, 1e-12), 0, 1)
             attach = np.zeros(len(D))
-            guide = scene.guidance(D, travel)
+            # a press goes into the body and loses its contacts by design: the runner cue is for slides
+            guide = scene.guidance(D, travel) if hint.direction not in ("inward", "down") else np.zeros(len(D))
             handle = np.zeros(len(D))
         if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
             # off the contact line and not through the contact patch either (a faucet or knob turns about an

@@ -38,7 +38,8 @@ _NOUNS = {
     "cap": (None, "up"), "hatch": ("revolute", "outward"), "gate": ("revolute", "outward"), "shelf": ("prismatic", "outward"),
     "lock": ("revolute", None), "latch": ("revolute", None), "trigger": ("prismatic", "inward"), "pedal": ("revolute", "down"),
     "arm": ("revolute", None), "leg": ("revolute", None), "head": ("revolute", None), "blade": ("revolute", None),
-    "propeller": ("revolute", None), "fan": ("revolute", None), "crank": ("revolute", None), "turntable": ("revolute", None),
+    "propeller": ("revolute", None), "scissors": ("revolute", None), "shears": ("revolute", None),
+    "pliers": ("revolute", None), "tongs": ("revolute", None), "fan": ("revolute", None), "crank": ("revolute", None), "turntable": ("revolute", None),
 }
 
 KNOWN_NOUNS = frozenset(_NOUNS)

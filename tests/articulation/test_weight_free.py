@@ -110,7 +110,7 @@ def test_handful_of_vertices_warns_and_still_estimates():
     m2, p2 = Mesh(v, f, "flap"), PartLabels(lab, ["body", "flap"])
     with pytest.warns(ArticulationWarning, match="only 3 vertices"):
         j = articulate_part(m2, "flap", "open the flap", parts=p2)
-    assert j.type in ("revolute", "fixed")
+    assert j.type != "fixed" and j.extra["warnings"]
 
 
 def test_degenerate_part_is_an_error():
@@ -118,7 +118,7 @@ def test_degenerate_part_is_an_error():
     v = np.vstack([mesh.vertices, [[0, 0.5, 0.6], [0, 0.5, 0.6], [0, 0.5, 0.6]]])
     f = np.vstack([mesh.faces, [[8, 9, 10]]])
     m2, p2 = Mesh(v, f, "x"), PartLabels(np.concatenate([parts.labels, [1, 1, 1]]), ["body", "dot"])
-    with pytest.raises(InvalidInputError, match="no surface area"):
+    with pytest.raises(InvalidInputError, match="no surface area|part is empty"):
         articulate_part(m2, "dot", parts=p2)
 
 
