@@ -112,6 +112,30 @@ def _line_distance(o1, d1, o2, d2) -> float:
     return float(abs(np.dot(o2 - o1, n / np.linalg.norm(n))))
 
 
+AMBIGUOUS_MARGIN = 0.25  # ours: score gap below which a prompt-less estimate is reported as ambiguous
+
+
+def _runner_up(hyps, best, diag: float):
+    """The best hypothesis that is really different from ``best`` (other type, axis > 10 deg off, or a revolute
+    line > 5% of the diagonal away)."""
+    for h in hyps[1:]:
+        same_axis = abs(float(np.dot(h.axis, best.axis))) > np.cos(np.deg2rad(10))
+        if h.type != best.type or not same_axis or (
+                h.type == "revolute" and _line_distance(h.origin, h.axis, best.origin, best.axis) > 0.05 * diag):
+            return h
+    return None
+
+
+def _axis_words(axis, up) -> str:
+    if up is not None:
+        c = abs(float(np.dot(axis, up)))
+        if c > 0.9:
+            return "a vertical axis"
+        if c < 0.2:
+            return "a horizontal axis"
+    return "axis " + str(tuple(round(float(x), 2) for x in axis))
+
+
 def _confidence(hyps, best, diag: float, fallback: bool) -> float:
     """Score margin between the winner and the best hypothesis that is really different."""
     other = None
@@ -263,6 +287,12 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
         # the search should re-identify the physics winner; if it does not, trust it less
         if best.type != est.type or abs(float(np.dot(best.axis, est.axis))) < np.cos(np.deg2rad(10)):
             conf *= 0.5
+        alt = _runner_up(res.hypotheses, best, scene.diag)
+        if alt is not None and best.score - alt.score < AMBIGUOUS_MARGIN and (hint.fallback or hint.type is None):
+            _warn(notes, child, f"ambiguous without a prompt: a {best.type} about {_axis_words(best.axis, up)} "
+                                f"(chosen) and a {alt.type} about {_axis_words(alt.axis, up)} fit the geometry almost "
+                                f"equally (score {best.score:.2f} vs {alt.score:.2f}); a prompt such as 'open the "
+                                "door' or 'pull out the drawer' decides")
     extra.update({"chamfer": est.cost, "amounts": np.asarray(est.amounts).tolist(), "candidate": est.candidate})
     lower, upper = lim.lower, lim.upper
     if typ == "continuous":

@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 from .axis_search import _move_batch, fit_obb, obb_candidates
 from .prompt import MotionHint
 
+PRESS_VERBS = ("press", "push", "depress", "click", "push down")
 KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
          "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
@@ -55,6 +56,7 @@ class PhysicsConfig:
     w_symmetry: float = 1.0  # ours: bonus for the axis a round part (dial, wheel) maps onto itself about
     w_float: float = 1.0  # ours: penalty on a revolute axis off the contact (attach < float_attach) when another
     float_attach: float = 0.15
+    press_direction: float = 3.0  # ours: direction weight multiplier for "press"/"push" prompts
     hinge_evidence: float = 0.1  # ours: spread of (attach + handle) over a lid's edges below this = no hinge seen  # axis does lie on it (>= 2x): a part must stay attached to swing, not float off
     n_states: int = 2
     state_fractions: tuple = (0.5, 1.0)  # articulated states at these fractions of the usable travel
@@ -436,7 +438,9 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
         else:
             mx = scene.prismatic_max(D)
             travel = scene.sweep(typ, O, D, mx, cfg.prismatic_steps)
-            t_norm = np.clip(travel / np.maximum(mx, 1e-12), 0, 1)
+            press = hint.direction in ("inward", "down") and hint.verb in PRESS_VERBS
+            # a press goes a short way into the body (a button's stroke): a tenth of the part's extent is full travel
+            t_norm = np.clip(travel / np.maximum(mx * (0.1 if press else 1.0), 1e-12), 0, 1)
             attach = np.zeros(len(D))
             # a press goes into the body and loses its contacts by design: the runner cue is for slides
             guide = scene.guidance(D, travel) if hint.direction not in ("inward", "down") else np.zeros(len(D))
@@ -452,6 +456,8 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
         else:
             sym = np.zeros(len(D))
         dirs = scene.direction_score(typ, O, D, hint.direction)
+        if typ == "prismatic" and hint.verb in PRESS_VERBS:
+            dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible
         noun = scene.noun_score(typ, D, hint.part_word)
         score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
                  + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating)

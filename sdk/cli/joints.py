@@ -52,6 +52,10 @@ def run(args) -> int:
     if ext not in (".usda", ".usd", ".usdc", ".urdf"):
         raise InvalidInputError(f"output must end in .usda/.usd/.usdc or .urdf, got '{out.name}'", field="output")
     asset = load_any(args.input)
+    if args.prior == "diffusion":
+        from ..articulation.prior import DiffusionPrior
+        import sdk.models.atop.prior  # noqa: F401 - registers the back end (models sit above articulation)
+        DiffusionPrior()  # the weight files first: MissingWeightsError names each one (see `articulate models`)
     cfg = ArticulateConfig(prior=args.prior, method=args.method, up_axis=args.up)
     prompts = {}
     if args.part:
