@@ -94,8 +94,8 @@ def parse_prompt(prompt: str | None) -> MotionHint:
                  ("outward", "outward"), ("outwards", "outward"), ("inward", "inward"), ("inwards", "inward")):
         if f" {w} " in t and not (w in ("up", "down") and f" {verb} " == f" {w} "):
             direction = d
-    if verb in ("press", "push", "depress", "click") and noun in ("lid", "cover"):
-        direction = "down"
+    if verb in ("press", "push", "depress", "click") and noun in ("lid", "cover", "handle", "lever", "pedal"):
+        direction = "down"  # pressed from above
     return MotionHint(typ, direction, noun, verb, False, prompt)
 
 
