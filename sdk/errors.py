@@ -53,5 +53,10 @@ class MissingDependencyError(ArticulateError, ImportError):
         super().__init__(f"{feature} needs the optional package '{package}': {hint}")
 
 
+class ArticulationWarning(UserWarning):
+    """A joint was estimated, or replaced by a fixed joint, under a doubt the message names (part blocked or
+    inside the body, a prompt naming another part or in another language, a part of a handful of vertices)."""
+
+
 class MotionWarning(UserWarning):
     """A sequence is usable but suspicious (no motion, dropped frames)."""

@@ -10,20 +10,31 @@ and moves a part together with its descendants.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
-from ..errors import InvalidInputError
+from ..errors import ArticulationWarning, InvalidInputError
 from .axis_search import atop_search, direct_optimization
 from .limits import sweep_limits
-from .physics_prior import UP_VECTORS, PhysicsConfig, sample_surface
+from .physics_prior import UP_VECTORS, PhysicsConfig, PhysicsScene, sample_surface
 from .prior import MotionPrior, get_prior
-from .prompt import MotionHint, parse_prompt
+from .prompt import KNOWN_NOUNS, MotionHint, parse_prompt
 
 log = logging.getLogger(__name__)
+
+TREE_SAMPLES = 24000  # ours: surface samples (by area) over the whole object for the contact graph
+# a few common English words: a prompt with none of them (and no known part noun) is taken as another language
+ENGLISH_WORDS = frozenset("the a an this that it its of to up down out in on off and or with from by for please "
+                          "my your open close pull push lift turn slide move rotate press".split())
+DENSE_PER_VOXEL = 2.5  # ours: surface samples per voxel face to voxelize (pinholes are closed before filling)
+INSIDE_FRAC = 0.6  # ours: part surface this deep inside the body's solid = a part hidden inside the body
+OVERLAP_FRAC = 0.05  # ours: ... this much = parts that interpenetrate (warned)
+ROOT_TOUCH = 0.25  # ours: a part touching the root this much (vs its strongest contact) hangs from the root
 
 
 @dataclass
@@ -101,6 +112,30 @@ def _line_distance(o1, d1, o2, d2) -> float:
     return float(abs(np.dot(o2 - o1, n / np.linalg.norm(n))))
 
 
+AMBIGUOUS_MARGIN = 0.25  # ours: score gap below which a prompt-less estimate is reported as ambiguous
+
+
+def _runner_up(hyps, best, diag: float):
+    """The best hypothesis that is really different from ``best`` (other type, axis > 10 deg off, or a revolute
+    line > 5% of the diagonal away)."""
+    for h in hyps[1:]:
+        same_axis = abs(float(np.dot(h.axis, best.axis))) > np.cos(np.deg2rad(10))
+        if h.type != best.type or not same_axis or (
+                h.type == "revolute" and _line_distance(h.origin, h.axis, best.origin, best.axis) > 0.05 * diag):
+            return h
+    return None
+
+
+def _axis_words(axis, up) -> str:
+    if up is not None:
+        c = abs(float(np.dot(axis, up)))
+        if c > 0.9:
+            return "a vertical axis"
+        if c < 0.2:
+            return "a horizontal axis"
+    return "axis " + str(tuple(round(float(x), 2) for x in axis))
+
+
 def _confidence(hyps, best, diag: float, fallback: bool) -> float:
     """Score margin between the winner and the best hypothesis that is really different."""
     other = None
@@ -120,7 +155,7 @@ def _confidence(hyps, best, diag: float, fallback: bool) -> float:
 
 
 def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None) -> np.ndarray:
-    """Surface samples dense enough to voxelize at voxel size h (about 4 per surface voxel), from the faces
+    """Surface samples dense enough to voxelize at voxel size h (DENSE_PER_VOXEL per surface voxel), from the faces
     that reach into ``region`` (lo, hi) when given."""
     if region is not None:
         tri = mesh.vertices[mesh.faces]
@@ -130,7 +165,7 @@ def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, reg
             return np.zeros((0, 3))
     tri = mesh.vertices[mesh.faces[fmask]]
     area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
-    n = int(np.clip(4 * area / (h * h), 2000, cap))
+    n = int(np.clip(DENSE_PER_VOXEL * area / (h * h), 2000, cap))
     return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
 
 
@@ -139,27 +174,107 @@ def _obb_points(mesh: Mesh, fmask: np.ndarray, rng, cap: int = 20000) -> np.ndar
     return v if len(v) <= cap else v[rng.choice(len(v), cap, replace=False)]
 
 
+def _warn(notes: list, child: str, msg: str) -> None:
+    """Record a doubt on the joint (``extra["warnings"]``) and raise it as an ``ArticulationWarning``."""
+    notes.append(msg)
+    warnings.warn(f"part '{child}': {msg}", ArticulationWarning, stacklevel=3)
+
+
+def _fixed_joint(name, parent, child, center, reason: str, extra: dict) -> Joint:
+    extra = dict(extra, fixed_reason=reason)
+    return Joint(name, "fixed", parent, child, np.asarray(center, float), [1.0, 0.0, 0.0], 0.0, 0.0, 0.0, extra)
+
+
+def _part_names_words(name: str) -> set:
+    return set(re.sub(r"[^a-z]+", " ", name.lower().replace("_", " ")).split()) | {
+        n for n in KNOWN_NOUNS if n in name.lower()}
+
+
+def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child: str, part_names, notes: list,
+                          source: str | None = None) -> None:
+    """Input checks that turn into warnings (or an error for a part without area) before any estimation."""
+    nv = len(np.unique(mesh.faces[fmask]))
+    tri = mesh.vertices[mesh.faces[fmask]]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    if not area > 1e-12 * mesh.bbox_diagonal ** 2:
+        raise InvalidInputError(f"part '{child}' has no surface area ({nv} vertices, degenerate faces): nothing to "
+                                "sample or sweep", field="part", source=source)
+    if nv < 8:
+        _warn(notes, child, f"the part has only {nv} vertices (less than a box): its bounding box and hence the "
+                            "candidate axes are approximate")
+    if hint.text and hint.fallback:
+        words = re.findall(r"[a-z]+", hint.text.lower())
+        if re.search(r"[^\x00-\x7f]", hint.text) or not any(w in ENGLISH_WORDS or w in KNOWN_NOUNS for w in words):
+            _warn(notes, child, f"prompt {hint.text!r} does not look like English (only English motion words such as "
+                                "open, pull out, lift, turn, press are understood): the physics prior decides alone")
+        else:
+            _warn(notes, child, f"prompt {hint.text!r} has no motion words (open, pull out, lift, turn, press, ...): "
+                                "the physics prior decides alone")
+    if hint.part_word and part_names:
+        mine = _part_names_words(child)
+        others = [n for n in part_names if n != child and hint.part_word in _part_names_words(n)]
+        if hint.part_word not in mine and others:
+            _warn(notes, child, f"prompt {hint.text!r} names '{hint.part_word}', which matches another part "
+                                f"({', '.join(others[:3])}); the joint is estimated for '{child}' as asked")
+
+
+def _enclosed(scene: PhysicsScene, cone_deg: float = 25.0) -> bool:
+    """True when body samples lie beyond the part in all six OBB directions (within a cone): a part hidden inside
+    a closed body. An open cabinet's drawer (nothing in front) or a key (nothing above) is not enclosed."""
+    if not len(scene.body):
+        return False
+    obb = scene.obb
+    rel = scene.body - obb.center
+    dist = np.linalg.norm(rel, axis=1) + 1e-12
+    cos = np.cos(np.deg2rad(cone_deg))
+    for k in range(3):
+        for sgn in (1.0, -1.0):
+            d = sgn * obb.axes[k]
+            along = rel @ d
+            hit = (along > obb.half_extents[k]) & (along / dist > cos)
+            if hit.sum() < 3:
+                return False
+    return True
+
+
 def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConfig, up, *, parent: str, child: str,
-                       name: str, dense: dict | None = None) -> Joint:
+                       name: str, dense: dict | None = None, notes: list | None = None) -> Joint:
     prior = get_prior(cfg.prior, config=cfg.physics)
+    notes = [] if notes is None else notes
     extra = {"prompt": hint.text, "hint_type": hint.type, "hint_direction": hint.direction, "prior": prior.name,
-             "method": cfg.method}
-    scene = None
+             "method": cfg.method, "warnings": notes}
     dense = dense or {}
-    if prior.name == "physics":
-        scene = prior.scene(part_pts, body_pts, up, **dense)
-        res = prior.propose(part_pts, body_pts, hint, up, scene=scene)
-    else:
-        res = prior.propose(part_pts, body_pts, hint, up)
+    # one physics scene (voxels, contact, OBB) serves the input checks, the prior and the limit sweep
+    scene = PhysicsScene(np.asarray(part_pts, np.float64), np.asarray(body_pts, np.float64), cfg.physics, up, **dense)
+    ov = scene.overlap_fraction()
+    if _enclosed(scene):
+        reason = ("the part lies inside the body (closed in on every side: there is body geometry beyond it along "
+                  "all six box directions); a fixed joint is written")
+        _warn(notes, child, reason)
+        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
+    if ov >= INSIDE_FRAC:
+        reason = (f"the part lies inside the body ({ov:.0%} of its surface is within the body's solid): it cannot "
+                  "move without passing through it; a fixed joint is written")
+        _warn(notes, child, reason)
+        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
+    if ov >= OVERLAP_FRAC:
+        _warn(notes, child, f"the part overlaps the body ({ov:.0%} of its surface is inside the body's solid); "
+                            "collision-free travel is measured from the overlapping rest pose")
+    res = prior.propose(part_pts, body_pts, hint, up, scene=scene)
+    if res.hypotheses and res.hypotheses[0].travel <= 0:
+        reason = ("every hypothesis collides at once (the part is locked in by the body, or overlaps it): no "
+                  "collision-free motion was found; a fixed joint is written")
+        _warn(notes, child, reason)
+        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
     types = (hint.type,) if hint.type in ("revolute", "prismatic") else ("revolute", "prismatic")
     obb_pts = dense.get("obb_points")
     if cfg.method == "direct":
         est = direct_optimization(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
     else:
         est = atop_search(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
-    if scene is None:
-        scene = get_prior("physics", config=cfg.physics).scene(part_pts, body_pts, up, **dense)
     lim = sweep_limits(scene, est.type, est.origin, est.axis)
+    if lim.upper - lim.lower <= 1e-9:
+        _warn(notes, child, f"the estimated {est.type} joint is blocked both ways by the collision sweep (limits 0, 0)")
     typ = est.type
     if typ == "revolute" and lim.full_turn:
         typ = "continuous"
@@ -172,6 +287,12 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
         # the search should re-identify the physics winner; if it does not, trust it less
         if best.type != est.type or abs(float(np.dot(best.axis, est.axis))) < np.cos(np.deg2rad(10)):
             conf *= 0.5
+        alt = _runner_up(res.hypotheses, best, scene.diag)
+        if alt is not None and best.score - alt.score < AMBIGUOUS_MARGIN and (hint.fallback or hint.type is None):
+            _warn(notes, child, f"ambiguous without a prompt: a {best.type} about {_axis_words(best.axis, up)} "
+                                f"(chosen) and a {alt.type} about {_axis_words(alt.axis, up)} fit the geometry almost "
+                                f"equally (score {best.score:.2f} vs {alt.score:.2f}); a prompt such as 'open the "
+                                "door' or 'pull out the drawer' decides")
     extra.update({"chamfer": est.cost, "amounts": np.asarray(est.amounts).tolist(), "candidate": est.candidate})
     lower, upper = lim.lower, lim.upper
     if typ == "continuous":
@@ -209,16 +330,15 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
         if fmask.all():
             raise InvalidInputError("the part with its attachments is the whole mesh", field="part", source=source)
     hint = parse_prompt(prompt)
-    if hint.fallback:
-        log.warning("prompt %r has no motion words (open, pull out, lift, turn, press, ...): the joint type and "
-                    "direction are decided by the physics prior alone", prompt)
+    pname = part if isinstance(part, str) else (parts.names[int(part)] if isinstance(part, (int, np.integer)) and parts else "part")
+    notes: list = []
+    check_part_and_prompt(mesh, fmask, hint, pname, parts.names if parts is not None else None, notes, source)
     rng = np.random.default_rng(cfg.seed)
     part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
     body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
     dense = _dense_inputs(mesh, fmask, cfg, rng)
-    pname = part if isinstance(part, str) else (parts.names[int(part)] if isinstance(part, (int, np.integer)) and parts else "part")
     return _articulate_points(part_pts, body_pts, hint, cfg, _up_vector(cfg, suffix), parent=parent, child=pname,
-                              name=name or f"{pname}_joint", dense=dense)
+                              name=name or f"{pname}_joint", dense=dense, notes=notes)
 
 
 def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng) -> dict:
@@ -231,42 +351,80 @@ def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng) -> 
 
 
 # ---------------------------------------------------------------------------------------------------------
-def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0) -> tuple[str, dict]:
-    """Root part and parent of every other part: the larger part (bbox volume) it touches most.
+def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
+               movable: list[str] | None = None) -> tuple[str, dict]:
+    """Root part and parent of every other part.
+
+    Root: the largest part (bbox volume) among the parts not asked to move (``movable``: the parts the caller
+    wants joints for; a named part is never made the root, so asking for a joint never yields none).
+    Parent: the root when the part touches it (at least ``ROOT_TOUCH`` of its strongest contact: doors, drawers
+    and keys hang from the body even where they touch a neighbour more), else the larger part it touches most
+    (a knob on a door gets the door), else the root.
 
     Returns (root name, {part: parent}).
     """
     rng = np.random.default_rng(seed)
     fl = _face_labels(mesh, parts)
     P = parts.n_parts
+    tri = mesh.vertices[mesh.faces]
+    farea = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    parea = np.bincount(fl, weights=farea, minlength=P)
+    total = max(float(parea.sum()), 1e-30)
     pts, lab, vol = [], [], np.zeros(P)
     for p in range(P):
         fm = fl == p
         if not fm.any():
             vol[p] = -1
             continue
-        s = _sample_faces(mesh, fm, n, rng)
+        # samples by area (a large body gets many, so a key or a door finds it), at least n per part
+        k = int(np.clip(TREE_SAMPLES * parea[p] / total, n, 8 * n))
+        s = _sample_faces(mesh, fm, k, rng)
         pts.append(s)
         lab.append(np.full(len(s), p))
         vol[p] = float(np.prod(np.maximum(s.max(0) - s.min(0), 1e-6 * mesh.bbox_diagonal)))
     pts, lab = np.concatenate(pts), np.concatenate(lab)
     eps = 0.02 * mesh.bbox_diagonal
     tree = cKDTree(pts)
-    pairs = tree.query_pairs(eps, output_type="ndarray")
+    # touch[p, q]: fraction of p's samples with a sample of q within eps
+    d, nb = tree.query(pts, k=12, distance_upper_bound=eps)
     touch = np.zeros((P, P))
-    if len(pairs):
-        a, b = lab[pairs[:, 0]], lab[pairs[:, 1]]
-        m = a != b
-        np.add.at(touch, (a[m], b[m]), 1)
-        np.add.at(touch, (b[m], a[m]), 1)
-    root = int(np.argmax(vol))
+    cnt = np.bincount(lab, minlength=P).astype(float)
+    ok = np.isfinite(d[:, 1:])
+    src = np.broadcast_to(np.arange(len(pts))[:, None], ok.shape)[ok]
+    other = lab[nb[:, 1:][ok]]
+    m = other != lab[src]
+    if m.any():
+        pair = np.unique(src[m] * P + other[m])  # each (sample, other part) once
+        np.add.at(touch, (lab[pair // P], pair % P), 1)
+    touch = touch / np.maximum(cnt[:, None], 1)
+    asked = set(movable or [])
+    pool = [p for p in range(P) if vol[p] >= 0 and parts.names[p] not in asked]
+    if not pool:  # every part asked to move (an object without body geometry): the largest stays put
+        pool = [p for p in range(P) if vol[p] >= 0]
+    # the body holds the others: size (bbox volume^2/3) times (1 + number of parts touching it); a chair's leg base (five casters
+    # and the seat) wins over the larger seat, a cabinet body over its doors
+    deg = ((touch > 0) | (touch.T > 0)).sum(1)
+    root = max(pool, key=lambda p: vol[p] ** (2 / 3) * (1 + deg[p]))
     parent = {}
     for p in range(P):
         if p == root or vol[p] < 0:
             continue
         cand = [q for q in range(P) if q != p and vol[q] > vol[p] and touch[p, q] > 0]
-        q = max(cand, key=lambda q: touch[p, q]) if cand else root
+        if not cand:
+            q = root
+        elif touch[p, root] >= ROOT_TOUCH * max(touch[p, c] for c in cand):
+            q = root
+        else:
+            q = max(cand, key=lambda q: touch[p, q])
         parent[parts.names[p]] = parts.names[q]
+    # no cycles: a part whose chain does not reach the root hangs from the root
+    for c in list(parent):
+        seen, x = {c}, parent[c]
+        while x in parent and x not in seen:
+            seen.add(x)
+            x = parent[x]
+        if x != parts.names[root]:
+            parent[c] = parts.names[root]
     return parts.names[root], parent
 
 
@@ -290,7 +448,14 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         if k not in parts.names:
             raise InvalidInputError(f"prompt given for unknown part '{k}'; parts: {', '.join(parts.names)}",
                                     field="prompts", source=source)
-    root, parent = infer_tree(mesh, parts, seed=cfg.seed)
+    for k in only or []:
+        if k not in parts.names:
+            raise InvalidInputError(f"unknown part '{k}'; parts: {', '.join(parts.names)}", field="only", source=source)
+    asked = list(only) if only is not None else list(prompts)
+    root, parent = infer_tree(mesh, parts, seed=cfg.seed, movable=asked)
+    if root in asked:
+        warnings.warn(f"part '{root}': every part was asked to move, so none is left as the fixed body; '{root}' (the "
+                      "largest) becomes the root and gets no joint", ArticulationWarning, stacklevel=2)
     children: dict[str, list[str]] = {}
     for c, p in parent.items():
         children.setdefault(p, []).append(c)
@@ -323,14 +488,12 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
         body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
         hint = parse_prompt(prompts.get(name))
-        if hint.fallback and name in prompts:
-            log.warning("prompt %r for part '%s' has no motion words: physics prior decides alone", prompts[name], name)
+        notes: list = []
+        check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source)
         j = _articulate_points(part_pts, body_pts, hint, cfg, up, parent=parent[name], child=name, name=f"{name}_joint",
-                               dense=_dense_inputs(mesh, fmask, cfg, rng))
+                               dense=_dense_inputs(mesh, fmask, cfg, rng), notes=notes)
         joints.append(j)
     for name in parts.names:
         if name in parent and only is not None and name not in only:
             joints.append(Joint(f"{name}_fixed", "fixed", parent[name], name, np.zeros(3), [1, 0, 0]))
-    art = Articulation(links, joints, name=mesh.name or "object")
-    art.root_link = root
-    return art
+    return Articulation(links, joints, name=mesh.name or "object")

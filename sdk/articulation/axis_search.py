@@ -223,7 +223,7 @@ def _move_batch(part: np.ndarray, type: str, origins: np.ndarray, dirs: np.ndarr
     t = amounts[:, None, None]
     R = np.eye(3)[None] + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)
     rel = part[None] - origins[:, None, :]
-    return np.einsum("bij,bpj->bpi", R, rel) + origins[:, None, :]
+    return rel @ R.transpose(0, 2, 1) + origins[:, None, :]  # batched GEMM (faster than einsum)
 
 
 def amount_grid(type: str) -> np.ndarray:

@@ -31,6 +31,10 @@ from scipy.spatial import cKDTree
 from .axis_search import _move_batch, fit_obb, obb_candidates
 from .prompt import MotionHint
 
+PRESS_VERBS = ("press", "push", "depress", "click", "push down")
+KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
+         "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
+EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
 
 
@@ -41,7 +45,7 @@ class PhysicsConfig:
     n_part: int = 384
     n_body: int = 4096
     revolute_max: float = np.pi
-    revolute_steps: int = 36
+    revolute_steps: int = 24  # 7.5 deg (the limit sweep has its own 5 deg steps)
     prismatic_steps: int = 30
     w_travel: float = 1.0
     w_attach: float = 1.0
@@ -49,6 +53,11 @@ class PhysicsConfig:
     w_noun: float = 0.5
     w_handle: float = 0.3
     w_guide: float = 1.0
+    w_symmetry: float = 1.0  # ours: bonus for the axis a round part (dial, wheel) maps onto itself about
+    w_float: float = 1.0  # ours: penalty on a revolute axis off the contact (attach < float_attach) when another
+    float_attach: float = 0.15
+    press_direction: float = 3.0  # ours: direction weight multiplier for "press"/"push" prompts
+    hinge_evidence: float = 0.1  # ours: spread of (attach + handle) over a lid's edges below this = no hinge seen  # axis does lie on it (>= 2x): a part must stay attached to swing, not float off
     n_states: int = 2
     state_fractions: tuple = (0.5, 1.0)  # articulated states at these fractions of the usable travel
     seed: int = 0
@@ -97,7 +106,10 @@ class Occupancy:
             i, ok = self._index(body_points)
             i = i[ok]
             occ[i[:, 0], i[:, 1], i[:, 2]] = True
-        self.occ = binary_fill_holes(occ)
+        # random surface samples leave pinholes that would let the fill leak: close them (dilate, fill, erode)
+        from scipy.ndimage import binary_dilation, binary_erosion as _erode
+        self.occ = occ | _erode(binary_fill_holes(binary_dilation(occ)))
+        self.filled = self.occ.copy()  # the body's voxels before the part's own are removed (overlap checks)
         if part_points is not None and len(part_points):
             # voxels the part itself occupies at rest are contact, not obstacle
             pocc = np.zeros(self.shape, dtype=bool)
@@ -105,6 +117,12 @@ class Occupancy:
             i = i[ok]
             pocc[i[:, 0], i[:, 1], i[:, 2]] = True
             self.occ &= ~pocc
+        from scipy.ndimage import binary_erosion
+        self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
+
+    def in_core(self, p: np.ndarray) -> np.ndarray:
+        i, ok = self._index(p)
+        return self.core[i[..., 0], i[..., 1], i[..., 2]] & ok
 
     def _index(self, p: np.ndarray):
         f = np.floor((p - self.lo) / self.h).astype(np.int64)
@@ -157,6 +175,13 @@ class PhysicsScene:
         self.contact = contact
         self.contact_tree = cKDTree(self.contact) if len(self.contact) else None
         self.rest_inside = self.occ(part_points)
+        # part samples touching the body at rest (a door's bottom edge over the floor, a drawer's sides on their
+        # runners) slide along it: they collide only when they go a voxel deep into the body
+        if self.body_tree is not None:
+            dr, _ = self.body_tree.query(part_points, distance_upper_bound=self.contact_eps)
+            self.rest_contact = dr < self.contact_eps
+        else:
+            self.rest_contact = np.zeros(len(part_points), bool)
         self.up = up
         self.part_center = part_points.mean(0)
         self.body_center = body_points.mean(0) if len(body_points) else self.part_center
@@ -168,6 +193,7 @@ class PhysicsScene:
         n = np.linalg.norm(out)
         self.outward = out / n if n > 1e-9 * self.diag else None
         self.origins, self.dirs, self.obb = obb_candidates(part_points if obb_points is None else obb_points)
+        self.part_normals = self._box_normals(part_points)
         free = self.free_side()
         if free is not None:
             self.outward = free
@@ -198,6 +224,25 @@ class PhysicsScene:
                 return self.dirs[ups[0]].copy()
         return None
 
+    def _box_normals(self, pts: np.ndarray) -> np.ndarray:
+        """Outward normal [P, 3] of the part's OBB face nearest each sample (exact for box-like parts)."""
+        obb = self.obb
+        u = (pts - obb.center) @ obb.axes.T / np.maximum(obb.half_extents, 1e-12)  # [P, 3]
+        k = np.argmax(np.abs(u), 1)
+        return np.sign(u[np.arange(len(pts)), k])[:, None] * obb.axes[k]
+
+    def overlap_fraction(self) -> float:
+        """Fraction of the part's dense surface samples inside the body's solid (filled shells) and farther than
+        the contact distance from the body's surface: ~1 for a part hidden inside the body, between for parts
+        that interpenetrate, ~0 for a part that only touches."""
+        pd = self.part_dense
+        i, ok = self.occ._index(pd)
+        inside = self.occ.filled[i[:, 0], i[:, 1], i[:, 2]] & ok
+        if self.body_tree is None or not inside.any():
+            return 0.0
+        d, _ = self.body_tree.query(pd[inside], distance_upper_bound=2 * self.contact_eps)
+        return float(np.sum(d > 2 * self.contact_eps)) / len(pd)
+
     # -- collision sweep -------------------------------------------------------------------------------
     def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int) -> np.ndarray:
         """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum)."""
@@ -206,8 +251,22 @@ class PhysicsScene:
         fr = np.linspace(0, 1, steps + 1)[1:]
         A = (max_amount[:, None] * fr[None]).reshape(-1)
         moved = _move_batch(self.part, typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A)  # [B*S, P, 3]
-        inside = self.occ(moved) & ~self.rest_inside[None]
-        hit = (inside.mean(1) > self.cfg.collision_frac).reshape(B, steps)
+        # a touching sample slides along the body (tangential motion, or away from it) but may not move into it
+        # through its own face: that counts as soon as it enters a body voxel
+        disp = moved - self.part[None]
+        into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
+        rc = self.rest_contact[None] & ~into
+        inside = (self.occ(moved) & ~self.rest_inside[None] & ~rc) | (self.occ.in_core(moved) & rc)  # [B*S, P]
+        if typ == "revolute":
+            # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
+            # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
+            rel = self.part[None] - O[:, None]
+            r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1)  # [B, P]
+            far = np.repeat(r > self.contact_eps, steps, 0)
+            frac = (inside & far).sum(1) / np.maximum(far.sum(1), 1)
+        else:
+            frac = inside.mean(1)
+        hit = (frac > self.cfg.collision_frac).reshape(B, steps)
         first = np.where(hit.any(1), hit.argmax(1), steps)  # index of first colliding step
         travel = np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
         return travel
@@ -230,6 +289,14 @@ class PhysicsScene:
             # a hinge runs along the part: short axis segments (a lid spun about its thickness) count less
             out[b] = np.mean(d < 2.5 * self.occ.h) * min(1.0, (proj.max() - proj.min()) / (0.5 * ext))
         return out
+
+    def axis_contact_distance(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """Distance from each axis line to the nearest part-body contact point, [B] (inf without contact)."""
+        if not len(self.contact):
+            return np.full(len(D), np.inf)
+        rel = self.contact[None] - O[:, None]  # [B, C, 3]
+        perp = rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None]
+        return np.linalg.norm(perp, axis=-1).min(1)
 
     def guidance(self, D: np.ndarray, travel: np.ndarray) -> np.ndarray:
         """Prismatic: fraction of the part's body contacts kept after sliding 15% of the travel, [B]."""
@@ -260,11 +327,36 @@ class PhysicsScene:
             ref = self.outward if direction == "outward" else -self.outward
         return disp @ ref
 
+    def contact_normal(self) -> np.ndarray | None:
+        """Normal of the part-body contact patch when it is planar (a knob's disc on a door), else None."""
+        c = self.contact
+        if len(c) < 12:
+            return None
+        _, sv, vt = np.linalg.svd(c - c.mean(0), full_matrices=False)
+        if sv[2] > 0.35 * sv[1]:
+            return None
+        return vt[2]
+
+    def symmetry(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """1 where turning the part about the axis by 20 and 45 deg maps it onto itself (a dial, a wheel, a round
+        knob: the axis it spins about), else 0, [B]."""
+        if not hasattr(self, "_part_tree"):
+            self._part_tree = cKDTree(self.part_dense)
+        pts = self.part[:: max(1, len(self.part) // 128)]
+        out = np.ones(len(D), bool)
+        for ang in (np.deg2rad(20), np.deg2rad(45)):
+            mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
+            d, _ = self._part_tree.query(mv.reshape(-1, 3))
+            out &= (d.reshape(len(D), -1) < self.contact_eps).mean(1) > 0.8  # ours: 80% (a dial's pointer)
+        return out.astype(float)
+
     def noun_score(self, typ: str, D: np.ndarray, noun: str | None) -> np.ndarray:
-        if typ == "revolute" and noun in ("knob", "dial", "lock", "turntable", "tray") and self.outward is not None:
-            # turned about the axis sticking out of the body; weighs double because a knob's short axis segment
-            # earns it little attachment
-            return 2.0 * np.abs(D @ self.outward)
+        if typ == "revolute" and noun in KNOBS:
+            # turned about the axis sticking out of the body: the contact disc's normal, else the free side;
+            # weighs double because a knob's short axis segment earns it little attachment
+            ref = self.contact_normal()
+            ref = self.outward if ref is None else ref
+            return 2.0 * np.abs(D @ ref) if ref is not None else np.zeros(len(D))
         if typ != "revolute" or self.up is None or noun is None:
             return np.zeros(len(D))
         c = np.abs(D @ self.up)
@@ -280,23 +372,48 @@ class PhysicsScene:
         thin = obb.axes[2]
         pts = self.part_dense
         rel = (pts - obb.center) @ thin
-        sign = 1.0  # the part's front: facing away from the body (a door), else up (a lid)
-        for ref in (self.outward, self.up):
-            if ref is not None and abs(float(np.dot(thin, ref))) > 0.3:
-                sign = float(np.sign(np.dot(thin, ref)))
-                break
-        s = sign * rel
-        thr = s.max() - 0.35 * (s.max() - s.min())  # what sticks out beyond the front face (handle, lip)
-        prot = pts[s >= thr]
-        if len(prot) < 3:
+        cands = [self._edge_protrusion(pts)]
+        for sign in (1.0, -1.0):  # what sticks out beyond either big face (a handle on a door's front or back)
+            s = sign * rel
+            cands.append(pts[s >= s.max() - 0.35 * (s.max() - s.min())])
+        mid = 2 * obb.half_extents[1] + 1e-12  # the part's width (a door's, not its height)
+        best = None
+        for prot in cands:
+            if len(prot) < 3:
+                continue
+            pc = prot.mean(0)
+            # only informative when the protrusion is off-centre
+            off = np.linalg.norm((pc - obb.center) - np.dot(pc - obb.center, thin) * thin) / mid
+            if best is None or off > best[1]:
+                best = (pc, off)
+        if best is None:
             return np.zeros(len(D))
-        pc = prot.mean(0)
-        width = 2 * obb.half_extents.max() + 1e-12
+        pc, off = best
+        # distance of the axis from the protrusion, in units of the part's extent across the axis
+        across = 2 * np.sqrt(np.maximum(((obb.half_extents[None] * obb.axes[None]) ** 2).sum(-1)
+                                        - ((obb.half_extents[None, :, None] * obb.axes[None]) @ D[:, :, None])[..., 0] ** 2,
+                                        0)).max(1) + 1e-12  # [B]
         v = pc[None] - O
         dist = np.linalg.norm(v - (v * D).sum(1, keepdims=True) * D, axis=1)
-        # only informative when the protrusion is off-centre
-        off = np.linalg.norm((pc - obb.center) - np.dot(pc - obb.center, thin) * thin) / width
-        return np.clip(dist / width, 0, 1) * min(1.0, off * 4)
+        return np.clip(dist / across, 0, 1) * min(1.0, off * 4)
+
+    def _edge_protrusion(self, pts: np.ndarray) -> np.ndarray:
+        """Samples beyond the part's main slab along its two long axes (a lid's front lip or tab, a handle
+        sticking out sideways): slices whose surface density drops below 40% of the typical slice."""
+        obb = self.obb
+        out = np.zeros(len(pts), bool)
+        for k in (0, 1):
+            c = (pts - obb.center) @ obb.axes[k]
+            hist, edges = np.histogram(c, bins=32)
+            nz = hist[hist > 0]
+            if not len(nz):
+                continue
+            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
+            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
+            r = int(np.argmax(ends - starts))  # the slab: the longest run of dense slices
+            lo, hi = edges[starts[r]], edges[ends[r]]
+            out |= (c < lo) | (c > hi)
+        return pts[out] if out.mean() < 0.2 else pts[:0]
 
 
 def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
@@ -321,22 +438,70 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
         else:
             mx = scene.prismatic_max(D)
             travel = scene.sweep(typ, O, D, mx, cfg.prismatic_steps)
-            t_norm = np.clip(travel / np.maximum(mx, 1e-12), 0, 1)
+            press = hint.direction in ("inward", "down") and hint.verb in PRESS_VERBS
+            # a press goes a short way into the body (a button's stroke): a tenth of the part's extent is full travel
+            t_norm = np.clip(travel / np.maximum(mx * (0.1 if press else 1.0), 1e-12), 0, 1)
             attach = np.zeros(len(D))
-            guide = scene.guidance(D, travel)
+            # a press goes into the body and loses its contacts by design: the runner cue is for slides
+            guide = scene.guidance(D, travel) if hint.direction not in ("inward", "down") else np.zeros(len(D))
             handle = np.zeros(len(D))
+        if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
+            # off the contact line and not through the contact patch either (a faucet or knob turns about an
+            # axis through its small contact disc): the part would swing free of what holds it
+            floating = cfg.w_float * ((attach < cfg.float_attach) & (scene.axis_contact_distance(O, D) > 2.5 * scene.occ.h))
+        else:
+            floating = np.zeros(len(D))
+        if typ == "revolute" and hint.part_word not in EDGE_HINGED:
+            sym = cfg.w_symmetry * scene.symmetry(O, D)  # a round part spins about its symmetry axis
+        else:
+            sym = np.zeros(len(D))
         dirs = scene.direction_score(typ, O, D, hint.direction)
+        if typ == "prismatic" and hint.verb in PRESS_VERBS:
+            dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible
         noun = scene.noun_score(typ, D, hint.part_word)
         score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
-                 + cfg.w_noun * noun + cfg.w_handle * handle)
+                 + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating)
         score = np.where(travel > 0, score, score - 10.0)  # blocked at once: implausible
         for b, (oi, di) in enumerate(pairs):
             hyps.append(Hypothesis(typ, O[b].copy(), D[b].copy(), float(travel[b]), float(score[b]),
                                    {"travel": float(t_norm[b]), "attach": float(attach[b]), "guide": float(guide[b]),
-                                    "direction": float(dirs[b]), "noun": float(noun[b]), "handle": float(handle[b])},
+                                    "direction": float(dirs[b]), "noun": float(noun[b]), "handle": float(handle[b]),
+                                    "symmetry": float(sym[b])},
                                    (oi, di)))
+    _lift_cue(hyps, scene, hint, cfg)
     hyps.sort(key=lambda h: -h.score)
     return hyps
+
+
+LIFTED = ("lid", "cover", "cap")
+
+
+def _lift_cue(hyps: list, scene: "PhysicsScene", hint: MotionHint, cfg: PhysicsConfig) -> None:
+    """"Lift the lid" is a hinged lid or a lid lifted off (a pot's, a coffee machine's). A hinged lid shows which
+    edge is the hinge (contact along one edge, a handle or lip opposite); a lid lifted off shows none: its edges
+    tie. With a lifting verb and no hinge evidence, the straight lift wins (in place)."""
+    if hint.verb not in ("lift", "raise") or hint.part_word not in LIFTED or scene.up is None:
+        return
+    rev = [h for h in hyps if h.type == "revolute" and h.travel > 0]
+    pri = [h for h in hyps if h.type == "prismatic" and h.travel > 0 and float(np.dot(h.axis, scene.up)) > 0.9]
+    if not rev or not pri:
+        return
+    # the four best distinct hinge lines (a lid has four edges)
+    lines = []
+    for h in sorted(rev, key=lambda h: -h.score):
+        if all(np.linalg.norm(h.origin - g.origin) > 1e-6 * scene.diag or abs(float(np.dot(h.axis, g.axis))) < 0.99
+               for g in lines):
+            lines.append(h)
+        if len(lines) == 4:
+            break
+    if len(lines) < 4 or lines[0].terms["attach"] <= 0:
+        return
+    edge = [cfg.w_attach * h.terms["attach"] + cfg.w_handle * h.terms["handle"] for h in lines]
+    if max(edge) - min(edge) < cfg.hinge_evidence:
+        best_rev = max(h.score for h in rev)
+        up = max(pri, key=lambda h: h.score)
+        up.terms["lift_cue"] = float(best_rev - up.score + 0.1)
+        up.score = best_rev + 0.1
 
 
 def synthesize_states(part_points: np.ndarray, body_points: np.ndarray, hyp: Hypothesis,

@@ -6,9 +6,9 @@ object with the part moved, which ATOP's axis search (``axis_search.atop_search`
 * ``PhysicsPrior`` (default, weight-free): physically scored hypotheses (collision sweep, attachment, free
   travel, prompt hints) -> states synthesized from the best hypothesis. See ``physics_prior``.
 * ``DiffusionPrior``: ATOP's personalized multi-view motion model (ImageDream inflated for video, mask and
-  camera control, §4.2) distilled into per-frame Gaussians with SDS (§4.3.1, Eq. 7). The model comes in a
-  later issue; constructing the prior checks for its weights and raises ``MissingWeightsError`` naming the
-  files, and ``propose`` raises ``NotAvailableError`` until the back end exists.
+  camera control, §4.2) distilled into per-frame Gaussians with SDS (§4.3.1, Eq. 7): ``sdk.models.atop``.
+  Constructing the prior checks for its weights and raises ``MissingWeightsError`` naming the files; the
+  back end registers itself when ``sdk.models.atop.prior`` is imported.
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class MotionPrior:
     name = "base"
 
     def propose(self, part_points: np.ndarray, body_points: np.ndarray, hint: MotionHint,
-                up: np.ndarray | None = None) -> PriorResult:
+                up: np.ndarray | None = None, scene: PhysicsScene | None = None) -> PriorResult:
+        """scene: the caller's physics scene of (part, body), when it has one (voxels, contact, OBB)."""
         raise NotImplementedError
 
 
@@ -68,8 +69,20 @@ class PhysicsPrior(MotionPrior):
 DIFFUSION_FILES = ("imagedream/sd-v2.1-base-4view-ipmv.pt", "atop/motion_module_{category}.safetensors")
 
 
+_DIFFUSION_BACKEND: list = []  # factory(weights_dir, category) -> MotionPrior, registered by sdk.models.atop.prior
+
+
+def register_diffusion_backend(factory) -> None:
+    """Install the diffusion back end (``sdk.models.atop.prior`` does on import; articulation never imports
+    the models package itself: it sits below it)."""
+    _DIFFUSION_BACKEND[:] = [factory]
+
+
 class DiffusionPrior(MotionPrior):
-    """ATOP's personalized multi-view motion diffusion + SDS on Gaussians (interface only for now)."""
+    """ATOP's personalized multi-view motion diffusion + SDS on Gaussians (§4.2-4.3).
+
+    Checks the weight files first (``MissingWeightsError`` naming each), then delegates to the registered back end
+    (``sdk.models.atop.prior.ATOPDiffusionBackend``)."""
 
     name = "diffusion"
 
@@ -80,16 +93,19 @@ class DiffusionPrior(MotionPrior):
         for f in DIFFUSION_FILES:
             f = f.format(category=category)
             if not (self.weights_dir / f).exists():
-                raise MissingWeightsError("atop_motion_diffusion", f, str(self.weights_dir),
+                raise MissingWeightsError("atop", f, str(self.weights_dir),
                                           hint="ATOP's prior needs the ImageDream base checkpoint and a personalized motion "
-                                               "module fine-tuned per category (ATOP §4.2); use prior='physics' meanwhile")
-        self.available = False
+                                               "module fine-tuned per category (ATOP §4.2); `articulate models` lists "
+                                               "them; use prior='physics' meanwhile")
+        self._backend = None
 
-    def propose(self, part_points, body_points, hint, up=None) -> PriorResult:
-        raise NotAvailableError(
-            "the diffusion-guided motion prior (ATOP §4.2-4.3: multi-view motion generation + SDS on Gaussians) is "
-            "not implemented yet: it needs the personalized motion model (a later issue) and a differentiable Gaussian "
-            "renderer; use prior='physics'")
+    def propose(self, part_points, body_points, hint, up=None, scene=None) -> PriorResult:
+        if self._backend is None:
+            if not _DIFFUSION_BACKEND:
+                raise NotAvailableError("the diffusion back end is not loaded: import sdk.models.atop.prior (the CLI "
+                                        "does this for --prior diffusion)")
+            self._backend = _DIFFUSION_BACKEND[0](self.weights_dir, self.category)
+        return self._backend.propose(part_points, body_points, hint, up, scene=scene)
 
 
 def get_prior(name: str | MotionPrior = "physics", **kw) -> MotionPrior:
@@ -103,4 +119,5 @@ def get_prior(name: str | MotionPrior = "physics", **kw) -> MotionPrior:
 
 
 __all__ = ["MotionPrior", "PhysicsPrior", "DiffusionPrior", "PriorResult", "NotAvailableError", "get_prior",
+           "register_diffusion_backend",
            "Hypothesis", "UP_VECTORS"]

@@ -38,8 +38,12 @@ _NOUNS = {
     "cap": (None, "up"), "hatch": ("revolute", "outward"), "gate": ("revolute", "outward"), "shelf": ("prismatic", "outward"),
     "lock": ("revolute", None), "latch": ("revolute", None), "trigger": ("prismatic", "inward"), "pedal": ("revolute", "down"),
     "arm": ("revolute", None), "leg": ("revolute", None), "head": ("revolute", None), "blade": ("revolute", None),
-    "propeller": ("revolute", None), "fan": ("revolute", None), "crank": ("revolute", None), "turntable": ("revolute", None),
+    "propeller": ("revolute", None), "scissors": ("revolute", None), "shears": ("revolute", None),
+    "pliers": ("revolute", None), "tongs": ("revolute", None), "fan": ("revolute", None), "crank": ("revolute", None), "turntable": ("revolute", None),
 }
+
+KNOWN_NOUNS = frozenset(_NOUNS)
+_NO_NOUN_DIRECTION = frozenset({"fold", "unfold", "tilt", "pivot", "hinge"})
 
 
 @dataclass
@@ -84,13 +88,14 @@ def parse_prompt(prompt: str | None) -> MotionHint:
     typ = vt if vt is not None else nt
     if verb == "open" and noun in ("lid", "cover", "cap"):  # "open the lid": a hinged lid
         typ = "revolute"
-    direction = vd if vd is not None else nd
+    # verbs that fold or tilt either way do not take the noun's usual direction ("fold the screen" closes it)
+    direction = vd if vd is not None else (None if verb in _NO_NOUN_DIRECTION else nd)
     for w, d in (("up", "up"), ("upward", "up"), ("upwards", "up"), ("down", "down"), ("downward", "down"),
                  ("outward", "outward"), ("outwards", "outward"), ("inward", "inward"), ("inwards", "inward")):
         if f" {w} " in t and not (w in ("up", "down") and f" {verb} " == f" {w} "):
             direction = d
-    if verb in ("press", "push", "depress", "click") and noun in ("lid", "cover"):
-        direction = "down"
+    if verb in ("press", "push", "depress", "click") and noun in ("lid", "cover", "handle", "lever", "pedal"):
+        direction = "down"  # pressed from above
     return MotionHint(typ, direction, noun, verb, False, prompt)
 
 

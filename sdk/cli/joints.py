@@ -52,6 +52,10 @@ def run(args) -> int:
     if ext not in (".usda", ".usd", ".usdc", ".urdf"):
         raise InvalidInputError(f"output must end in .usda/.usd/.usdc or .urdf, got '{out.name}'", field="output")
     asset = load_any(args.input)
+    if args.prior == "diffusion":
+        from ..articulation.prior import DiffusionPrior
+        import sdk.models.atop.prior  # noqa: F401 - registers the back end (models sit above articulation)
+        DiffusionPrior()  # the weight files first: MissingWeightsError names each one (see `articulate models`)
     cfg = ArticulateConfig(prior=args.prior, method=args.method, up_axis=args.up)
     prompts = {}
     if args.part:
@@ -69,9 +73,21 @@ def run(args) -> int:
                 prompts[n] = args.prompt[i if len(args.prompt) > 1 else 0]
     elif args.prompt:
         raise InvalidInputError("--prompt goes with --part (prompts are per part)", field="prompt")
-    art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part)
+    import sys
+    import warnings
+    from ..errors import ArticulationWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ArticulationWarning)
+        art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part)
+    for w in caught:
+        if issubclass(w.category, ArticulationWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     for j in art.joints:
         if j.type == "fixed":
+            if "fixed_reason" in j.extra:
+                print(f"{j.child:>16s} <- {j.parent:<12s} fixed      ({j.extra['fixed_reason']})")
             continue
         lim = (f"[{j.lower:.3f}, {j.upper:.3f}] rad" if j.type == "revolute" else
                f"[{j.lower:.4f}, {j.upper:.4f}]" if j.type == "prismatic" else "free")

@@ -40,7 +40,30 @@ def _sp4d_cfg(kind):
     return f
 
 
+def _atop_cfg(kind):
+    def f():
+        from .atop.unet import ATOPConfig
+        return getattr(ATOPConfig, kind)()
+    return f
+
+
+ATOP_DEFAULT_CATEGORY = "StorageFurniture"
+
 MODELS: dict[str, ModelSpec] = {
+    "atop": ModelSpec(
+        "atop", "ATOP multi-view part-motion model (ImageDream SD2.1 4-view UNet inflated for video + personalized "
+        "motion module per category); `articulate joints --prior diffusion`", _atop_cfg("full"), _atop_cfg("tiny"),
+        [WeightFile("imagedream/sd-v2.1-base-4view-ipmv.pt", "ImageDream sgm checkpoint (model.diffusion_model.*, "
+                    "first_stage_model.*, OpenCLIP)"),
+         WeightFile(f"atop/motion_module_{ATOP_DEFAULT_CATEGORY}.safetensors",
+                    "personalized motion module (motion_modules.*), one per category (ATOP §4.2.5)")],
+        "huggingface.co/Peng-Wang/ImageDream (base); the motion module is fine-tuned per category with "
+        "sdk.models.atop.pipeline.personalize (ATOP §4.2.5)"),
+    "atop-small": ModelSpec(
+        "atop-small", "ATOP motion model at small scale, to be trained here on procedural props (not shipped: "
+        "see docs/articulation.md)", _atop_cfg("small"), _atop_cfg("tiny"),
+        [WeightFile("atop_small.safetensors", "small ATOP UNet incl. motion module")],
+        "sdk.models.atop.pipeline.personalize on procedural props (sdk.procedural.props)"),
     "sp4d-small": ModelSpec(
         "sp4d-small", "SP4D trained here on procedural articulated objects (64^2, 4 views x 4 frames); "
         "default of `articulate parts`", _sp4d_cfg("small"), _sp4d_cfg("tiny"),

@@ -74,7 +74,7 @@ def test_face_mask_input_equals_named_part(cabinet):
 
 def test_diffusion_prior_names_missing_weights(tmp_path):
     from sdk.articulation.prior import DiffusionPrior, get_prior
-    with pytest.raises(MissingWeightsError, match="atop_motion_diffusion.*imagedream"):
+    with pytest.raises(MissingWeightsError, match="model .atop. needs.*imagedream"):
         get_prior("diffusion", weights_dir=tmp_path)
     with pytest.raises(MissingWeightsError):
         DiffusionPrior(weights_dir=tmp_path)

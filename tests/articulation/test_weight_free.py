@@ -1,0 +1,175 @@
+"""The weight-free prior on very low-poly procedural props and on bad input: never a silent empty result."""
+import warnings
+
+import numpy as np
+import pytest
+
+from sdk.articulation.articulate import ArticulateConfig, articulate_object, articulate_part, infer_tree
+from sdk.core import Mesh, PartLabels
+from sdk.errors import ArticulationWarning, InvalidInputError
+from sdk.procedural.props import PROP_CATEGORIES, generate_prop, prop_prompts, to_core
+
+from .conftest import angle_deg, line_distance
+
+
+class _Asset:
+    def __init__(self, mesh, parts, path=None):
+        self.mesh, self.parts, self.path = mesh, parts, path
+
+
+def _boxes(spec: dict):
+    """{name: (lo, hi)} -> (Mesh, PartLabels) of 8-vertex boxes."""
+    from sdk.procedural.articulated import box_mesh
+    vs, fs, lab, n = [], [], [], 0
+    for i, (lo, hi) in enumerate(spec.values()):
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        v, f = box_mesh(hi - lo, (hi + lo) / 2)
+        vs.append(v)
+        fs.append(f + n)
+        lab.append(np.full(len(v), i))
+        n += len(v)
+    return Mesh(np.concatenate(vs), np.concatenate(fs), "boxes"), PartLabels(np.concatenate(lab), list(spec))
+
+
+def _laptop(screen_thickness=0.04, base_thickness=0.02):
+    tb, ts = base_thickness, screen_thickness
+    return _boxes({"base": ((-0.5, 0, -0.35), (0.5, tb, 0.35)),
+                   "screen": ((-0.5, tb, -0.35), (0.5, tb + 0.66, -0.35 + ts))})
+
+
+@pytest.mark.parametrize("ts,tb", [(0.02, 0.03), (0.04, 0.02)])
+def test_two_box_laptop_gets_a_hinge(ts, tb):
+    """16 vertices in all; with the thicker screen the screen used to become the root: no joint, exit 0."""
+    mesh, parts = _laptop(ts, tb)
+    assert mesh.n_vertices == 16
+    art = articulate_object(_Asset(mesh, parts), {"screen": "fold the laptop screen"}, only=["screen"], progress=False)
+    js = [j for j in art.joints if j.child == "screen"]
+    assert len(js) == 1 and js[0].type == "revolute" and js[0].parent == "base"
+    j = js[0]
+    assert angle_deg(j.axis, [1, 0, 0]) < 1.0
+    # the hinge: the screen's bottom edge (OBB face centre), not an axis through the middle of the screen
+    hinge = np.array([0.0, tb, -0.35 + ts / 2])
+    assert line_distance(j.origin, j.axis, hinge, [1, 0, 0]) < 0.03
+    assert max(abs(j.lower), abs(j.upper)) > np.deg2rad(60)
+
+
+def _write_obj(path, mesh, parts):
+    lines = []
+    for v in mesh.vertices:
+        lines.append(f"v {v[0]:.6f} {v[1]:.6f} {v[2]:.6f}")
+    fl = parts.labels[mesh.faces[:, 0]]
+    for i, nm in enumerate(parts.names):
+        lines.append(f"g {nm}")
+        for f in mesh.faces[fl == i]:
+            lines.append(f"f {f[0] + 1} {f[1] + 1} {f[2] + 1}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_laptop_cli(tmp_path):
+    from pxr import Usd, UsdPhysics
+    from sdk.cli import main
+    mesh, parts = _laptop(0.04, 0.02)
+    src = tmp_path / "laptop.obj"
+    _write_obj(src, mesh, parts)
+    out = tmp_path / "laptop.usda"
+    rc = main(["joints", str(src), "--part", "screen", "--prompt", "fold the laptop screen", "-o", str(out),
+               "--no-preview"])
+    assert rc in (0, None)
+    stage = Usd.Stage.Open(str(out))
+    rev = [p for p in stage.Traverse() if p.IsA(UsdPhysics.RevoluteJoint)]
+    assert len(rev) == 1
+
+
+def test_every_part_asked_warns_about_the_root():
+    mesh, parts = _laptop(0.04, 0.02)
+    with pytest.warns(ArticulationWarning, match="none is left as the fixed body"):
+        art = articulate_object(_Asset(mesh, parts), {}, only=["screen", "base"], progress=False)
+    assert len(art.joints) == 1
+
+
+def test_part_inside_the_body_gets_a_fixed_joint_with_reason():
+    mesh, parts = _boxes({"body": ((-0.5, 0, -0.5), (0.5, 1, 0.5)), "core": ((-0.1, 0.4, -0.1), (0.1, 0.6, 0.1))})
+    with pytest.warns(ArticulationWarning, match="inside the body"):
+        j = articulate_part(mesh, "core", "pull out the core", parts=parts)
+    assert j.type == "fixed" and "inside the body" in j.extra["fixed_reason"]
+
+
+def test_overlapping_parts_warn():
+    mesh, parts = _boxes({"body": ((-0.5, 0, -0.5), (0.5, 1, 0.5)), "slab": ((-0.3, 0.8, -0.3), (0.3, 1.2, 0.3))})
+    with pytest.warns(ArticulationWarning, match="overlaps the body|inside the body|collides"):
+        j = articulate_part(mesh, "slab", "lift the slab", parts=parts)
+    assert j.extra["warnings"]
+
+
+def test_handful_of_vertices_warns_and_still_estimates():
+    mesh, parts = _boxes({"body": ((-0.5, 0, -0.5), (0.5, 1, 0.5))})
+    # a single triangle flap on the front face
+    v = np.vstack([mesh.vertices, [[-0.2, 0.5, 0.501], [0.2, 0.5, 0.501], [0.0, 0.8, 0.501]]])
+    f = np.vstack([mesh.faces, [[8, 9, 10]]])
+    lab = np.concatenate([parts.labels, [1, 1, 1]])
+    m2, p2 = Mesh(v, f, "flap"), PartLabels(lab, ["body", "flap"])
+    with pytest.warns(ArticulationWarning, match="only 3 vertices"):
+        j = articulate_part(m2, "flap", "open the flap", parts=p2)
+    assert j.type != "fixed" and j.extra["warnings"]
+
+
+def test_degenerate_part_is_an_error():
+    mesh, parts = _boxes({"body": ((-0.5, 0, -0.5), (0.5, 1, 0.5))})
+    v = np.vstack([mesh.vertices, [[0, 0.5, 0.6], [0, 0.5, 0.6], [0, 0.5, 0.6]]])
+    f = np.vstack([mesh.faces, [[8, 9, 10]]])
+    m2, p2 = Mesh(v, f, "x"), PartLabels(np.concatenate([parts.labels, [1, 1, 1]]), ["body", "dot"])
+    with pytest.raises(InvalidInputError, match="no surface area|part is empty"):
+        articulate_part(m2, "dot", parts=p2)
+
+
+def test_prompt_naming_another_part_warns():
+    obj = generate_prop("microwave", 3)
+    mesh, parts = to_core(obj)
+    with pytest.warns(ArticulationWarning, match="names 'button'"):
+        articulate_part(mesh, "door", "press the button", parts=parts)
+
+
+def test_prompt_in_another_language_warns():
+    obj = generate_prop("drawer", 2)
+    mesh, parts = to_core(obj)
+    with pytest.warns(ArticulationWarning, match="does not look like English"):
+        j = articulate_part(mesh, "drawer0", "ziehe die Schublade heraus", parts=parts, config=ArticulateConfig(up_axis="y"))
+    assert j.type == "prismatic"  # the physics prior still decides
+    with pytest.warns(ArticulationWarning, match="does not look like English"):
+        articulate_part(mesh, "drawer0", "拉开抽屉", parts=parts, config=ArticulateConfig(up_axis="y"))
+
+
+def test_props_cover_atop_categories():
+    assert {"door", "drawer", "lid", "laptop", "knob", "button", "faucet", "scissors", "microwave",
+            "refrigerator"} <= set(PROP_CATEGORIES)
+    for cat in PROP_CATEGORIES:
+        obj = generate_prop(cat, 0)
+        mesh, parts = to_core(obj)
+        mesh.validate()
+        assert any(p.joint != "fixed" for p in obj.parts)
+        assert set(prop_prompts(obj)) == {p.name for p in obj.parts if p.joint != "fixed"}
+
+
+@pytest.mark.parametrize("cat", ["door", "laptop", "knob", "button", "refrigerator"])
+def test_low_poly_props_weight_free(cat):
+    """Held-out seed; the true joint within 5 deg and the right type, every movable part gets a joint."""
+    obj = generate_prop(cat, 1001)
+    mesh, parts = to_core(obj)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ArticulationWarning)
+        art = articulate_object(_Asset(mesh, parts), prop_prompts(obj), progress=False,
+                                config=ArticulateConfig(up_axis="y"))
+    pred = {j.child: j for j in art.joints}
+    for p in obj.parts:
+        if p.joint == "fixed":
+            continue
+        j = pred[p.name]
+        assert (j.type == "continuous" and p.joint == "revolute") or j.type == p.joint, (p.name, j.type)
+        assert angle_deg(j.axis, p.axis) < 5.0, p.name
+
+
+def test_tree_prefers_the_body_over_a_touching_neighbour():
+    obj = generate_prop("refrigerator", 4)
+    mesh, parts = to_core(obj)
+    root, parent = infer_tree(mesh, parts)
+    assert root == "body" and parent == {"freezer_door": "body", "fridge_door": "body"}
