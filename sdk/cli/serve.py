@@ -22,6 +22,11 @@ def register(sub) -> None:
                    help="max gRPC message size in MiB, both directions (default 64); larger inputs use Upload")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds in-flight jobs get to finish on shutdown before they are cancelled (default 30)")
+    p.add_argument("--ray-address", default=None,
+                   help="run SubmitJob batch jobs (generic task 'batch') on this Ray cluster: auto or HOST:PORT "
+                        "(default: a local Ray started on the first batch job)")
+    p.add_argument("--batch-root", type=Path, action="append", default=[],
+                   help="folder batch jobs may read and write under (repeatable; none: batch jobs are refused)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +41,8 @@ def run(args) -> int:
         raise InvalidInputError(f"--port {args.port} is out of range", field="--port")
     if args.max_message_mb <= 0:
         raise InvalidInputError("--max-message-mb must be positive", field="--max-message-mb")
+    from ..batch.service import configure
+    configure(ray_address=args.ray_address, roots=args.batch_root)
     opts = ServerOptions(host=args.host, port=args.port, tokens=read_tokens(args.token_file) if args.token_file else [],
                          tls_cert=args.tls_cert, tls_key=args.tls_key, workers=args.workers,
                          queue_capacity=args.queue_size, max_message_bytes=int(args.max_message_mb * (1 << 20)))
