@@ -31,3 +31,13 @@ def library(tmp_path_factory):
     lib = tmp_path_factory.mktemp("library")
     expected = make_library(lib, seed=3, bad=9, kinds=KINDS)
     return lib, expected
+
+
+@pytest.fixture(scope="session")
+def first_run(ray_local, library, tmp_path_factory):
+    """``articulate batch LIB -o OUT --workers 2`` once: (library, expected, OUT, exit code)."""
+    from sdk.cli import main
+    lib, expected = library
+    out = tmp_path_factory.mktemp("out")
+    rc = main(["batch", str(lib), "-o", str(out), "--workers", "2"])
+    return lib, expected, out, rc

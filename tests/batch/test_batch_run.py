@@ -11,21 +11,13 @@ import pytest
 from sdk.batch import BatchConfig, run_batch
 from sdk.batch.manifest import JOURNAL, MANIFEST
 from sdk.cli import main
-from sdk.errors import MissingDependencyError
+from sdk.errors import InvalidInputError, MissingDependencyError
 
 from . import chaos_tasks
 
 
 def _manifest(out: Path) -> dict:
     return json.loads((out / MANIFEST).read_text())["assets"]
-
-
-@pytest.fixture(scope="module")
-def first_run(ray_local, library, tmp_path_factory):
-    lib, expected = library
-    out = tmp_path_factory.mktemp("out")
-    rc = main(["batch", str(lib), "-o", str(out), "--workers", "2"])
-    return lib, expected, out, rc
 
 
 def test_library_completes_and_every_bad_file_is_reported(first_run):
@@ -109,6 +101,46 @@ def test_option_change_reruns_only_what_it_affects(first_run, tmp_path):
     assert again[prop]["content_hash"] != after[prop]["content_hash"]
 
 
+def test_grpc_submit_job_runs_a_batch(ray_local, library, tmp_path):
+    from sdk.batch.service import configure
+    from sdk.client import RemoteArticulator, RemoteError
+    from sdk.server.gen.articulate.services.v1 import articulate_service_pb2 as spb
+    from sdk.server.server import ServerOptions, start_server
+    from google.protobuf import struct_pb2
+    lib0, expected = library
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    good = sorted(k for k, e in expected.items() if e.get("task") == "rig")[:2]
+    for rel in good + ["characters/broken_empty.obj"]:
+        (lib / Path(rel).name).write_bytes((lib0 / rel).read_bytes())
+    configure(roots=[tmp_path])
+    running = start_server(ServerOptions(port=0, workers=1))
+    try:
+        c = RemoteArticulator(running.target, timeout=300)
+        params = struct_pb2.Struct()
+        params.update({"input_dir": str(lib), "out_dir": str(tmp_path / "out"), "task": "rig",
+                       "options": {"max_influences": 2}, "workers": 2})
+        h = c.submit("generic", spb.GenericTask(task="batch", params=params))
+        events = list(c.stub.WatchJob(spb.WatchJobRequest(job_id=h.job_id, from_start=True), timeout=300))
+        kinds = [ev.WhichOneof("event") for ev in events]
+        assert kinds[-1] == "final" and events[-1].final.code == 0, events[-1]
+        summary = json.loads(b"".join(ev.blob_chunk for ev in events if kinds and ev.WhichOneof("event") == "blob_chunk"))
+        assert next(ev.blob_header.name for ev in events if ev.WhichOneof("event") == "blob_header") == "batch_summary.json"
+        assert summary["status"] == {"done": 2, "invalid": 1} and summary["processed"] == 3
+        assert any("done=" in ev.progress.message for ev in events if ev.WhichOneof("event") == "progress")
+        m = _manifest(tmp_path / "out")
+        assert all(m[Path(r).name]["options"]["max_influences"] == 2 for r in good)
+        # a folder outside the server's batch roots is refused up front, naming the field
+        params["input_dir"] = "/etc"
+        with pytest.raises((RemoteError, InvalidInputError)) as e:
+            c.submit("generic", spb.GenericTask(task="batch", params=params))
+        assert "outside the server's batch roots" in str(e.value)
+        c.close()
+    finally:
+        running.shutdown(grace=5)
+        configure()
+
+
 def test_worker_crash_and_out_of_memory_are_recorded(ray_local, tmp_path):
     chaos_tasks.register()
     lib = tmp_path / "chaos"
@@ -168,41 +200,3 @@ def test_cli_bad_arguments_exit_2(library, tmp_path, capsys):
     assert main(["batch", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
     assert main(["batch", "--list-tasks"]) == 0
     assert "mesh-cache" in capsys.readouterr().out
-
-
-def test_grpc_submit_job_runs_a_batch(ray_local, library, tmp_path):
-    from sdk.batch.service import configure
-    from sdk.client import RemoteArticulator, RemoteError
-    from sdk.server.gen.articulate.services.v1 import articulate_service_pb2 as spb
-    from sdk.server.server import ServerOptions, start_server
-    from google.protobuf import struct_pb2
-    lib0, expected = library
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    good = sorted(k for k, e in expected.items() if e.get("task") == "rig")[:2]
-    for rel in good + ["characters/broken_empty.obj"]:
-        (lib / Path(rel).name).write_bytes((lib0 / rel).read_bytes())
-    configure(roots=[tmp_path])
-    running = start_server(ServerOptions(port=0, workers=1))
-    try:
-        c = RemoteArticulator(running.target, timeout=300)
-        params = struct_pb2.Struct()
-        params.update({"input_dir": str(lib), "out_dir": str(tmp_path / "out"), "task": "rig",
-                       "options": {"max_influences": 2}})
-        h = c.submit("generic", spb.GenericTask(task="batch", params=params))
-        seen = []
-        _, files = c.watch(h.job_id, progress=lambda f, m: seen.append((f, m)))
-        summary = json.loads(files["batch_summary.json"])
-        assert summary["status"] == {"done": 2, "invalid": 1} and summary["processed"] == 3
-        assert seen and any("done=" in m for _, m in seen)
-        m = _manifest(tmp_path / "out")
-        assert all(m[Path(r).name]["options"]["max_influences"] == 2 for r in good)
-        # a folder outside the server's batch roots is refused up front, naming the field
-        params["input_dir"] = "/etc"
-        with pytest.raises(RemoteError) as e:
-            c.submit("generic", spb.GenericTask(task="batch", params=params))
-        assert "outside the server's batch roots" in str(e.value)
-        c.close()
-    finally:
-        running.shutdown(grace=5)
-        configure()
