@@ -107,6 +107,9 @@ def make_library(out: Path, n: int = 200, seed: int = 0, bad: int = 8, kinds=Non
                 np.savez_compressed(fh, vertices=verts.astype(np.float32), faces=m.faces, fps=np.float64(24.0))
             expected[rel] = {"kind": kind, "task": "rig-from-motion", "status": "done", "parts": len(obj.parts)}
     good = sorted(expected)
+    if bad <= 0:
+        (out / ".expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True))
+        return expected
     broken = out / "characters"
     broken.mkdir(parents=True, exist_ok=True)
     bads = []
@@ -146,19 +149,54 @@ def make_library(out: Path, n: int = 200, seed: int = 0, bad: int = 8, kinds=Non
     return expected
 
 
+def check(lib: Path, out: Path) -> int:
+    """Compare a batch's manifest with the library's .expected.json; print and count the mismatches."""
+    expected = json.loads((Path(lib) / ".expected.json").read_text())
+    got = json.loads((Path(out) / "manifest.json").read_text())["assets"]
+    bad = 0
+    for rel, e in sorted(expected.items()):
+        g = got.get(rel)
+        if g is None or g["status"] != e["status"] or (e["status"] == "done" and g["task"] != e["task"]):
+            bad += 1
+            print(f"MISMATCH {rel}: expected {e['status']}, got {g and g['status']}: {g and g.get('error')}")
+    extra = sorted(set(got) - set(expected))
+    for rel in extra:
+        bad += 1
+        print(f"UNEXPECTED {rel}: {got[rel]['status']}")
+    good = sum(1 for e in expected.values() if e["status"] == "done")
+    done = sum(1 for rel, e in expected.items() if e["status"] == "done" and got.get(rel, {}).get("status") == "done")
+    reported = sum(1 for rel, e in expected.items() if e["status"] != "done" and got.get(rel, {}).get("error"))
+    print(f"{done}/{good} good assets done; {reported}/{len(expected) - good} bad files reported with a reason; "
+          f"{bad} mismatches")
+    return 1 if bad else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("output")
+    ap.add_argument("output", help="library folder to write (or, with --check, the library to check)")
+    ap.add_argument("--check", default=None, metavar="OUT_DIR",
+                    help="do not generate: compare OUT_DIR/manifest.json of a batch with the library's .expected.json")
     ap.add_argument("-n", type=int, default=200, help="files in all, broken ones included (default 200)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bad", type=int, default=8, help="broken / unsupported / duplicate files among them (min 8)")
+    ap.add_argument("--bad", type=int, default=8,
+                    help="broken / unsupported / duplicate files among them (0: none; else at least 8)")
+    ap.add_argument("--kinds", default=None,
+                    help="comma list of good kinds to cycle through instead of a random mix "
+                         "(character_obj, character_glb, prop, motion)")
     a = ap.parse_args(argv)
-    exp = make_library(Path(a.output), a.n, a.seed, a.bad)
-    kinds: dict[str, int] = {}
+    if a.check:
+        return check(Path(a.output), Path(a.check))
+    kinds = None
+    if a.kinds:
+        cyc = a.kinds.split(",")
+        kinds = [cyc[i % len(cyc)] for i in range(a.n - max(a.bad, 0))]
+    exp = make_library(Path(a.output), a.n, a.seed, a.bad, kinds)
+    counts: dict[str, int] = {}
     for e in exp.values():
-        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
-    print(f"wrote {len(exp)} files to {a.output}: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items()))}")
+        counts[e["kind"]] = counts.get(e["kind"], 0) + 1
+    print(f"wrote {len(exp)} files to {a.output}: {', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

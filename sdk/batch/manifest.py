@@ -4,7 +4,8 @@ An entry holds the asset's path (relative to the input folder), its content hash
 with (and their hash), its status, output files, error, timings and worker. Writes are crash-safe and cheap at
 10k assets: every finished asset appends one JSON line to ``manifest.journal.jsonl`` (flushed and fsynced;
 a torn last line is ignored when reading), and the whole manifest is rewritten atomically (temporary file +
-rename) at most every ``snapshot_interval_s`` and at the end, after which the journal is emptied. Reading
+rename) at most every ``snapshot_interval_s`` (and at most ``snapshot_budget`` of the driver's time: a 10k-asset
+snapshot takes seconds) and at the end, after which the journal is emptied. Reading
 replays the journal over the snapshot, so nothing finished is ever lost.
 
 Statuses:
@@ -52,7 +53,9 @@ class Manifest:
     out_dir: Path
     entries: dict[str, dict]
     snapshot_interval_s: float = 5.0  # rewrite manifest.json at most this often while a batch runs (ours)
+    snapshot_budget: float = 0.05     # ... and spend at most this share of the driver's time on it (ours)
     _last_snapshot: float = 0.0
+    _snapshot_cost: float = 0.0
     _journal_fh: object = None
 
     @classmethod
@@ -86,10 +89,12 @@ class Manifest:
         self._journal_fh.write(json.dumps(entry, default=str) + "\n")
         self._journal_fh.flush()
         os.fsync(self._journal_fh.fileno())
-        if time.monotonic() - self._last_snapshot > self.snapshot_interval_s:
+        wait = max(self.snapshot_interval_s, self._snapshot_cost / self.snapshot_budget)
+        if time.monotonic() - self._last_snapshot > wait:
             self.snapshot()
 
     def snapshot(self, meta: dict | None = None) -> Path:
+        t0 = time.monotonic()
         doc = {"version": VERSION, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(meta or {}),
                "assets": dict(sorted(self.entries.items()))}
         if meta is None:  # keep the last run's metadata
@@ -106,6 +111,7 @@ class Manifest:
             self._journal_fh = None
         (self.out_dir / JOURNAL).unlink(missing_ok=True)  # everything in it is in the snapshot now
         self._last_snapshot = time.monotonic()
+        self._snapshot_cost = self._last_snapshot - t0
         return p
 
     def close(self) -> None:

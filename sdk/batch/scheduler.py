@@ -285,6 +285,8 @@ def plan(input_dir: Path, out_dir: Path, cfg: BatchConfig, manifest: Manifest) -
                                      f"checkout (the batch goes on without it)"}
             continue
         todo.append(_Item(rel, path, {**base, "attempts": 0}, spec, opts))
+    # longest first (task cost, then file size): the slow assets do not all land at the end of the batch
+    todo.sort(key=lambda it: (-it.spec.cost, -it.entry["size"]))
     return todo, decided, counts
 
 
@@ -488,7 +490,9 @@ def _dispatch(ray, cfg: BatchConfig, todo: list[_Item], pools: dict[str, list], 
                 ref = actor.run.remote(it.spec, str(it.path.resolve()), str((out_dir / it.entry["out_dir"]).resolve()),
                                        staging_root, it.options)
                 running[ref] = (k, actor, it)
-        bar.running = len(running)
+        if bar.running != len(running):
+            bar.running = len(running)
+            bar.update(0)
 
     def probe(k, actor):
         probing[actor.ready.remote()] = (k, actor, time.perf_counter())
@@ -519,7 +523,9 @@ def _dispatch(ray, cfg: BatchConfig, todo: list[_Item], pools: dict[str, list], 
                 if not it.timed_out and now - it.submitted > cfg.task_timeout_s:
                     it.timed_out = True
                     ray.kill(actor, no_restart=False)  # the call fails with RayActorError; the actor restarts
-        ready, _ = ray.wait(list(running) + list(probing), num_returns=1, timeout=0.5)
+        ready, rest = ray.wait(list(running) + list(probing), num_returns=1, timeout=0.5)
+        if ready and rest:  # take every call that finished meanwhile in one pass (many workers, short tasks)
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         for ref in ready:
             if ref in probing:
                 k, actor, t_probe = probing.pop(ref)

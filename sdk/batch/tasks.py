@@ -45,6 +45,7 @@ class TaskSpec:
     version: str = "1"                       # bump when its outputs change: every asset it ran on is redone
     uses_gpu: bool = False                   # gets --gpus-per-task of a GPU when one is asked for
     warmup: str | None = "sdk.batch.tasks:warm_up"  # "module:function" a worker runs once before its first asset
+    cost: float = 1.0                        # relative time per asset: costly tasks are dispatched first (ours)
     help: str = ""
 
     def missing(self) -> str | None:
@@ -144,30 +145,45 @@ def _articulator():
 
 
 # --------------------------------------------------------------------------------------------- validation
-#: validators run on output files: name -> fn(path) -> list of findings; ``sdk.validation`` (the engine
-#: validation report) plugs in here at merge time
-VALIDATORS: dict[str, Callable[[Path], list[dict]]] = {}
+#: validators run on output files: name -> fn(path, role, options) -> list of findings
+#: ({validator, severity, message[, code, fix]}); the engine validation report (``sdk.validation``) is one of
+#: them when that package is installed
+VALIDATORS: dict[str, Callable[[Path, str, dict], list[dict]]] = {}
 
 
-def _openusd(path: Path) -> list[dict]:
+def _openusd(path: Path, role: str, options: dict) -> list[dict]:
     if path.suffix.lower() not in (".usd", ".usda", ".usdc", ".usdz"):
         return []
     from exporters.validate import validate_usd
     return [{"validator": "openusd", "severity": "issue", "message": m} for m in validate_usd(path)]
 
 
-def _physics(path: Path) -> list[dict]:
-    if path.suffix.lower() not in (".usd", ".usda", ".usdc") or not path.name.startswith("joints"):
+def _physics(path: Path, role: str, options: dict) -> list[dict]:
+    if path.suffix.lower() not in (".usd", ".usda", ".usdc") or role != "joints":
         return []
     from exporters.physics_usd import validate_physics_usd
     return [{"validator": "physics", "severity": "issue", "message": m} for m in validate_physics_usd(path)]
 
 
+def _engine(path: Path, role: str, options: dict) -> list[dict]:
+    """The engine validation report (``sdk.validation.validate_file``) of an exported rig, for
+    ``validate_target`` (default: omniverse for USD, gltf for glTF); skipped where the package is absent."""
+    if role != "rig" or importlib.util.find_spec("sdk.validation") is None:
+        return []
+    from ..validation import validate_file
+    target = options.get("validate_target") or ("gltf" if path.suffix.lower() in (".glb", ".gltf") else "omniverse")
+    rep = validate_file(path, target)
+    return [{"validator": f"engine:{target}", "severity": f.severity, "code": f.code, "message": f.message,
+             "fix": f.fix} for f in rep.findings if f.severity in ("error", "warning")]
+
+
 VALIDATORS["openusd"] = _openusd
 VALIDATORS["physics"] = _physics
+VALIDATORS["engine"] = _engine
 
 
-def validate_outputs(out_dir: Path, outputs: dict[str, str], roles=("rig", "joints", "cache")) -> list[dict]:
+def validate_outputs(out_dir: Path, outputs: dict[str, str], roles=("rig", "joints", "cache"),
+                     options: dict | None = None) -> list[dict]:
     """Run every validator on the main outputs; write ``validation.json`` and add it to ``outputs``."""
     findings: list[dict] = []
     with stage("validate"):
@@ -175,11 +191,11 @@ def validate_outputs(out_dir: Path, outputs: dict[str, str], roles=("rig", "join
             if role in outputs:
                 for name, fn in VALIDATORS.items():
                     try:
-                        findings += fn(out_dir / outputs[role])
+                        findings += fn(out_dir / outputs[role], role, options or {})
                     except Exception as e:  # a validator that breaks is a finding, not a lost asset
                         findings.append({"validator": name, "severity": "error",
                                          "message": f"validator crashed: {type(e).__name__}: {e}"})
-        (out_dir / "validation.json").write_text(json.dumps({"findings": findings}, indent=1))
+        (out_dir / "validation.json").write_text(json.dumps({"findings": findings}, indent=1, default=str))
     outputs["validation"] = "validation.json"
     return findings
 
@@ -220,7 +236,7 @@ def run_rig(asset_path: Path, out_dir: Path, options: dict) -> dict:
     outputs = {"rig": f"rig.{fmt}"}
     with stage("export"):
         _write_rig(rig, out_dir / outputs["rig"], options)
-    findings = validate_outputs(out_dir, outputs)
+    findings = validate_outputs(out_dir, outputs, options=options)
     if options["preview"]:
         from ..preview import render_rig_preview
         with stage("preview"):
@@ -244,7 +260,7 @@ def run_rig_from_motion(asset_path: Path, out_dir: Path, options: dict) -> dict:
         _write_rig(rig, out_dir / outputs["rig"], options)
         (out_dir / outputs["report"]).write_text(json.dumps({k: v for k, v in rep.items() if k != "parts"}, indent=1,
                                                             default=float))
-    findings = validate_outputs(out_dir, outputs)
+    findings = validate_outputs(out_dir, outputs, options=options)
     if options["preview"]:
         from ..preview import render_rig_preview
         with stage("preview"):
@@ -278,7 +294,7 @@ def run_joints(asset_path: Path, out_dir: Path, options: dict) -> dict:
         else:
             from exporters.physics_usd import write_physics_usd
             write_physics_usd(art, out_dir / outputs["joints"], up_axis=up.upper() if up != "x" else "Y")
-    findings = validate_outputs(out_dir, outputs)
+    findings = validate_outputs(out_dir, outputs, options=options)
     if options["preview"]:
         from ..articulation.preview import write_preview
         with stage("preview"):
@@ -310,7 +326,7 @@ def run_mesh_cache(asset_path: Path, out_dir: Path, options: dict) -> dict:
         rel = p.relative_to(out_dir).as_posix()
         if p.is_file() and rel not in outputs.values():
             outputs[f"layer:{rel}"] = rel
-    findings = validate_outputs(out_dir, outputs, roles=("cache",))
+    findings = validate_outputs(out_dir, outputs, roles=("cache",), options=options)
     if options["preview"]:
         with stage("preview"):
             _mesh_preview(seq.vertices[0], seq.faces, out_dir / "preview.png", int(options["preview_size"]))
@@ -334,7 +350,8 @@ def _mesh_preview(vertices, faces, path: Path, size: int) -> None:
 
 
 _PREVIEW = {"preview": True, "preview_size": 160}
-_RIG_OUT = {"format": "usda", "up_axis": "Y", "meters_per_unit": 1.0}
+_RIG_OUT = {"format": "usda", "up_axis": "Y", "meters_per_unit": 1.0,
+            "validate_target": None}  # engine report target (ue5|unity|gltf|omniverse); None: by output format
 
 register_task(TaskSpec(
     "rig", "sdk.batch.tasks:run_rig", MESH_SUFFIXES,
@@ -343,16 +360,16 @@ register_task(TaskSpec(
 register_task(TaskSpec(
     "rig-from-motion", "sdk.batch.tasks:run_rig_from_motion", MOTION_SUFFIXES,
     {"max_bones": None, "max_influences": 4, "iterations": 8, "max_frames": None, "merge_tol": 0.01, "device": None,
-     **_RIG_OUT, **_PREVIEW}, uses_gpu=True,
+     **_RIG_OUT, **_PREVIEW}, uses_gpu=True, cost=4.0,
     help="skinned, animated rig from a mesh sequence (.npz vertices [T,V,3] + faces, glTF clip, USD points)"))
 register_task(TaskSpec(
     "joints", "sdk.batch.tasks:run_joints", PROP_SUFFIXES,
-    {"method": "atop_search", "prior": "physics", "up": None, "format": "usda", **_PREVIEW},
+    {"method": "atop_search", "prior": "physics", "up": None, "format": "usda", **_PREVIEW}, cost=10.0,
     help="joints of every movable part of a prop (ATOP search + physics prior) as UsdPhysics USD or URDF"))
 register_task(TaskSpec(
     "mesh-cache", "sdk.batch.tasks:run_mesh_cache", (".npz", ".glb", ".gltf", ".usd", ".usda", ".usdc"),
     {"format": "usdc", "max_frames": None, "up_axis": "Y", "meters_per_unit": 1.0, **_PREVIEW},
-    requires=("exporters.usd_cache",),
+    requires=("exporters.usd_cache",), cost=2.0,
     help="4D mesh cache (USD time-sampled points) of a mesh sequence"))
 
 

@@ -200,3 +200,10 @@ def test_cli_bad_arguments_exit_2(library, tmp_path, capsys):
     assert main(["batch", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
     assert main(["batch", "--list-tasks"]) == 0
     assert "mesh-cache" in capsys.readouterr().out
+
+
+def test_gpu_share_on_a_cluster_without_gpus_is_refused(ray_local, library, tmp_path):
+    lib, _ = library
+    with pytest.raises(InvalidInputError) as e:
+        run_batch(lib, tmp_path / "out", BatchConfig(task="rig-from-motion", gpus_per_task=0.5, progress_bar=False))
+    assert "has 0 GPUs" in str(e.value) and e.value.field == "--gpus-per-task"
