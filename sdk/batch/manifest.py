@@ -16,6 +16,7 @@ Statuses:
   unavailable  the task's module is not installed here: retried on rerun
   unsupported  no task reads this file type
   duplicate    same content hash as an earlier file (``duplicate_of``); its outputs are that file's
+  pending      planned but not finished (the batch was cancelled or its driver killed): run on rerun
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..util.atomic import atomic_write_text
@@ -52,6 +53,7 @@ def options_hash(task: str, version: str, options: dict) -> str:
 class Manifest:
     out_dir: Path
     entries: dict[str, dict]
+    meta: dict = field(default_factory=dict)  # the last snapshot's non-asset keys (summary of the last run)
     snapshot_interval_s: float = 5.0  # rewrite manifest.json at most this often while a batch runs (ours)
     snapshot_budget: float = 0.05     # ... and spend at most this share of the driver's time on it (ours)
     _last_snapshot: float = 0.0
@@ -62,11 +64,13 @@ class Manifest:
     def load(cls, out_dir: Path) -> "Manifest":
         out_dir = Path(out_dir)
         entries: dict[str, dict] = {}
+        meta: dict = {}
         p = out_dir / MANIFEST
         if p.exists():
             try:
                 doc = json.loads(p.read_text())
                 entries = dict(doc.get("assets", {}))
+                meta = {k: v for k, v in doc.items() if k != "assets"}
             except ValueError:  # a hand-damaged manifest: start again rather than refuse to run
                 entries = {}
         j = out_dir / JOURNAL
@@ -77,7 +81,7 @@ class Manifest:
                 except ValueError:
                     continue  # a torn last line from a killed driver
                 entries[e["path"]] = e
-        return cls(out_dir, entries)
+        return cls(out_dir, entries, meta)
 
     # ------------------------------------------------------------------ writes
     def record(self, entry: dict) -> None:

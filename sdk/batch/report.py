@@ -34,7 +34,7 @@ th{background:#fafafa;position:sticky;top:0}
 td.thumb img{width:96px;height:auto;border:1px solid #eee;background:#fff}
 .st{display:inline-block;padding:1px 6px;border-radius:8px;font-size:12px;color:#fff}
 .st-done{background:#2e8b57}.st-failed{background:#c0392b}.st-invalid{background:#d35400}
-.st-unavailable{background:#8e44ad}.st-unsupported{background:#7f8c8d}.st-duplicate{background:#95a5a6}
+.st-unavailable{background:#8e44ad}.st-pending{background:#2980b9}.st-unsupported{background:#7f8c8d}.st-duplicate{background:#95a5a6}
 .err{color:#a00;font-family:monospace;font-size:12px;max-width:480px;white-space:pre-wrap;word-break:break-word}
 .find{font-size:12px;max-width:360px}
 tr.hidden{display:none}
@@ -145,12 +145,14 @@ def write_report(out_dir, entries: dict[str, dict], summary: dict) -> Path:
         if e.get("task"):
             tasks[e["task"]] = tasks.get(e["task"], 0) + 1
     cards = [("assets", len(entries))] + [(k, v) for k, v in by.items()]
-    cards += [("run now", summary.get("processed", 0)), ("skipped (unchanged)", summary.get("skipped", 0))]
-    if summary.get("throughput_per_min"):
-        cards.append(("assets/min", summary["throughput_per_min"]))
+    cards += [("run this time", summary.get("processed", 0)), ("skipped (unchanged)", summary.get("skipped", 0))]
+    last = summary.get("last_processing_run") or {}
+    if last.get("processed"):
+        w = sum((last.get("workers") or {}).values())
+        cards.append((f"last run: assets/min ({last['processed']} on {w} workers)", last.get("throughput_per_min")))
+        cards.append(("last run: time (+ Ray start-up)", f"{last.get('run_s', 0):.1f} s (+{last.get('startup_s', 0):.1f} s)"))
     if med is not None:
         cards.append(("median task", f"{med:.2f} s"))
-    cards.append(("wall", f"{summary.get('wall_s', 0):.1f} s"))
     card_html = "".join(f"<div class='card' data-card='{_e(k)}'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
     n_fail = sum(by.get(s, 0) for s in PROBLEMS)
     title = f"Batch report: {Path(summary.get('input_dir', '')).name or 'assets'}"

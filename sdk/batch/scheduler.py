@@ -262,7 +262,8 @@ def plan(input_dir: Path, out_dir: Path, cfg: BatchConfig, manifest: Manifest) -
         if path.suffix.lower() not in spec.suffixes:
             why = (f"no task reads '{path.suffix or path.name}' files" if cfg.task == "auto" else
                    f"task '{task}' does not read '{path.suffix or path.name}' files ({', '.join(spec.suffixes)})")
-            decided[rel] = {**base, "status": "unsupported", "task": task, "error": why, "outputs": {}, "timings": {}}
+            decided[rel] = {**base, "status": "unsupported", "task": None if cfg.task == "auto" else task, "error": why,
+                            "outputs": {}, "timings": {}}
             continue
         opts = spec.options_for(cfg.options)
         oh = options_hash(task, spec.version, opts)
@@ -400,6 +401,8 @@ def run_batch(input_dir, out_dir, cfg: BatchConfig | None = None, *, progress: P
     present = set(decided) | {it.rel for it in todo}
     manifest.entries = {k: v for k, v in manifest.entries.items() if k in present}  # files gone from the folder
     manifest.entries.update(decided)
+    for it in todo:  # shown as pending until they finish (a cancelled batch leaves them so; a rerun runs them)
+        manifest.entries.setdefault(it.rel, {**it.entry, "status": "pending", "outputs": {}, "timings": {}})
     summary = {"run_id": uuid.uuid4().hex[:12], "input_dir": str(input_dir.resolve()), "out_dir": str(out_dir.resolve()), "task": cfg.task,
                "total": len(present), "to_run": len(todo), "skipped": counts["cached"], "processed": 0,
                "startup_s": 0.0, "run_s": 0.0}
@@ -437,6 +440,12 @@ def run_batch(input_dir, out_dir, cfg: BatchConfig | None = None, *, progress: P
         summary["status"] = dict(sorted(by.items()))
         summary["wall_s"] = round(time.perf_counter() - t_start, 3)
         summary["throughput_per_min"] = round(60 * summary["processed"] / summary["run_s"], 2) if summary["run_s"] else None
+        if summary["processed"]:
+            summary["last_processing_run"] = {k: summary.get(k) for k in (
+                "run_id", "processed", "run_s", "startup_s", "throughput_per_min", "workers")}
+            summary["last_processing_run"]["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        else:
+            summary["last_processing_run"] = (manifest.meta.get("summary") or {}).get("last_processing_run")
         summary["manifest"] = str(manifest.snapshot({"summary": summary, "task": cfg.task, "options": cfg.options}))
     if cfg.report:
         from .report import write_report

@@ -79,7 +79,12 @@ def run(args) -> int:
                       memory_limit_mb=args.memory_limit_mb or None, task_timeout_s=args.task_timeout,
                       retry_invalid=args.retry_invalid, force=args.force, report=not args.no_report,
                       progress_bar=settings.progress)
-    s = run_batch(args.input, args.output, cfg)
+    try:
+        s = run_batch(args.input, args.output, cfg)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished assets are recorded in {args.output}/manifest.json; rerun the same command to "
+              f"resume", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(s, indent=1))
     else:

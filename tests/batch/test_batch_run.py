@@ -207,3 +207,30 @@ def test_gpu_share_on_a_cluster_without_gpus_is_refused(ray_local, library, tmp_
     with pytest.raises(InvalidInputError) as e:
         run_batch(lib, tmp_path / "out", BatchConfig(task="rig-from-motion", gpus_per_task=0.5, progress_bar=False))
     assert "has 0 GPUs" in str(e.value) and e.value.field == "--gpus-per-task"
+
+
+def test_cancelled_batch_keeps_finished_work_and_resumes(ray_local, tmp_path):
+    chaos_tasks.register()
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i in range(6):
+        (lib / f"ok_{i}.bin").write_bytes(f"asset {i}".encode())
+    out = tmp_path / "out"
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def progress(frac, msg):  # the client cancels once two assets are in
+        seen.append(msg)
+        if sum(": done" in m for m in seen) >= 2:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        run_batch(lib, out, BatchConfig(task="chaos", workers=2, progress_bar=False), progress=progress)
+    m = _manifest(out)
+    done = {k for k, e in m.items() if e["status"] == "done"}
+    assert len(done) >= 2 and len(m) == 6 and {e["status"] for e in m.values()} <= {"done", "pending"}
+    s = run_batch(lib, out, BatchConfig(task="chaos", workers=2, progress_bar=False))
+    assert s["processed"] == 6 - len(done) and s["status"] == {"done": 6}
