@@ -133,6 +133,8 @@ def main(argv=None):
     ap.add_argument("--workers", default="1,2", help="comma list of worker counts (default 1,2)")
     ap.add_argument("--out", default="bench_out/batch", help="work folder (library, outputs, results.json)")
     ap.add_argument("--no-sequential", action="store_true")
+    ap.add_argument("--sequential-last", action="store_true",
+                    help="run the sequential loop after the Ray runs (order effects on a loaded machine)")
     ap.add_argument("--simulate-only", default=None, help="results.json of an earlier run: only the 10k estimate")
     a = ap.parse_args(argv)
     os.environ.setdefault("ARTICULATE_PROGRESS", "0")
@@ -147,14 +149,18 @@ def main(argv=None):
         kinds = ["character_obj", "character_glb", "character_obj", "prop", "character_obj", "character_obj"]
         make_library(lib, a.n, seed=7, bad=0, kinds=[kinds[i % len(kinds)] for i in range(a.n)])
         res = {"n": a.n, "cpus": os.cpu_count(), "load_avg_before": os.getloadavg(), "runs": []}
-        if not a.no_sequential:
+        def seq():
             r = sequential(lib, work / "out_seq")
             print(json.dumps(r))
             res["runs"].append(r)
+        if not a.no_sequential and not a.sequential_last:
+            seq()
         for w in [int(x) for x in a.workers.split(",")]:
             r = ray_run(lib, work / f"out_w{w}", w)
             print(json.dumps({k: v for k, v in r.items() if k != "task_times_s"}))
             res["runs"].append(r)
+        if not a.no_sequential and a.sequential_last:
+            seq()
         res["load_avg_after"] = os.getloadavg()
     ray_runs = [r for r in res["runs"] if r["mode"] == "ray"]
     ref = max(ray_runs, key=lambda r: r["workers"])

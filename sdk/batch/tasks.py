@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,10 +52,7 @@ class TaskSpec:
     def missing(self) -> str | None:
         """The first required module that cannot be imported here, or None."""
         for mod in (self.target.split(":")[0],) + self.requires:
-            try:
-                if importlib.util.find_spec(mod) is None:
-                    return mod
-            except ModuleNotFoundError:  # a parent package is absent
+            if not module_available(mod):
                 return mod
         return None
 
@@ -69,6 +67,23 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {}
+
+
+def module_available(mod: str) -> bool:
+    """``mod`` can be imported *from the package it belongs to*: a submodule found by another import hook in a
+    different checkout (an editable install of another tree on the same interpreter) does not count."""
+    try:
+        spec = importlib.util.find_spec(mod)
+    except (ModuleNotFoundError, ValueError):  # a parent package is absent
+        return False
+    if spec is None:
+        return False
+    parent_name = mod.rpartition(".")[0]
+    if not parent_name:
+        return True
+    roots = [os.path.realpath(p) for p in importlib.import_module(parent_name).__path__]
+    where = spec.origin if spec.origin not in (None, "namespace") else next(iter(spec.submodule_search_locations or []), None)
+    return where is None or any(os.path.realpath(where).startswith(r + os.sep) for r in roots)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -168,7 +183,7 @@ def _physics(path: Path, role: str, options: dict) -> list[dict]:
 def _engine(path: Path, role: str, options: dict) -> list[dict]:
     """The engine validation report (``sdk.validation.validate_file``) of an exported rig, for
     ``validate_target`` (default: omniverse for USD, gltf for glTF); skipped where the package is absent."""
-    if role != "rig" or importlib.util.find_spec("sdk.validation") is None:
+    if role != "rig" or not module_available("sdk.validation"):
         return []
     from ..validation import validate_file
     target = options.get("validate_target") or ("gltf" if path.suffix.lower() in (".glb", ".gltf") else "omniverse")
