@@ -28,7 +28,7 @@ from typing import Callable
 from ..errors import (ArticulateError, AssetReadError, InvalidInputError, MissingDependencyError,
                       MissingWeightsError)
 from . import tasks as T
-from .manifest import PROBLEMS, Manifest, file_hash, options_hash
+from .manifest import Manifest, file_hash, options_hash
 
 log = logging.getLogger("sdk.batch")
 Progress = Callable[[float, str], None]
