@@ -39,6 +39,11 @@ def register(sub) -> None:
                         "stop at once; 'thread': jobs run in the server and stop at their next progress step")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds in-flight jobs get to finish on shutdown before they are cancelled (default 30)")
+    p.add_argument("--ray-address", default=None,
+                   help="run SubmitJob batch jobs (generic task 'batch') on this Ray cluster: auto or HOST:PORT "
+                        "(default: a local Ray started on the first batch job)")
+    p.add_argument("--batch-root", type=Path, action="append", default=[],
+                   help="folder batch jobs may read and write under (repeatable; none: batch jobs are refused)")
     p.set_defaults(func=run)
 
 
@@ -75,6 +80,8 @@ def options_from_args(args):
 def run(args) -> int:
     from ..server.server import serve
     opts = options_from_args(args)
+    from ..batch.service import configure
+    configure(ray_address=args.ray_address, roots=args.batch_root)
 
     def ready(running):
         print(f"listening on {running.target} (auth {'on' if opts.tokens else 'off'}, "

@@ -679,6 +679,29 @@ def _refusal(e: BaseException) -> _Refused | None:
     if isinstance(e, NotImplementedError):
         return _Refused(grpc.StatusCode.UNIMPLEMENTED, str(e))
     return None
+def plan_batch(req: spb.GenericTask, *, articulator, uploads, cfg: ServiceConfig) -> Plan:
+    """``SubmitJob(generic={task: "batch", params: {input_dir, out_dir, task, options}})`` -> sdk.batch on Ray
+    (``articulate serve --ray-address ... --batch-root DIR``); ends with the summary as a ``batch_summary.json`` blob."""
+    import json
+
+    from google.protobuf import json_format
+
+    from ..batch.service import config_from_params, submit_batch
+    inp, out, bcfg = config_from_params(json_format.MessageToDict(req.params))
+
+    def run(job: Job) -> None:
+        s = submit_batch(inp, out, bcfg.task, bcfg.options, progress=job.progress, workers=bcfg.workers,
+                         retry_invalid=bcfg.retry_invalid, force=bcfg.force)
+        data = json.dumps(s, indent=1).encode()
+        job.emit(blob_header=spb.BlobHeader(name="batch_summary.json", content_type="application/json",
+                                            total_size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+        job.emit(blob_chunk=data)
+        job.emit(blob_end=spb.BlobEnd(name="batch_summary.json"))
+
+    return Plan("batch", run)
+
+
+GENERIC_TASKS["batch"] = plan_batch
 
 
 # ---------------------------------------------------------------------------------- servicer
