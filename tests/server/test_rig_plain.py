@@ -112,3 +112,18 @@ def test_inline_part_source_without_parts_still_refused(server):
             list(sgrpc.ArticulateServiceStub(ch).Rig(req, metadata=MD, timeout=60))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert dict(err.value.trailing_metadata())["articulate-field"] == "parts"
+
+
+def test_mesh_on_its_side_comes_back_upright_like_local(client):
+    """autorig stands a lying mesh upright: the server sends the rotated mesh the skin binds (not asked for)."""
+    from sdk.core import Mesh
+    from sdk.io import load_asset
+    m = load_asset(CHARACTER).mesh
+    R = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # 90 degrees about X: lying on its back
+    lying = Mesh(m.vertices @ R.T, m.faces, name="lying")
+    local = Articulator().rig(lying)
+    assert not np.allclose(local.metadata["applied_rotation"], np.eye(3))  # the case under test
+    remote = client.rig(lying)
+    assert remote.skeleton.names == local.skeleton.names
+    np.testing.assert_allclose(remote.mesh.vertices, local.mesh.vertices, atol=1e-9)
+    np.testing.assert_allclose(remote.metadata["applied_rotation"], local.metadata["applied_rotation"], atol=1e-12)
