@@ -253,29 +253,45 @@ class RemoteArticulator:
         return self._unary(self.stub.GetJob, self._spb.GetJobRequest(job_id=job_id), timeout)
 
     # ------------------------------------------------------------------ the Articulator methods
-    def rig_request(self, asset, parts=None, *, method: str = "harmonic", max_influences: int = 4,
+    def rig_request(self, asset, parts=None, *, method: str | None = None, max_influences: int = 4,
                     max_bones: int | None = None, root=None, quantize_bits: int | None = None,
-                    parts_from_skin: bool = False, formats: Iterable[str] = (), up_axis: str = "Y",
-                    include_mesh: bool = False):
-        """(RigRequest, local Mesh): the request :meth:`rig` sends, for jobs and custom calls."""
+                    parts_from_skin: bool = False, template: str | None = None, naming: str = "ue5",
+                    formats: Iterable[str] = (), up_axis: str = "Y", include_mesh: bool = False):
+        """(RigRequest, local Mesh): the request :meth:`rig` sends, for jobs and custom calls.
+
+        As the local facade: a plain mesh (no parts given or carried, or ``template`` set) is sent without parts,
+        with ``template``/``naming``, and the server rigs it by template embedding (sdk.autorig)."""
         from .articulator import as_asset, resolve_parts
         a = as_asset(asset)
+        spb = self._spb
+        export = self._export(formats, up_axis)
+        plain = parts is None and not parts_from_skin and (a.parts is None or a.parts.n_parts < 2)
+        if template is not None or plain:
+            # template/naming/method are checked on the server (once; errors name the request field)
+            req = spb.RigRequest(input=self._mesh_input(a.mesh), part_source=spb.PART_SOURCE_UNSPECIFIED,
+                                 method=method or "", template=template or "auto", naming=naming or "",
+                                 max_influences=max_influences, max_bones=max_bones or 0,
+                                 root="" if root is None else str(root), quantize_bits=quantize_bits or 0,
+                                 export=export, include_mesh=include_mesh)
+            return req, a.mesh
         # the mesh itself is checked on the server (once; errors name the request field, e.g. input.mesh.vertices[5])
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
-        req = self._spb.RigRequest(input=self._mesh_input(a.mesh), parts=self._convert.parts_to_proto(pl),
-                                   part_source=self._spb.PART_SOURCE_INLINE, method=method,
-                                   max_influences=max_influences, max_bones=max_bones or 0,
-                                   root="" if root is None else str(root), quantize_bits=quantize_bits or 0,
-                                   export=self._export(formats, up_axis), include_mesh=include_mesh)
+        req = spb.RigRequest(input=self._mesh_input(a.mesh), parts=self._convert.parts_to_proto(pl),
+                             part_source=spb.PART_SOURCE_INLINE, method=method or "harmonic",
+                             max_influences=max_influences, max_bones=max_bones or 0,
+                             root="" if root is None else str(root), quantize_bits=quantize_bits or 0,
+                             export=export, include_mesh=include_mesh)
         return req, a.mesh
 
-    def rig(self, asset, parts=None, *, method: str = "harmonic", max_influences: int = 4, max_bones: int | None = None,
-            root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
-            progress: Progress | None = None, timeout: float | None = None) -> Rig:
-        """Skeleton + skin weights for a parted mesh; same arguments as :meth:`sdk.Articulator.rig`."""
+    def rig(self, asset, parts=None, *, method: str | None = None, max_influences: int = 4,
+            max_bones: int | None = None, root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
+            template: str | None = None, naming: str = "ue5", progress: Progress | None = None,
+            timeout: float | None = None) -> Rig:
+        """Skeleton + skin weights; same arguments as :meth:`sdk.Articulator.rig` (a parted mesh from its parts,
+        a plain mesh -- or ``template`` given -- by template embedding with ``naming`` bone names)."""
         rig, _ = self.rig_files(asset, parts, method=method, max_influences=max_influences, max_bones=max_bones,
                                 root=root, quantize_bits=quantize_bits, parts_from_skin=parts_from_skin,
-                                progress=progress, timeout=timeout)
+                                template=template, naming=naming, progress=progress, timeout=timeout)
         return rig
 
     def rig_files(self, asset, parts=None, *, formats: Iterable[str] = (), up_axis: str = "Y",

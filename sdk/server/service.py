@@ -405,10 +405,85 @@ def _plan_size(plan: "Plan", cfg: ServiceConfig, estimate: int, floor: int) -> "
     return plan
 
 
+#: RigRequest.template / .naming values (sdk.autorig.TEMPLATE_CHOICES / PROFILES; checked equal in tests)
+RIG_TEMPLATES = ("auto", "biped", "quadruped", "chain")
+RIG_NAMINGS = ("ue5", "mixamo", "unity", "generic")
+
+
+def _wants_autorig(req: spb.RigRequest, asset) -> bool:
+    """A plain mesh: ``template`` set, or no parts asked for (part_source unspecified, no inline parts) and the
+    asset carries none. An explicit part source (INLINE, ASSET, SKIN) keeps its own errors."""
+    if req.template:
+        return True
+    return (req.part_source == spb.PART_SOURCE_UNSPECIFIED and not req.HasField("parts")
+            and (asset.parts is None or asset.parts.n_parts < 1))
+
+
 def plan_rig(req: spb.RigRequest, *, articulator, uploads: UploadStore | None, cfg: ServiceConfig) -> Plan:
+    if req.template and req.template not in RIG_TEMPLATES:
+        raise InvalidInputError(f"unknown template '{req.template[:64]}' (use one of {', '.join(RIG_TEMPLATES)})",
+                                field="template")
+    if req.naming and req.naming not in RIG_NAMINGS:
+        raise InvalidInputError(f"unknown naming profile '{req.naming[:64]}' (use one of {', '.join(RIG_NAMINGS)})",
+                                field="naming")
+    asset = resolve_mesh_input(req.input, uploads)
+    if _wants_autorig(req, asset):
+        return _plan_autorig(req, asset, articulator=articulator, cfg=cfg)
+    return _plan_rig_parts(req, asset, articulator=articulator, cfg=cfg)
+
+
+def _rig_common(req: spb.RigRequest) -> int:
+    k = req.max_influences or 4
+    if not 1 <= k <= 32:
+        raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
+    if req.quantize_bits not in (0, 8, 16):
+        raise InvalidInputError(f"quantize_bits must be 0, 8 or 16, got {req.quantize_bits}", field="quantize_bits")
+    _check_export(req.export, _RIG_FORMATS, "a rig")
+    return k
+
+
+#: bones a template rig may have, for the result size estimate (biped with fingers is ~70)
+_AUTORIG_MAX_JOINTS = 256
+
+
+def _plan_autorig(req: spb.RigRequest, asset, *, articulator, cfg: ServiceConfig) -> Plan:
+    """A plain mesh through the facade's autorig path (Articulator.rig with no parts)."""
+    from ..io import Asset
+    if req.method not in ("", "heat"):
+        raise InvalidInputError(f"a plain mesh is skinned with bone heat; method '{req.method[:64]}' needs parts "
+                                "(send parts, or leave method empty)", field="method")
+    if req.root:
+        raise InvalidInputError("root names a part; a plain mesh (template rig) has none", field="root")
+    k = _rig_common(req)
+    template, naming = req.template or None, req.naming or "ue5"
+    mesh, mfield = asset.mesh, mesh_field(req.input)
+    include_mesh, export = req.include_mesh, spb.ExportOptions()
+    export.CopyFrom(req.export)
+    max_bones, qbits = req.max_bones or None, req.quantize_bits or None
+
+    def run(job: Job) -> None:
+        try:
+            rig = articulator.rig(Asset(None, mesh), None, template=template, naming=naming, max_influences=k,
+                                  max_bones=max_bones, quantize_bits=qbits, progress=job.progress)
+        except InvalidInputError as e:
+            raise convert.rebase_mesh_error(e, mfield) from None
+        job.check()
+        # autorig stands the mesh upright (rotated) and may drop degenerate faces: then the caller needs its mesh
+        changed = rig.mesh is not mesh and (rig.mesh.n_faces != mesh.n_faces
+                                            or not np.array_equal(rig.mesh.vertices, mesh.vertices))
+        result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh or changed))
+        _emit_result(job, "rig", result, cfg.max_send_bytes, cfg.chunk_bytes, plan.chunked)
+        del result
+        _export_rig(job, rig, export, cfg.chunk_bytes)
+
+    plan = Plan("rig", run)
+    V, F = mesh.n_vertices, mesh.n_faces
+    return _plan_size(plan, cfg, estimate_rig_bytes(V, F, max_bones or _AUTORIG_MAX_JOINTS, k, mesh=True), V * k * 8)
+
+
+def _plan_rig_parts(req: spb.RigRequest, asset, *, articulator, cfg: ServiceConfig) -> Plan:
     from ..io import Asset
     from ..rigging import METHODS
-    asset = resolve_mesh_input(req.input, uploads)
     parts = resolve_parts(req, asset)
     method = req.method or "harmonic"
     if method not in METHODS:

@@ -347,10 +347,13 @@ class ArticulateClient:
     def rig_request(self, *, vertices=None, faces=None, labels=None, part_names=None, upload_id: str | None = None,
                     part_source: str = "inline", method: str = "", max_influences: int = 0, max_bones: int = 0,
                     root: str = "", quantize_bits: int = 0, formats: Iterable[str] = (), up_axis: str = "Y",
-                    include_mesh: bool = False) -> spb.RigRequest:
+                    include_mesh: bool = False, template: str = "", naming: str = "") -> spb.RigRequest:
+        """template (auto | biped | quadruped | chain) and naming (ue5 | mixamo | unity | generic): a plain mesh's
+        template rig; a request without parts whose mesh carries none is rigged that way too (template auto)."""
         req = spb.RigRequest(method=method, max_influences=max_influences, max_bones=max_bones, root=root,
                              quantize_bits=quantize_bits, export=self._export(formats, up_axis),
-                             include_mesh=include_mesh, part_source=PART_SOURCES[part_source])
+                             include_mesh=include_mesh, part_source=PART_SOURCES[part_source],
+                             template=template, naming=naming)
         if upload_id is not None:
             req.input.upload_id = upload_id
         else:
@@ -368,25 +371,34 @@ class ArticulateClient:
         return out
 
     # ------------------------------------------------------------------ the SDK's methods, remotely
-    def rig(self, vertices, faces, labels, part_names=None, *, method: str = "", max_influences: int = 0,
+    def rig(self, vertices, faces, labels=None, part_names=None, *, method: str = "", max_influences: int = 0,
             max_bones: int = 0, root: str = "", quantize_bits: int = 0, formats: Iterable[str] = (),
-            include_mesh: bool = False, progress: Progress | None = None, cancel: threading.Event | None = None,
-            timeout: float | None = None) -> RigResult:
-        """Skeleton + skin weights for a parted mesh (vertices [V, 3], faces [F, 3], per-vertex part labels [V])."""
+            include_mesh: bool = False, template: str = "", naming: str = "", progress: Progress | None = None,
+            cancel: threading.Event | None = None, timeout: float | None = None) -> RigResult:
+        """Skeleton + skin weights for a parted mesh (vertices [V, 3], faces [F, 3], per-vertex part labels [V]),
+        or, with ``labels=None`` (or ``template`` set), for a plain mesh by template embedding: ``template`` auto |
+        biped | quadruped | chain, ``naming`` ue5 (default) | mixamo | unity | generic. A template rig may stand
+        the mesh upright: pass ``include_mesh=True`` for the mesh it binds (sent anyway when it changed)."""
         req = self.rig_request(vertices=vertices, faces=faces, labels=labels, part_names=part_names, method=method,
                                max_influences=max_influences, max_bones=max_bones, root=root,
-                               quantize_bits=quantize_bits, formats=formats, include_mesh=include_mesh)
+                               quantize_bits=quantize_bits, formats=formats, include_mesh=include_mesh,
+                               part_source="inline" if labels is not None else "auto", template=template,
+                               naming=naming)
         return self.run_rig(req, progress=progress, cancel=cancel, timeout=timeout)
 
     def rig_file(self, path, *, part_source: str = "asset", method: str = "", max_influences: int = 0,
                  formats: Iterable[str] = ("glb",), include_mesh: bool = True, delete_upload: bool = True,
-                 progress: Progress | None = None, cancel: threading.Event | None = None,
-                 timeout: float | None = None) -> RigResult:
-        """Upload an asset file (.obj groups / .ply labels: part_source='asset'; a skinned .glb: 'skin') and rig it."""
+                 template: str = "", naming: str = "", progress: Progress | None = None,
+                 cancel: threading.Event | None = None, timeout: float | None = None) -> RigResult:
+        """Upload an asset file (.obj groups / .ply labels: part_source='asset'; a skinned .glb: 'skin') and rig it.
+        A plain mesh file: ``template`` (auto | biped | quadruped | chain; parts are then not used) or
+        part_source='auto' (its parts when it has some, else template auto); ``naming`` ue5 | mixamo | unity |
+        generic."""
         uid = self.upload_file(path, timeout=timeout)
         try:
             req = self.rig_request(upload_id=uid, part_source=part_source, method=method,
-                                   max_influences=max_influences, formats=formats, include_mesh=include_mesh)
+                                   max_influences=max_influences, formats=formats, include_mesh=include_mesh,
+                                   template=template, naming=naming)
             return self.run_rig(req, progress=progress, cancel=cancel, timeout=timeout)
         finally:
             if delete_upload:

@@ -69,7 +69,7 @@ class ExportOptions(_message.Message):
     def __init__(self, formats: _Optional[_Iterable[_Union[ExportFormat, str]]] = ..., up_axis: _Optional[str] = ..., meters_per_unit: _Optional[float] = ..., skip_animations: _Optional[bool] = ...) -> None: ...
 
 class RigRequest(_message.Message):
-    __slots__ = ("input", "parts", "part_source", "method", "max_influences", "export", "include_mesh", "max_bones", "root", "quantize_bits")
+    __slots__ = ("input", "parts", "part_source", "method", "max_influences", "export", "include_mesh", "max_bones", "root", "quantize_bits", "template", "naming")
     INPUT_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     PART_SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,8 @@ class RigRequest(_message.Message):
     MAX_BONES_FIELD_NUMBER: _ClassVar[int]
     ROOT_FIELD_NUMBER: _ClassVar[int]
     QUANTIZE_BITS_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    NAMING_FIELD_NUMBER: _ClassVar[int]
     input: MeshInput
     parts: _rig_pb2.PartLabels
     part_source: PartSource
@@ -90,7 +92,9 @@ class RigRequest(_message.Message):
     max_bones: int
     root: str
     quantize_bits: int
-    def __init__(self, input: _Optional[_Union[MeshInput, _Mapping]] = ..., parts: _Optional[_Union[_rig_pb2.PartLabels, _Mapping]] = ..., part_source: _Optional[_Union[PartSource, str]] = ..., method: _Optional[str] = ..., max_influences: _Optional[int] = ..., export: _Optional[_Union[ExportOptions, _Mapping]] = ..., include_mesh: _Optional[bool] = ..., max_bones: _Optional[int] = ..., root: _Optional[str] = ..., quantize_bits: _Optional[int] = ...) -> None: ...
+    template: str
+    naming: str
+    def __init__(self, input: _Optional[_Union[MeshInput, _Mapping]] = ..., parts: _Optional[_Union[_rig_pb2.PartLabels, _Mapping]] = ..., part_source: _Optional[_Union[PartSource, str]] = ..., method: _Optional[str] = ..., max_influences: _Optional[int] = ..., export: _Optional[_Union[ExportOptions, _Mapping]] = ..., include_mesh: _Optional[bool] = ..., max_bones: _Optional[int] = ..., root: _Optional[str] = ..., quantize_bits: _Optional[int] = ..., template: _Optional[str] = ..., naming: _Optional[str] = ...) -> None: ...
 
 class MotionInput(_message.Message):
     __slots__ = ("sequence", "upload_id")
