@@ -35,9 +35,12 @@ def test_library_completes_and_every_bad_file_is_reported(first_run):
             for f in e["outputs"].values():
                 assert (adir / f).stat().st_size > 0
             assert {"preview", "validation"} <= set(e["outputs"])
-            # the OpenUSD validators find nothing in what the batch wrote
-            assert json.loads((adir / "validation.json").read_text())["findings"] == []
-            assert e["findings"] == []
+            # the OpenUSD validators find nothing in what the batch wrote; the engine report (sdk.validation) may
+            # warn (e.g. a procedural critter read as a sideways biped) but finds no error
+            findings = json.loads((adir / "validation.json").read_text())["findings"]
+            assert [f for f in findings if not f["validator"].startswith("engine:")] == []
+            assert [f for f in findings if f["severity"] == "error"] == []
+            assert e["findings"] == findings
             if exp["task"] == "rig":  # one bone per part
                 assert e["stats"]["bones"] == exp["parts"], e["stats"]
             elif exp["task"] == "rig-from-motion":  # moving parts found (static neighbours may merge)
