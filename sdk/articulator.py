@@ -3,7 +3,7 @@
     from sdk import Articulator
     art = Articulator()
     rig = art.rig("samples/critter.obj", method="harmonic")
-    rig.export_usd("critter.usda")
+    sdk.save(rig, "critter.usda")     # sdk.io.save: the format registry picks the writer
 
 ``sdk.client.RemoteArticulator`` offers the same methods over gRPC.
 """
@@ -58,7 +58,8 @@ def resolve_parts(asset: Asset, parts=None, *, parts_from_skin: bool = False) ->
     elif isinstance(parts, PartLabels):
         pl = parts
     elif isinstance(parts, (str, Path)):
-        pl = parts_from_labels(asset.mesh, np.load(parts) if str(parts).endswith(".npy") else np.loadtxt(parts, dtype=np.int64))
+        from .io.formats import load_labels
+        pl = parts_from_labels(asset.mesh, load_labels(parts))
     else:
         pl = parts_from_labels(asset.mesh, parts)
     return pl.validate(asset.mesh.n_vertices, source=src)

@@ -17,6 +17,7 @@ def rig_selected(target: str = "127.0.0.1:50051", token: str | None = None, meth
     import unreal  # only inside the editor
 
     from sdk.client import RemoteArticulator
+    from sdk.io import save
     art = RemoteArticulator(target, token=token)
     imported = []
     for asset in unreal.EditorUtilityLibrary.get_selected_assets():
@@ -32,7 +33,7 @@ def rig_selected(target: str = "127.0.0.1:50051", token: str | None = None, meth
             continue
         rig = art.rig(src, method=method)
         out = os.path.join(tmp, f"{asset.get_name()}_rig.glb")
-        rig.export_gltf(out)
+        save(rig, out)
         imp = unreal.AssetImportTask()
         imp.filename, imp.destination_path, imp.automated, imp.save = out, destination, True, True
         unreal.AssetToolsHelpers.get_asset_tools().import_asset_tasks([imp])

@@ -89,7 +89,8 @@ def resolve_part(mesh: Mesh, part, parts: PartLabels | None, *, source: str | No
 def _up_vector(cfg: ArticulateConfig, source_suffix: str | None) -> np.ndarray:
     ax = cfg.up_axis
     if ax is None:
-        ax = "z" if source_suffix in (".urdf", ".xml", ".mjcf") else "y"
+        from ..io.formats import up_axis_of
+        ax = up_axis_of(f"x{source_suffix}" if source_suffix else None)
     return UP_VECTORS[ax]
 
 

@@ -12,19 +12,9 @@ log = logging.getLogger(__name__)
 
 
 def load_any(path):
-    from ..errors import AssetReadError
-    p = Path(path)
-    ext = p.suffix.lower()
-    if ext == ".urdf":
-        from ..io.urdf import load_urdf
-        return load_urdf(p)
-    if ext in (".xml", ".mjcf"):
-        from ..io.mjcf import load_mjcf
-        return load_mjcf(p)
+    """Any asset the format registry reads (URDF/MJCF links become parts)."""
     from ..io import load_asset
-    if not p.exists():
-        raise AssetReadError(p, "file does not exist")
-    return load_asset(p)
+    return load_asset(path)
 
 
 def register(sub):
@@ -47,10 +37,9 @@ def run(args) -> int:
     from ..core import Articulation
     from ..errors import InvalidInputError
     from ..articulation.articulate import ArticulateConfig, articulate_object
+    from ..io import formats
     out = Path(args.output)
-    ext = out.suffix.lower()
-    if ext not in (".usda", ".usd", ".usdc", ".urdf"):
-        raise InvalidInputError(f"output must end in .usda/.usd/.usdc or .urdf, got '{out.name}'", field="output")
+    formats.check_output(out, "articulation")
     asset = load_any(args.input)
     cfg = ArticulateConfig(prior=args.prior, method=args.method, up_axis=args.up)
     prompts = {}
@@ -77,16 +66,8 @@ def run(args) -> int:
                f"[{j.lower:.4f}, {j.upper:.4f}]" if j.type == "prismatic" else "free")
         print(f"{j.child:>16s} <- {j.parent:<12s} {j.type:10s} axis {tuple(round(float(x), 3) for x in j.axis)} "
               f"origin {tuple(round(float(x), 3) for x in j.origin)} limits {lim} confidence {j.confidence:.2f}")
-    up = (args.up or ("z" if Path(args.input).suffix.lower() in (".urdf", ".xml", ".mjcf") else "y"))
-    if ext == ".urdf":
-        from exporters.urdf import write_urdf
-        write_urdf(art, out)
-    else:
-        from exporters.physics_usd import validate_physics_usd, write_physics_usd
-        write_physics_usd(art, out, up_axis=up.upper() if up != "x" else "Y")
-        problems = validate_physics_usd(out)
-        for pr in problems:
-            log.warning("USD validator: %s", pr)
+    up = args.up or formats.up_axis_of(args.input)
+    formats.save(art, out, **formats.scene_options(out, up_axis=up.upper() if up != "x" else "Y"))
     print(f"wrote {out}")
     if not args.no_preview:
         from ..articulation.preview import write_preview

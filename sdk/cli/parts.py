@@ -62,7 +62,7 @@ def predict_parts(vertices, faces, method: str = "sp4d", weights=None, steps: in
     from ..errors import InvalidInputError
     from ..models.sp4d.backmap import backmap
     from ..models.sp4d.lifting import lift_part_maps
-    from ..models.sp4d.train import DataConfig, camera_inputs, normalize_frames, view_cameras
+    from ..models.sp4d.views import DataConfig, camera_inputs, normalize_frames, view_cameras
     from ..render import render_mesh
     from ..util.progress import progress
 

@@ -30,7 +30,9 @@ def run(args) -> int:
 
     from ..articulator import Articulator
     from ..config import settings
+    from ..io import formats
     t0 = time.perf_counter()
+    formats.check_output(args.output, "rig")
     bar = tqdm(total=100, desc="rig", disable=not settings.progress, leave=False, file=sys.stderr,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
 
@@ -45,10 +47,7 @@ def run(args) -> int:
                   parts_from_skin=args.parts_from_skin, progress=lambda f, m: progress(0.9 * f, m))
     progress(0.95, "export")
     out = Path(args.output)
-    if out.suffix.lower() in (".usd", ".usda", ".usdc"):
-        rig.export_usd(out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit)
-    else:
-        rig.export(out)
+    formats.save(rig, out, **formats.scene_options(out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit))
     preview = None
     if not args.no_preview:
         from ..preview import render_rig_preview

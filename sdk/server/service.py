@@ -19,8 +19,9 @@ from typing import Callable
 import grpc
 import numpy as np
 
+from .. import wire as convert
 from ..errors import AssetReadError, InvalidInputError
-from . import convert
+from ..io import formats
 from .gen.articulate.rig.v1 import rig_pb2 as pb
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
@@ -32,7 +33,7 @@ SERVICE_NAME = spb.DESCRIPTOR.services_by_name["ArticulateService"].full_name
 API_VERSION = "articulate.services.v1"
 MESH_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.Mesh"
 MOTION_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.MotionSequence"
-ASSET_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".usd", ".usda", ".usdc")
+ASSET_SUFFIXES = formats.suffixes("asset", upload=True)
 FIELD_METADATA_KEY = "articulate-field"
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
@@ -338,8 +339,9 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
             md = convert.motion_from_proto(m, mfield)
         else:
             suffix = Path(u.filename).suffix.lower()
-            if suffix not in (".glb", ".gltf", ".npz", ".usd", ".usda", ".usdc"):
-                raise InvalidInputError(f"upload '{u.filename}' is not an animated asset (.glb, .gltf, .npz, .usd*)",
+            if suffix not in formats.suffixes("sequence", upload=True):
+                raise InvalidInputError(f"upload '{u.filename}' is not an animated asset "
+                                        f"({', '.join(formats.suffixes('sequence', upload=True))})",
                                         field="motion.upload_id")
             file_data = u.data
             if req.clip:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import Animation, Articulation, Joint, Link, Mesh, PartLabels, Rig, Skeleton, SkinWeights
-from ..errors import InvalidInputError
-from .gen.articulate.rig.v1 import rig_pb2 as pb
+from .core import Animation, Articulation, Joint, Link, Mesh, PartLabels, Rig, Skeleton, SkinWeights
+from .errors import InvalidInputError
+from .server.gen.articulate.rig.v1 import rig_pb2 as pb
 
 #: hard caps that keep a hostile request from allocating unbounded memory before validation
 MAX_VERTICES = 20_000_000
