@@ -17,9 +17,10 @@ from scipy.spatial import cKDTree
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import InvalidInputError
+from ..geometry.sampling import sample_surface
 from .axis_search import atop_search, direct_optimization
 from .limits import sweep_limits
-from .physics_prior import UP_VECTORS, PhysicsConfig, sample_surface
+from .physics_prior import UP_VECTORS, PhysicsConfig
 from .prior import MotionPrior, get_prior
 from .prompt import MotionHint, parse_prompt
 

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ..geometry.rotations import axis_angle_matrix
+
 MOTION_TYPES = ("revolute", "prismatic")
 
 
@@ -88,11 +90,7 @@ def obb_candidates(points: np.ndarray):
 
 
 def rotation_matrix(axis: np.ndarray, angle) -> np.ndarray:  # axis [3], angle [...] -> [..., 3, 3]
-    a = np.asarray(axis, dtype=np.float64)
-    a = a / max(np.linalg.norm(a), 1e-30)
-    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    t = np.asarray(angle, dtype=np.float64)[..., None, None]
-    return np.eye(3) + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)
+    return axis_angle_matrix(axis, angle)  # Rodrigues: sdk.geometry.rotations
 
 
 def move_part(points: np.ndarray, type: str, origin: np.ndarray, axis: np.ndarray, amount: float) -> np.ndarray:

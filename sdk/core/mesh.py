@@ -71,21 +71,6 @@ class Mesh:
             self.faces = f[~degenerate]
         return self
 
-    def edges(self) -> np.ndarray:
-        """Unique undirected edges [E, 2] (sorted pairs)."""
-        e = np.concatenate([self.faces[:, [0, 1]], self.faces[:, [1, 2]], self.faces[:, [2, 0]]])
-        e.sort(axis=1)
-        return np.unique(e, axis=0)
-
-    def components(self) -> np.ndarray:
-        """Connected-component id per vertex [V] (isolated vertices get their own)."""
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import connected_components
-        e = self.edges()
-        n = self.n_vertices
-        a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-        return connected_components(a, directed=False)[1]
-
 
 @dataclass
 class PartLabels:

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import InvalidInputError
-from .sequence import MeshSequence, mesh_graph, weld
-from .transforms import apply, fit_part_transforms, rotation_from_covariance
+from ..core.sequence import MeshSequence
+from ..geometry.graph import adjacency, edge_components, mesh_graph
+from ..geometry.rigid import apply, fit_part_transforms, rotation_from_covariance
+from ..geometry.weld import weld_over_time as weld
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ class KinematicParts:
 
 # ---------------------------------------------------------------------- graph helpers
 def _adjacency(n: int, edges: np.ndarray) -> sp.csr_matrix:
-    a = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    return (a + a.T).tocsr()
+    return adjacency(n, edges)
 
 
 def _neighbourhoods(adj: sp.csr_matrix, rest: np.ndarray, k: int) -> np.ndarray:  # [N, k]
@@ -95,9 +95,7 @@ def _neighbourhoods(adj: sp.csr_matrix, rest: np.ndarray, k: int) -> np.ndarray:
 def _split_components(labels: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
     """Relabel so every part is one connected piece of the graph."""
     same = labels[edges[:, 0]] == labels[edges[:, 1]]
-    e = edges[same]
-    a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    return connected_components(a, directed=False)[1]
+    return edge_components(n, edges[same])[1]
 
 
 def _absorb_small(labels: np.ndarray, adj: sp.csr_matrix, min_size: int) -> np.ndarray:
@@ -226,7 +224,7 @@ class RigidMotionCache:
         self.y2 = (self.y ** 2).sum((0, 2))  # [N]
 
     def fit(self, labels: torch.Tensor, n_parts: int) -> torch.Tensor:  # labels [N] in [0,P) or -1 -> [P, T, 4, 4]
-        from .transforms import to_matrix
+        from ..geometry.rigid import to_matrix
         T, dt, dev = self.T, torch.float64, self.x.device
         labels = torch.as_tensor(labels, device=dev).long()
         ok = labels >= 0

@@ -254,7 +254,7 @@ def _joint_dict(j, names):
 
 def _rigid_rmse(X, labels, transforms, mult):
     """RMSE of the piecewise-rigid fit (fine parts, one transform each) before skinning refinement."""
-    from .transforms import apply
+    from ..geometry.rigid import apply
     m = torch.as_tensor(transforms)[torch.as_tensor(labels)]  # [N, T, 4, 4]
     pred = torch.einsum("ntij,nj->tni", m[:, :, :3, :3], torch.as_tensor(X[0])) + m[:, :, :3, 3].transpose(0, 1)
     e = ((pred.numpy() - X) ** 2).sum(-1)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .parts import rigid_costs
-from .transforms import apply, kabsch, rotation_from_covariance, to_matrix
+from ..geometry.rigid import apply, kabsch, rotation_from_covariance, to_matrix
 
 
 @dataclass

@@ -49,7 +49,8 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     from .budget import check_budget, limit_weights, merge_parts
     from .contacts import find_contacts
     from .harmonic import DEFAULT_BLEND, HarmonicConfig, attach_unassigned, harmonic_weights
-    from .laplacian import mass_matrix, weld
+    from ..geometry.laplacian import mass_matrix
+    from ..geometry.weld import weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
 
     def report(frac, msg):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...geometry.bbox import normalize_to_unit_box
 from ...render import orbit_cameras
 
 
@@ -34,6 +35,4 @@ def camera_inputs(elevation: float, dc: DataConfig) -> np.ndarray:
 
 def normalize_frames(verts: np.ndarray) -> np.ndarray:
     """[T, V, 3] -> centred on the all-frames bounding box, longest side 1."""
-    flat = verts.reshape(-1, 3)
-    lo, hi = flat.min(0), flat.max(0)
-    return (verts - (lo + hi) / 2) / max(float((hi - lo).max()), 1e-9)
+    return normalize_to_unit_box(verts)
