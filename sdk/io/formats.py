@@ -19,7 +19,7 @@ from typing import Callable
 from ..errors import AssetReadError, InvalidInputError
 
 #: object kinds a writer can take, by the class name of the object
-KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence"}
+KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence", "Mesh": "mesh"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,11 @@ def _obj_asset(path, **kw):
     return load_obj(path)
 
 
+def _obj_mesh(mesh, path, **opts):
+    from exporters.obj import write_obj
+    return write_obj(mesh.vertices, mesh.faces, path, **opts)
+
+
 def _ply_asset(path, **kw):
     from .asset import load_ply
     return load_ply(path)
@@ -249,7 +254,7 @@ def _npz_seq(seq, path, **opts):
 
 register(Format("gltf", (".gltf", ".glb"), "glTF 2.0 (skins, animations, Draco)", _gltf_asset, _gltf_sequence,
                 {"rig": _gltf_rig}))
-register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts)", _obj_asset))
+register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts)", _obj_asset, writers={"mesh": _obj_mesh}))
 register(Format("ply", (".ply",), "PLY (per-vertex part labels)", _ply_asset))
 register(Format("usd", (".usd", ".usda", ".usdc", ".usdz"), "OpenUSD (UsdSkel rigs, UsdPhysics articulations, "
                 "time-sampled points)", _usd_asset, _usd_sequence,
