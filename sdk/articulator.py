@@ -131,9 +131,4 @@ class Articulator:
                 raise InvalidInputError(f"unknown part {part!r}; the asset has {a.parts.names}", field="part",
                                         source=str(a.path) if a.path else None)
             only, prompts = [name], ({name: prompt} if prompt else prompts)
-        if progress is not None:
-            progress(0.0, "articulating")
-        art = articulate_object(a, prompts=prompts, only=only, progress=False)
-        if progress is not None:
-            progress(1.0, "done")
-        return art
+        return articulate_object(a, prompts=prompts, only=only, progress=progress if progress is not None else False)

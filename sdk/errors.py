@@ -55,3 +55,7 @@ class MissingDependencyError(ArticulateError, ImportError):
 
 class MotionWarning(UserWarning):
     """A sequence is usable but suspicious (no motion, dropped frames)."""
+
+
+class Cancelled(ArticulateError):
+    """Work stopped because its progress callback asked it to (``sdk.util.progress.cancellable``)."""

@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import InvalidInputError
 from ..geometry.sampling import sample_surface
+from ..util.progress import ProgressFn
 from .axis_search import atop_search, direct_optimization
 from .limits import sweep_limits
 from .physics_prior import UP_VECTORS, PhysicsConfig
@@ -273,12 +274,15 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0) ->
 
 
 def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateConfig | None = None,
-                      only: list[str] | None = None, progress: bool = True) -> Articulation:
+                      only: list[str] | None = None, progress: ProgressFn | bool | None = True) -> Articulation:
     """Articulate every movable part of a segmented asset (``asset.mesh``, ``asset.parts``).
 
     prompts: optional {part name: prompt}; only: restrict to these part names (others become fixed).
+    progress: ``progress(fraction, message)`` reported before every part (a callback that raises cancels between
+    parts); ``True`` shows a tqdm bar (silenced by ``settings.progress``), ``False``/``None`` nothing.
     """
     from ..util.progress import progress as _progress
+    from ..util.progress import report
     cfg = config or ArticulateConfig()
     mesh, parts = asset.mesh, asset.parts
     path = getattr(asset, "path", None)
@@ -318,7 +322,9 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     rng = np.random.default_rng(cfg.seed)
     joints = []
     todo = [n for n in parts.names if n in parent and (only is None or n in only)]
-    for name in _progress(todo, desc="articulating parts", enable=None if progress else False):
+    callback = progress if callable(progress) else None
+    for k, name in enumerate(_progress(todo, desc="articulating parts", enable=None if progress is True else False)):
+        report(callback, k / max(len(todo), 1), f"part {name} ({k + 1}/{len(todo)})")
         sub = subtree(name)
         ids = [parts.names.index(s) for s in sub]
         fmask = np.isin(fl, ids)
@@ -335,4 +341,5 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
             joints.append(Joint(f"{name}_fixed", "fixed", parent[name], name, np.zeros(3), [1, 0, 0]))
     art = Articulation(links, joints, name=mesh.name or "object")
     art.root_link = root
+    report(callback, 1.0, "articulated")
     return art

@@ -58,7 +58,9 @@ def run(args) -> int:
                 prompts[n] = args.prompt[i if len(args.prompt) > 1 else 0]
     elif args.prompt:
         raise InvalidInputError("--prompt goes with --part (prompts are per part)", field="prompt")
-    art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part)
+    from ..util.progress import cli_bar
+    with cli_bar("joints") as progress:
+        art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part, progress=progress)
     for j in art.joints:
         if j.type == "fixed":
             continue

@@ -1,7 +1,6 @@
 """``articulate rig INPUT -o OUT.usda``: skeleton + skin weights for a parted mesh."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -26,34 +25,25 @@ def register(sub):
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
     from ..articulator import Articulator
-    from ..config import settings
     from ..io import formats
+    from ..util.progress import cli_bar, sub
     t0 = time.perf_counter()
     formats.check_output(args.output, "rig")
-    bar = tqdm(total=100, desc="rig", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(100 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    art = Articulator()
-    rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
-                  max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
-                  parts_from_skin=args.parts_from_skin, progress=lambda f, m: progress(0.9 * f, m))
-    progress(0.95, "export")
-    out = Path(args.output)
-    formats.save(rig, out, **formats.scene_options(out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit))
-    preview = None
-    if not args.no_preview:
-        from ..preview import render_rig_preview
-        progress(0.97, "preview")
-        preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
-    bar.close()
+    with cli_bar("rig") as progress:
+        art = Articulator()
+        rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
+                      max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
+                      parts_from_skin=args.parts_from_skin, progress=sub(progress, 0.0, 0.9))
+        progress(0.95, "export")
+        out = Path(args.output)
+        formats.save(rig, out, **formats.scene_options(out, up_axis=args.up_axis,
+                                                       meters_per_unit=args.meters_per_unit))
+        preview = None
+        if not args.no_preview:
+            from ..preview import render_rig_preview
+            progress(0.97, "preview")
+            preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
     print(f"wrote {out} ({rig.mesh.n_vertices} vertices, {rig.skeleton.n_joints} joints: "
           f"{', '.join(rig.skeleton.names[:8])}{' ...' if rig.skeleton.n_joints > 8 else ''}; "
           f"{rig.skin.max_influences} influences, {args.method}) in {time.perf_counter() - t0:.1f}s")

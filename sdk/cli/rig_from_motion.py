@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -29,31 +28,21 @@ def register(sub):
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from ..config import settings
-    from ..motionrig.pipeline import rig_from_motion
     from ..io import formats, load_sequence
+    from ..motionrig.pipeline import rig_from_motion
+    from ..util.progress import cli_bar, sub
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = Path(args.output)
     formats.check_output(out, "rig")
     seq = load_sequence(args.input, clip=args.clip, mesh=args.mesh, fps=args.fps).subsample(args.max_frames)
-    bar = tqdm(total=100, desc="rig-from-motion", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(95 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    rig, rep = rig_from_motion(seq, max_bones=args.max_bones, max_influences=args.max_influences,
-                               iterations=args.iterations, device=args.device, progress=progress,
-                               merge_tol=args.merge_tol, nan_frames="drop" if args.drop_nan_frames else "error",
-                               threads=args.threads)
-    progress(0.97, "export")
-    formats.save(rig, out)
-    bar.close()
+    with cli_bar("rig-from-motion") as progress:
+        rig, rep = rig_from_motion(seq, max_bones=args.max_bones, max_influences=args.max_influences,
+                                   iterations=args.iterations, device=args.device, progress=sub(progress, 0.0, 0.95),
+                                   merge_tol=args.merge_tol, nan_frames="drop" if args.drop_nan_frames else "error",
+                                   threads=args.threads)
+        progress(0.97, "export")
+        formats.save(rig, out)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
     atomic_write_text(report_path, json.dumps({k: v for k, v in rep.items() if k != "parts"}, indent=1))
     joints = rep["joints"]

@@ -22,11 +22,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..errors import InvalidInputError
 from ..core.sequence import MeshSequence
+from ..errors import InvalidInputError
 from ..geometry.graph import adjacency, edge_components, mesh_graph
 from ..geometry.rigid import apply, fit_part_transforms, rotation_from_covariance
 from ..geometry.weld import weld_over_time as weld
+from ..util.progress import ProgressFn, Steps, report
 
 log = logging.getLogger(__name__)
 
@@ -273,11 +274,14 @@ def follow_error(m: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- main entry
-def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progress=None) -> KinematicParts:
-    """Segment a mesh sequence into kinematic parts (see the module docstring)."""
+def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None,
+                    progress: ProgressFn | None = None) -> KinematicParts:
+    """Segment a mesh sequence into kinematic parts (see the module docstring).
+
+    ``progress(fraction, message)``: features, clustering, each rigid refinement, splits, bone merging."""
     cfg = config or PartsConfig()
     dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
-    step = progress or (lambda msg: None)
+    step = Steps(progress, 4 + cfg.refine_iters)
     V = seq.n_vertices
     T = seq.n_frames
     if T < 2:
@@ -404,6 +408,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
     a = sp.coo_matrix((np.ones(len(edges)), (lab[edges[:, 0]], lab[edges[:, 1]])), shape=(P, P)).toarray()
     a = a + a.T
     np.fill_diagonal(a, 0)
+    report(progress, 1.0, "kinematic parts")
     return KinematicParts(labels=lab[index], welded_labels=lab, weld_index=index, weld_rep=rep, edges=edges,
                           transforms=m_full, static=motion < cfg.static_tol, adjacency=a, merges=merges, n_init=n_init)
 

@@ -21,6 +21,8 @@ import torch
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights
 from ..core.transforms import translation, world_to_local
 from ..errors import InvalidInputError
+from ..util.progress import ProgressFn, Steps
+from ..util.progress import report as report_progress
 from .parts import PartsConfig, kinematic_parts, merge_bones
 from .sequence import MeshSequence
 from .skeleton import fit_skeleton
@@ -50,7 +52,7 @@ def rig_from_motion(
     max_influences: int = 4,
     iterations: int = 8,
     device: str | None = None,
-    progress=None,
+    progress: ProgressFn | None = None,
     *,
     merge_tol: float = 0.01,
     fine_tol: float = 0.002,
@@ -79,21 +81,16 @@ def rig_from_motion(
                                 f"bbox diagonal): there is nothing to recover a rig from", field="vertices",
                                 source=seq.source)
     dev = device or "cpu"
-    n_steps = 4 + iterations
-    done = [0]
-
-    def step(msg):
-        done[0] += 1
-        if progress:
-            progress(min(done[0] / n_steps, 1.0), msg)
+    # progress ranges: kinematic parts 4 steps, each SSDR iteration one step, skeleton + export the rest
+    steps = Steps(progress, 8 + iterations)
 
     timings = {}
     with torch_threads(threads):
         t0 = time.perf_counter()
         fine_cap = None if max_bones is None else max(2 * max_bones, max_bones + 4)
         kp = kinematic_parts(seq, PartsConfig(max_parts=fine_cap, merge_tol=fine_tol, static_tol=static_tol,
-                                              method=method, device=dev), progress=None)
-        step("kinematic parts")
+                                              method=method, device=dev), progress=steps.sub(4))
+        steps("kinematic parts", advance=4)
         timings["parts_s"] = time.perf_counter() - t0
         X = seq.vertices[:, kp.weld_rep]  # [T, N, 3]
         mult = np.bincount(kp.weld_index, minlength=X.shape[1]).astype(np.float64)
@@ -109,7 +106,8 @@ def rig_from_motion(
         t1 = time.perf_counter()
         r1 = ssdr(Xs[0], Xs, kp.transforms, labels=kp.welded_labels[sel],
                   config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it1))
+        steps("SSDR: bone merging", advance=it1)
         # SP4D bone merging on the refined bones (adjacency and surface samples from every vertex)
         B1 = r1.transforms.shape[0]
         if len(sel) < N:
@@ -136,7 +134,8 @@ def rig_from_motion(
         sw = SkinWeights.from_dense(dense, max_influences)
         r2 = ssdr(Xs[0], Xs, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
                   config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it2))
+        steps("SSDR: pruning", advance=it2)
         # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
         keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
         newid = np.cumsum(keep) - 1
@@ -146,7 +145,8 @@ def rig_from_motion(
         P = int(keep.sum())
         r3 = ssdr(Xs[0], Xs, r2.transforms[keep], indices=pi, weights=pw,
                   config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it3))
+        steps("SSDR: weights", advance=it3)
         pruned = int((~keep).sum())
         hist = r1.rmse_history + r2.rmse_history + r3.rmse_history
         m2 = r3.transforms  # [P, T, 4, 4]
@@ -163,7 +163,7 @@ def rig_from_motion(
         motion = np.array([np.linalg.norm(X[:, lab2 == p] - X[0][None, lab2 == p], axis=-1).mean()
                            if (lab2 == p).any() else 0.0 for p in range(P)]) / diag
         sk = fit_skeleton(X[0], lab2, m2, kp.edges, static=motion < static_tol)
-        step("skeleton")
+        steps("skeleton")
         timings["skeleton_s"] = time.perf_counter() - t2
 
     J = len(sk.joints)
@@ -217,6 +217,7 @@ def rig_from_motion(
         "device": str(dev),
         "parts": kp,
     }
+    report_progress(progress, 1.0, "rig from motion")
     return rig, report
 
 

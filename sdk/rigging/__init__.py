@@ -29,7 +29,7 @@ def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndar
 
 def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: int = 4,
                    max_bones: int | None = None, root: int | str | None = None, quantize_bits: int | None = None,
-                   progress=None, *, blend: float | None = None, unassigned: str = "error",
+                   progress: "ProgressFn | None" = None, *, blend: float | None = None, unassigned: str = "error",
                    weld_tol: float | None = None, source: str | None = None) -> Rig:
     """Rig a mesh from per-vertex part labels.
 
@@ -53,9 +53,11 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     from ..geometry.weld import weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
 
+    from ..util.progress import report as _report
+    from ..util.progress import sub as _sub
+
     def report(frac, msg):
-        if progress is not None:
-            progress(float(min(max(frac, 0.0), 1.0)), msg)
+        _report(progress, frac, msg)
 
     if method not in METHODS:
         raise InvalidInputError(f"unknown skinning method '{method}' (use one of {', '.join(METHODS)})", field="method")
@@ -103,8 +105,7 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     skeleton, joint_parts = skeleton_from_parts(wm.vertices, wm.faces, wlab, names, root, contacts)
     report(0.3, f"{method} weights")
 
-    def sub(frac, msg):
-        report(0.3 + 0.6 * frac, msg)
+    sub = _sub(progress, 0.3, 0.9)
 
     if method == "harmonic":
         Wp = harmonic_weights(wm.vertices, wm.faces, wlab, P, HarmonicConfig(blend=blend), progress=sub,
