@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -80,9 +80,10 @@ class Articulator:
         from .rigging import rig_from_parts
         a = as_asset(asset)
         src = str(a.path) if a.path else None
-        a.mesh.validate(source=src)
+        a = replace(a, mesh=a.mesh.validate(source=src))  # validate returns the cleaned mesh (input untouched)
+        mesh = a.mesh
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
-        rig = rig_from_parts(a.mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
+        rig = rig_from_parts(mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
                              quantize_bits=quantize_bits, progress=progress)
         rig.metadata.setdefault("source", src)
         return rig

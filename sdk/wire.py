@@ -210,6 +210,15 @@ def _json_map(d: dict) -> dict[str, str]:
     return out
 
 
+def report_map(report) -> dict[str, str]:
+    """RigResult.report: a MotionReport (its JSON fields; the in-memory KinematicParts stay home), a dict, or None."""
+    if report is None:
+        return {}
+    if hasattr(report, "to_json_dict"):
+        return _json_map(report.to_json_dict())
+    return _json_map(report if isinstance(report, dict) else {"report": report})
+
+
 def _from_json_map(m) -> dict:
     out = {}
     for k, v in m.items():
@@ -261,7 +270,9 @@ def animation_from_proto(a: pb.Animation) -> Animation:
 
 def rig_to_proto(rig: Rig, *, include_mesh: bool = False) -> pb.Rig:
     r = pb.Rig(skeleton=skeleton_to_proto(rig.skeleton), skin=skin_to_proto(rig.skin),
-               animations=[animation_to_proto(a) for a in rig.animations], metadata=_json_map(rig.metadata))
+               animations=[animation_to_proto(a) for a in rig.animations],
+               # a motion report travels once, in RigResult.report (report_map), not again in the metadata
+               metadata=_json_map({k: v for k, v in rig.metadata.items() if k != "report"}))
     if rig.parts is not None:
         r.parts.CopyFrom(parts_to_proto(rig.parts))
     if rig.joint_parts is not None:

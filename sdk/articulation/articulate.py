@@ -205,7 +205,7 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
         mesh = mesh.mesh
     if not isinstance(mesh, Mesh):
         raise InvalidInputError(f"expected a Mesh or an Asset, got {type(mesh).__name__}", field="mesh")
-    mesh.validate(source)
+    mesh = mesh.validate(source)
     fmask = resolve_part(mesh, part, parts, source=source)
     if moves_with is not None:
         fmask = fmask | np.asarray(moves_with, bool)
@@ -290,7 +290,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     if parts is None or parts.n_parts < 2:
         raise InvalidInputError("articulating a whole object needs at least two parts (OBJ groups, glTF nodes, USD "
                                 "prims or URDF/MJCF links)", field="parts", source=source)
-    mesh.validate(source)
+    mesh = mesh.validate(source)
     prompts = dict(prompts or {})
     for k in prompts:
         if k not in parts.names:
@@ -339,7 +339,6 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     for name in parts.names:
         if name in parent and only is not None and name not in only:
             joints.append(Joint(f"{name}_fixed", "fixed", parent[name], name, np.zeros(3), [1, 0, 0]))
-    art = Articulation(links, joints, name=mesh.name or "object")
-    art.root_link = root
+    art = Articulation(links, joints, name=mesh.name or "object", root_link=root)
     report(callback, 1.0, "articulated")
     return art

@@ -53,6 +53,7 @@ class AxisEstimate:
     cost: float  # summed Chamfer distance (normalized units) of the winning candidate
     candidate: tuple[int, int] | None = None  # (origin index 0..6, direction index 0..5) for the search
     costs: dict = field(default_factory=dict)  # best cost per motion type
+    ranking: list = field(default_factory=list)  # (cost, type, origin index, direction index) of every candidate
     method: str = "atop_search"
 
 
@@ -313,9 +314,8 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
     amounts = best[4] if typ == "revolute" else best[4] * scale
     origin = origins[oi] * scale + c0
     costs = {t: min((r[0] for r in results if r[1] == t), default=np.inf) for t in types}
-    est = AxisEstimate(typ, origin, dirs[di].copy(), np.asarray(amounts, dtype=np.float64), float(best[0]), (oi, di), costs)
-    est.ranking = [(r[0], r[1], r[2], r[3]) for r in results]
-    return est
+    return AxisEstimate(typ, origin, dirs[di].copy(), np.asarray(amounts, dtype=np.float64), float(best[0]), (oi, di),
+                        costs, ranking=[(r[0], r[1], r[2], r[3]) for r in results])
 
 
 def direct_optimization(part_points: np.ndarray, states: list[np.ndarray], static_points: np.ndarray | None = None, *,

@@ -44,7 +44,7 @@ def run(args) -> int:
         progress(0.97, "export")
         formats.save(rig, out)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
-    atomic_write_text(report_path, json.dumps({k: v for k, v in rep.items() if k != "parts"}, indent=1))
+    atomic_write_text(report_path, json.dumps(rep.to_json_dict(), indent=1))
     joints = rep["joints"]
     kinds = {}
     for j in joints:

@@ -42,6 +42,7 @@ class Articulation:
     joints: list[Joint]
     name: str = "object"
     meters_per_unit: float = 1.0
+    root_link: str | None = None  # the fixed body when known (articulate_object infers it); else see ``root``
 
     def link(self, name: str) -> Link:
         for l in self.links:

@@ -61,9 +61,7 @@ def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequ
     except KeyError as e:
         raise InvalidInputError(str(e.args[0]), field="clip", source=str(path)) from None
     v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
-    seq = MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path))
-    seq.clip = anim.name
-    return seq
+    return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name)
 
 
 def load_usd_points(path, fps: float | None = None) -> MeshSequence:

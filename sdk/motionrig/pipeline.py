@@ -24,6 +24,7 @@ from ..errors import InvalidInputError
 from ..util.progress import ProgressFn, Steps
 from ..util.progress import report as report_progress
 from .parts import PartsConfig, kinematic_parts, merge_bones
+from .report import MotionReport
 from .sequence import MeshSequence
 from .skeleton import fit_skeleton
 from .parts import rigid_costs
@@ -75,8 +76,8 @@ def rig_from_motion(
         raise InvalidInputError(f"max_bones must be >= 1, got {max_bones}", field="max_bones")
     if max_influences < 1:
         raise InvalidInputError(f"max_influences must be >= 1, got {max_influences}", field="max_influences")
-    seq.validate(nan_frames=nan_frames)
-    if getattr(seq, "static", False):
+    seq = seq.validate(nan_frames=nan_frames)
+    if seq.static:
         raise InvalidInputError(f"the sequence has no motion (largest displacement {seq.motion_extent():.2e} of the "
                                 f"bbox diagonal): there is nothing to recover a rig from", field="vertices",
                                 source=seq.source)
@@ -174,7 +175,7 @@ def rig_from_motion(
     m_joint = m2[np.argsort(joint_of_bone)]  # [J, T, 4, 4] in joint order
     pose_world = np.einsum("jtab,jbc->tjac", m_joint, bind)  # [T, J, 4, 4]
     skeleton = Skeleton.from_world(names, parents, bind)
-    anim = Animation.from_local_matrices(clip_name or getattr(seq, "clip", None) or "motion", seq.fps,
+    anim = Animation.from_local_matrices(clip_name or seq.clip or "motion", seq.fps,
                                          world_to_local(parents, pose_world))
     idx = joint_of_bone[idx_all][kp.weld_index]
     w = w_all[kp.weld_index]
@@ -195,28 +196,28 @@ def rig_from_motion(
     err = np.linalg.norm(replay - seq.vertices, axis=-1)  # [T, V]
     per_frame = np.sqrt((err ** 2).mean(1))
     rigid = _rigid_rmse(X, kp.welded_labels, kp.transforms, mult)
-    report = {
-        "per_frame_rmse": per_frame.tolist(),
-        "rmse": float(np.sqrt((err ** 2).mean())),
-        "rmse_pct": float(100 * np.sqrt((err ** 2).mean()) / diag),
-        "max_error_pct": float(100 * err.max() / diag),
-        "rigid_rmse_pct": float(100 * rigid / diag),
-        "bbox_diagonal": diag,
-        "n_frames": seq.n_frames,
-        "n_vertices": seq.n_vertices,
-        "n_welded": int(X.shape[1]),
-        "n_parts_init": kp.n_init,
-        "n_parts_fine": kp.n_parts,
-        "n_bones": J,
-        "ssdr_vertices": int(len(sel)),
-        "ssdr_rmse_history": hist,
-        "merges": merges,
-        "pruned_bones": pruned,
-        "joints": rig.metadata["joints"],
-        "timings": timings,
-        "device": str(dev),
-        "parts": kp,
-    }
+    report = MotionReport(
+        per_frame_rmse=per_frame.tolist(),
+        rmse=float(np.sqrt((err ** 2).mean())),
+        rmse_pct=float(100 * np.sqrt((err ** 2).mean()) / diag),
+        max_error_pct=float(100 * err.max() / diag),
+        rigid_rmse_pct=float(100 * rigid / diag),
+        bbox_diagonal=diag,
+        n_frames=seq.n_frames,
+        n_vertices=seq.n_vertices,
+        n_welded=int(X.shape[1]),
+        n_parts_init=kp.n_init,
+        n_parts_fine=kp.n_parts,
+        n_bones=J,
+        ssdr_vertices=int(len(sel)),
+        ssdr_rmse_history=hist,
+        merges=merges,
+        pruned_bones=pruned,
+        joints=rig.metadata["joints"],
+        timings=timings,
+        device=str(dev),
+        parts=kp,
+    )
     report_progress(progress, 1.0, "rig from motion")
     return rig, report
 

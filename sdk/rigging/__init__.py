@@ -74,7 +74,7 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
         raise InvalidInputError(f"blend must be a finite number >= 0, got {blend}", field="blend")
     report(0.0, "validating")
     work = Mesh(np.asarray(mesh.vertices, dtype=np.float64), np.array(mesh.faces, dtype=np.int64), name=mesh.name)
-    work.validate(source)
+    work = work.validate(source)
     if not isinstance(parts, PartLabels):
         parts = PartLabels(np.asarray(parts))
     parts.validate(work.n_vertices, source)

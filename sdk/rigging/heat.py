@@ -36,7 +36,7 @@ def bone_segments(skeleton, leaf_tips: np.ndarray | None = None):
     """(starts [S, 3], ends [S, 3], joint [S]) line segments per joint of a skeleton."""
     pos = skeleton.joint_positions()
     J = skeleton.n_joints
-    tips = leaf_tips if leaf_tips is not None else getattr(skeleton, "part_centroids", pos)
+    tips = leaf_tips if leaf_tips is not None else skeleton.tips if skeleton.tips is not None else pos
     s, e, j = [], [], []
     for k in range(J):
         kids = skeleton.children(k)

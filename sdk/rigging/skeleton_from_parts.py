@@ -177,6 +177,6 @@ def skeleton_from_parts(vertices: np.ndarray, faces: np.ndarray, labels: np.ndar
         bind[j, :3, 3] = centroid[p] if q < 0 else g.points[(min(p, q), max(p, q))]
     taken: set[str] = set()
     jnames = [sanitize_name(names[p], taken) for p in order]
-    sk = Skeleton.from_world(jnames, parents, bind).validate()
-    sk.part_centroids = centroid[np.array(order)]  # [J, 3] used by bone heat for leaf bones
+    # tips: the part centroids [J, 3], where bone heat ends leaf bones
+    sk = Skeleton.from_world(jnames, parents, bind, tips=centroid[np.array(order)]).validate()
     return sk, np.array(order, dtype=np.int64)

@@ -378,8 +378,7 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
         job.check()
         report = rig.metadata.get("report")
         result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh),
-                               report=convert._json_map(report if isinstance(report, dict) else
-                                                        {"report": report} if report is not None else {}))
+                               report=convert.report_map(report))
         _check_result_size(job, result, cfg.max_send_bytes, "rig")
         job.emit(rig=result)
         _export_rig(job, rig, export, cfg.chunk_bytes)
