@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,15 +20,6 @@ from .errors import InvalidInputError
 from .io import Asset, load_asset, parts_from_labels
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class RigOptions:
-    method: str = "harmonic"  # harmonic | heat
-    max_influences: int = 4
-    max_bones: int | None = None
-    root: str | int | None = None
-    quantize_bits: int | None = None  # 8 | 16 | None
 
 
 def as_asset(obj) -> Asset:
@@ -75,16 +66,20 @@ class Articulator:
 
     def rig(self, asset, parts=None, *, method: str = "harmonic", max_influences: int = 4, max_bones: int | None = None,
             root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
-            progress: Progress | None = None) -> Rig:
-        """Skeleton + skin weights for a parted mesh (SP4D §3.4 harmonic or bone-heat)."""
+            progress: Progress | None = None, config: "RigConfig | None" = None) -> Rig:
+        """Skeleton + skin weights for a parted mesh (SP4D §3.4 harmonic or bone-heat).
+
+        The options form one :class:`sdk.rigging.config.RigConfig` (validated once, before any work); pass
+        ``config=`` to give it directly (the keyword options are then ignored)."""
         from .rigging import rig_from_parts
+        from .rigging.config import RigConfig
+        cfg = config or RigConfig(method, max_influences, max_bones, root, quantize_bits, parts_from_skin)
         a = as_asset(asset)
         src = str(a.path) if a.path else None
         a = replace(a, mesh=a.mesh.validate(source=src))  # validate returns the cleaned mesh (input untouched)
         mesh = a.mesh
-        pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
-        rig = rig_from_parts(mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
-                             quantize_bits=quantize_bits, progress=progress)
+        pl = resolve_parts(a, parts, parts_from_skin=cfg.parts_from_skin)
+        rig = rig_from_parts(mesh, pl, progress=progress, **cfg.method_kwargs())
         rig.metadata.setdefault("source", src)
         return rig
 

@@ -19,9 +19,9 @@ from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import InvalidInputError
 from ..geometry.sampling import sample_surface
 from ..util.progress import ProgressFn
-from .axis_search import atop_search, direct_optimization
 from .limits import sweep_limits
 from .physics_prior import UP_VECTORS, PhysicsConfig
+from .methods import AXIS_ESTIMATORS, PRIORS
 from .prior import MotionPrior, get_prior
 from .prompt import MotionHint, parse_prompt
 
@@ -37,6 +37,13 @@ class ArticulateConfig:
     n_body: int = 3072  # surface samples on the rest of the object
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     seed: int = 0
+
+    def __post_init__(self):  # validated once, here (CLI, server and facade build this config)
+        AXIS_ESTIMATORS.get(self.method)
+        if isinstance(self.prior, str):
+            PRIORS.get(self.prior)
+        if self.up_axis not in (None, "x", "y", "z"):
+            raise InvalidInputError(f"up_axis must be x, y, z or None, got {self.up_axis!r}", field="up_axis")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -147,21 +154,13 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     prior = get_prior(cfg.prior, config=cfg.physics)
     extra = {"prompt": hint.text, "hint_type": hint.type, "hint_direction": hint.direction, "prior": prior.name,
              "method": cfg.method}
-    scene = None
     dense = dense or {}
-    if prior.name == "physics":
-        scene = prior.scene(part_pts, body_pts, up, **dense)
-        res = prior.propose(part_pts, body_pts, hint, up, scene=scene)
-    else:
-        res = prior.propose(part_pts, body_pts, hint, up)
+    # every prior proposes in the same collision scene, which also bounds the joint limits below
+    scene = prior.scene(part_pts, body_pts, up, physics=cfg.physics, **dense)
+    res = prior.propose(part_pts, body_pts, hint, up, scene=scene)
     types = (hint.type,) if hint.type in ("revolute", "prismatic") else ("revolute", "prismatic")
-    obb_pts = dense.get("obb_points")
-    if cfg.method == "direct":
-        est = direct_optimization(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
-    else:
-        est = atop_search(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
-    if scene is None:
-        scene = get_prior("physics", config=cfg.physics).scene(part_pts, body_pts, up, **dense)
+    est = AXIS_ESTIMATORS.get(cfg.method)(part_pts, res.states, body_pts, types=types, seed=cfg.seed,
+                                          obb_points=dense.get("obb_points"))
     lim = sweep_limits(scene, est.type, est.origin, est.axis)
     typ = est.type
     if typ == "revolute" and lim.full_turn:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArticulateError, MissingWeightsError
+from .methods import PRIORS, available_priors  # noqa: F401 (re-exported)
 from .physics_prior import (PhysicsConfig, PhysicsScene, Hypothesis, UP_VECTORS, score_hypotheses,
                             synthesize_states)
 from .prompt import MotionHint
@@ -35,12 +36,21 @@ class PriorResult:
 
 
 class MotionPrior:
-    """Interface: ``propose(part_points [P,3], body_points [B,3], hint, up) -> PriorResult``."""
+    """Protocol: ``scene(part, body, up, physics=..., **dense) -> PhysicsScene`` (the collision scene every prior's
+    joint limits are swept in) and ``propose(part_points [P,3], body_points [B,3], hint, up, scene) -> PriorResult``.
+    Register a new prior with ``PRIORS.register(name, factory)``; ``available`` says whether it can run here
+    (the CLI offers only available ones)."""
 
     name = "base"
+    available = True
+
+    def scene(self, part_points, body_points, up=None, *, physics: PhysicsConfig | None = None,
+              **dense) -> PhysicsScene:
+        return PhysicsScene(np.asarray(part_points, np.float64), np.asarray(body_points, np.float64),
+                            physics or PhysicsConfig(), up, **dense)
 
     def propose(self, part_points: np.ndarray, body_points: np.ndarray, hint: MotionHint,
-                up: np.ndarray | None = None) -> PriorResult:
+                up: np.ndarray | None = None, scene: PhysicsScene | None = None) -> PriorResult:
         raise NotImplementedError
 
 
@@ -50,7 +60,9 @@ class PhysicsPrior(MotionPrior):
     def __init__(self, config: PhysicsConfig | None = None):
         self.config = config or PhysicsConfig()
 
-    def scene(self, part_points, body_points, up=None, **dense) -> PhysicsScene:
+    def scene(self, part_points, body_points, up=None, *, physics: PhysicsConfig | None = None,
+              **dense) -> PhysicsScene:
+        """The scene with this prior's own physics config (``physics`` is the caller's default, unused here)."""
         return PhysicsScene(np.asarray(part_points, np.float64), np.asarray(body_points, np.float64), self.config, up,
                             **dense)
 
@@ -72,6 +84,7 @@ class DiffusionPrior(MotionPrior):
     """ATOP's personalized multi-view motion diffusion + SDS on Gaussians (interface only for now)."""
 
     name = "diffusion"
+    available = False  # the back end is an interface only (see the module docstring)
 
     def __init__(self, category: str = "StorageFurniture", weights_dir: str | Path | None = None):
         from ..config import settings
@@ -83,9 +96,8 @@ class DiffusionPrior(MotionPrior):
                 raise MissingWeightsError("atop_motion_diffusion", f, str(self.weights_dir),
                                           hint="ATOP's prior needs the ImageDream base checkpoint and a personalized motion "
                                                "module fine-tuned per category (ATOP §4.2); use prior='physics' meanwhile")
-        self.available = False
 
-    def propose(self, part_points, body_points, hint, up=None) -> PriorResult:
+    def propose(self, part_points, body_points, hint, up=None, scene=None) -> PriorResult:
         raise NotAvailableError(
             "the diffusion-guided motion prior (ATOP §4.2-4.3: multi-view motion generation + SDS on Gaussians) is "
             "not implemented yet: it needs the personalized motion model (a later issue) and a differentiable Gaussian "
@@ -93,14 +105,11 @@ class DiffusionPrior(MotionPrior):
 
 
 def get_prior(name: str | MotionPrior = "physics", **kw) -> MotionPrior:
+    """A prior instance from its registered name (``methods.PRIORS``) or the instance itself."""
     if isinstance(name, MotionPrior):
         return name
-    if name == "physics":
-        return PhysicsPrior(kw.get("config"))
-    if name == "diffusion":
-        return DiffusionPrior(**{k: v for k, v in kw.items() if k in ("category", "weights_dir")})
-    raise ValueError(f"unknown motion prior '{name}' (physics | diffusion)")
+    return PRIORS.get(name).build(**kw)
 
 
 __all__ = ["MotionPrior", "PhysicsPrior", "DiffusionPrior", "PriorResult", "NotAvailableError", "get_prior",
-           "Hypothesis", "UP_VECTORS"]
+           "PRIORS", "available_priors", "Hypothesis", "UP_VECTORS"]

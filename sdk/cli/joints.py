@@ -26,8 +26,10 @@ def register(sub):
     g.add_argument("--all-parts", action="store_true", help="articulate every part but the root body")
     p.add_argument("--prompt", action="append", help="motion prompt; one per --part, in order (e.g. 'open the door')")
     p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
-    p.add_argument("--method", choices=["atop_search", "direct"], default="atop_search")
-    p.add_argument("--prior", choices=["physics", "diffusion"], default="physics")
+    from ..articulation.methods import AXIS_ESTIMATORS, available_priors
+    p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search")
+    p.add_argument("--prior", choices=available_priors(), default="physics",
+                   help="motion prior (only the ones that can run here are offered)")
     p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
     p.add_argument("--no-preview", action="store_true")
     p.set_defaults(func=run)

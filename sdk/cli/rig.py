@@ -9,8 +9,9 @@ def register(sub):
     p = sub.add_parser("rig", help="rig a parted mesh (harmonic or bone-heat skinning) and write USD/glTF")
     p.add_argument("input", help="glTF/GLB, OBJ (groups = parts), PLY or USD mesh")
     p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd or .glb/.gltf")
-    p.add_argument("--method", choices=["harmonic", "heat"], default="harmonic")
-    p.add_argument("--max-influences", type=int, default=4, choices=[1, 2, 3, 4, 8])
+    from ..rigging.methods import SKINNING
+    p.add_argument("--method", choices=SKINNING.names(), default="harmonic")
+    p.add_argument("--max-influences", type=int, default=4, help="influences per vertex, 1..16 (engines: 4 or 8)")
     p.add_argument("--max-bones", type=int, default=None, help="merge parts by contact until at most N bones")
     p.add_argument("--root", default=None, help="root part name (default: most central/largest)")
     p.add_argument("--quantize", type=int, choices=[8, 16], default=None, help="quantize weights (exact unit sums)")
@@ -29,12 +30,12 @@ def run(args) -> int:
     from ..io import formats
     from ..util.progress import cli_bar, sub
     t0 = time.perf_counter()
+    from ..rigging.config import RigConfig
     formats.check_output(args.output, "rig")
+    cfg = RigConfig(args.method, args.max_influences, args.max_bones, args.root, args.quantize, args.parts_from_skin)
     with cli_bar("rig") as progress:
         art = Articulator()
-        rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
-                      max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
-                      parts_from_skin=args.parts_from_skin, progress=sub(progress, 0.0, 0.9))
+        rig = art.rig(args.input, parts=args.parts, config=cfg, progress=sub(progress, 0.0, 0.9))
         progress(0.95, "export")
         out = Path(args.output)
         formats.save(rig, out, **formats.scene_options(out, up_axis=args.up_axis,

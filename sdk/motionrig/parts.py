@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +29,7 @@ from ..geometry.graph import adjacency, edge_components, mesh_graph
 from ..geometry.rigid import apply, fit_part_transforms, rotation_from_covariance
 from ..geometry.weld import weld_over_time as weld
 from ..util.progress import ProgressFn, Steps, report
+from ..util.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +276,12 @@ def follow_error(m: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- main entry
+# over-segmentation methods: (features [N, D] tensor, k, min part size, seed) -> labels [N]
+CLUSTERING: Registry[Callable] = Registry("clustering method", "method")
+CLUSTERING.register("kmeans", lambda feat, k, min_size, seed: _kmeans(feat.cpu(), k, seed=seed).numpy())
+CLUSTERING.register("hdbscan", lambda feat, k, min_size, seed: _hdbscan(feat.cpu().numpy(), min_size, seed))
+
+
 def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None,
                     progress: ProgressFn | None = None) -> KinematicParts:
     """Segment a mesh sequence into kinematic parts (see the module docstring).
@@ -317,12 +325,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None,
     step("clustering")
     k0 = cfg.init_clusters or int(np.clip(2 * (cfg.max_parts or 16), 32, 96))
     k0 = max(1, min(k0, N // max(min_size, 1)))
-    if cfg.method == "kmeans":
-        lab = _kmeans(feat.cpu(), k0, seed=cfg.seed).numpy()
-    elif cfg.method == "hdbscan":
-        lab = _hdbscan(feat.cpu().numpy(), min_size, cfg.seed)
-    else:
-        raise InvalidInputError(f"unknown clustering method '{cfg.method}' (kmeans, hdbscan)", field="method")
+    lab = CLUSTERING.get(cfg.method)(feat, k0, min_size, cfg.seed)  # [N] cluster id
     lab = _absorb_small(_split_components(lab, edges, N), adj, min_size)
     n_init = int(lab.max()) + 1
 

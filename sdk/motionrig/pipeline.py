@@ -21,6 +21,7 @@ import torch
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights
 from ..core.transforms import translation, world_to_local
 from ..errors import InvalidInputError
+from ..rigging.budget import check_budget
 from ..util.progress import ProgressFn, Steps
 from ..util.progress import report as report_progress
 from .parts import PartsConfig, kinematic_parts, merge_bones
@@ -72,10 +73,7 @@ def rig_from_motion(
     ("cpu", "cuda"; None: cpu). Raises InvalidInputError for sequences with < 2 frames, NaN frames (unless
     ``nan_frames="drop"``) or no motion at all.
     """
-    if max_bones is not None and max_bones < 1:
-        raise InvalidInputError(f"max_bones must be >= 1, got {max_bones}", field="max_bones")
-    if max_influences < 1:
-        raise InvalidInputError(f"max_influences must be >= 1, got {max_influences}", field="max_influences")
+    check_budget(max_influences, max_bones, None)  # the same bounds as rigging from parts
     seq = seq.validate(nan_frames=nan_frames)
     if seq.static:
         raise InvalidInputError(f"the sequence has no motion (largest displacement {seq.motion_extent():.2e} of the "

@@ -9,7 +9,9 @@ import numpy as np
 from ..core import Mesh, PartLabels, Rig
 from ..errors import InvalidInputError
 
-METHODS = ("harmonic", "heat")
+from .methods import SKINNING, SkinningInput
+
+METHODS = SKINNING.names()  # ("harmonic", "heat")
 
 
 def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndarray:
@@ -48,7 +50,7 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     """
     from .budget import check_budget, limit_weights, merge_parts
     from .contacts import find_contacts
-    from .harmonic import DEFAULT_BLEND, HarmonicConfig, attach_unassigned, harmonic_weights
+    from .harmonic import DEFAULT_BLEND, attach_unassigned
     from ..geometry.laplacian import mass_matrix
     from ..geometry.weld import weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
@@ -59,8 +61,7 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     def report(frac, msg):
         _report(progress, frac, msg)
 
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown skinning method '{method}' (use one of {', '.join(METHODS)})", field="method")
+    skinning = SKINNING.get(method)  # InvalidInputError naming the registered methods
     if unassigned not in ("error", "nearest"):
         raise InvalidInputError(f"unassigned must be 'error' or 'nearest', got {unassigned!r}", field="unassigned")
     check_budget(max_influences, max_bones, quantize_bits)
@@ -105,22 +106,14 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     skeleton, joint_parts = skeleton_from_parts(wm.vertices, wm.faces, wlab, names, root, contacts)
     report(0.3, f"{method} weights")
 
-    sub = _sub(progress, 0.3, 0.9)
-
-    if method == "harmonic":
-        Wp = harmonic_weights(wm.vertices, wm.faces, wlab, P, HarmonicConfig(blend=blend), progress=sub,
-                              contacts=contacts)
-    else:
-        from .heat import heat_weights
-        Wj = heat_weights(wm.vertices, wm.faces, skeleton, joint_parts, wlab, progress=sub)
-        Wp = np.zeros_like(Wj)
-        Wp[:, joint_parts] = Wj
+    inp = SkinningInput(wm.vertices, wm.faces, wlab, P, skeleton, joint_parts, contacts)
+    Wp = skinning.weights(inp, skinning.config(blend), _sub(progress, 0.3, 0.9))  # [W, P]
     Wj = Wp[:, joint_parts]  # [W, J]
     report(0.92, "budget")
     skin = limit_weights(Wj[wm.vmap], max_influences, quantize_bits)
     labels_out = wlab[wm.vmap]
     rig = Rig(mesh, skeleton, skin, parts=PartLabels(labels_out, names), joint_parts=joint_parts,
-              metadata={"method": method, "blend": blend if method == "harmonic" else None,
+              metadata={"method": method, "blend": blend if skinning.uses_blend else None,
                         "max_influences": int(max_influences), "quantize_bits": quantize_bits,
                         "welded_vertices": int(wm.n_vertices)})
     report(1.0, "done")

@@ -22,6 +22,7 @@ import numpy as np
 from .. import wire as convert
 from ..errors import AssetReadError, InvalidInputError
 from ..io import formats
+from ..rigging.budget import check_budget
 from .gen.articulate.rig.v1 import rig_pb2 as pb
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
@@ -277,8 +278,7 @@ def plan_rig(req: spb.RigRequest, *, articulator, uploads: UploadStore | None, c
         raise InvalidInputError(f"unknown skinning method '{req.method[:64]}' (use one of {', '.join(METHODS)})",
                                 field="method")
     k = req.max_influences or 4
-    if not 1 <= k <= 32:
-        raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
+    check_budget(k, None, None)  # the SDK's one bound (sdk.rigging.budget.MAX_INFLUENCES)
     if req.quantize_bits not in (0, 8, 16):
         raise InvalidInputError(f"quantize_bits must be 0, 8 or 16, got {req.quantize_bits}", field="quantize_bits")
     root = None
@@ -347,8 +347,7 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
             if req.clip:
                 kwargs["clip"] = req.clip
     k = req.max_influences or 4
-    if not 1 <= k <= 32:
-        raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
+    check_budget(k, None, None)  # the SDK's one bound (sdk.rigging.budget.MAX_INFLUENCES)
     _check_export(req.export, _RIG_FORMATS, "a rig")
     include_mesh, export = req.include_mesh, spb.ExportOptions()
     export.CopyFrom(req.export)
