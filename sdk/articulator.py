@@ -128,3 +128,16 @@ class Articulator:
                                         source=str(a.path) if a.path else None)
             only, prompts = [name], ({name: prompt} if prompt else prompts)
         return articulate_object(a, prompts=prompts, only=only, progress=progress if progress is not None else False)
+
+    def parts(self, asset, *, method: str = "sp4d", weights=None, steps: int = 12, passes: int = 2,
+              sam_checkpoint=None, seed: int = 0, progress: Progress | None = None) -> PartLabels:
+        """Kinematic parts of a mesh from its renders (SP4D: the model generates part maps for orbit views, which
+        are back-mapped and lifted onto the vertices; ``method="colour"``: colour clustering, no model).
+
+        Returns per-vertex PartLabels; ``articulate parts`` also writes the maps and a preview."""
+        from .models.sp4d.pipeline import predict_parts
+        a = as_asset(asset)
+        res = predict_parts(a.mesh.vertices, a.mesh.faces, method, weights, steps, passes, sam_checkpoint, seed,
+                            self.device, progress=progress)
+        return PartLabels(res["labels"])
+

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ..core.articulation import joint_motion
 from ..geometry.rotations import axis_angle_matrix
 
 MOTION_TYPES = ("revolute", "prismatic")
@@ -109,15 +110,7 @@ def move_part(points: np.ndarray, type: str, origin: np.ndarray, axis: np.ndarra
 
 
 def joint_transform(type: str, origin, axis, amount) -> np.ndarray:  # -> [4, 4] world-frame motion
-    m = np.eye(4)
-    if type in ("revolute", "continuous"):
-        R = rotation_matrix(axis, amount)
-        m[:3, :3] = R
-        m[:3, 3] = origin - R @ origin
-    elif type == "prismatic":
-        a = np.asarray(axis, float)
-        m[:3, 3] = amount * a / max(np.linalg.norm(a), 1e-30)
-    return m
+    return joint_motion(type, origin, axis, amount)  # the core kinematics (sdk.core.articulation)
 
 
 def chamfer_distance(a: np.ndarray, b: np.ndarray) -> float:  # a [N, 3], b [M, 3]

@@ -42,7 +42,7 @@ def run(args) -> int:
                                                        meters_per_unit=args.meters_per_unit))
         preview = None
         if not args.no_preview:
-            from ..preview import render_rig_preview
+            from ..render.preview import render_rig_preview
             progress(0.97, "preview")
             preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
     print(f"wrote {out} ({rig.mesh.n_vertices} vertices, {rig.skeleton.n_joints} joints: "

@@ -46,25 +46,13 @@ def prop_from_stage(stage, root_path: str) -> tuple[Asset, dict[str, str]]:
 
 
 def joint_motion(joint, amount: float) -> np.ndarray:
-    """World-frame rigid motion [4, 4] of a joint at ``amount`` (radians or stage units)."""
-    from sdk.articulation.axis_search import joint_transform
-    return joint_transform(joint.type, joint.origin, joint.axis, amount)
+    """World-frame rigid motion [4, 4] of a joint at ``amount`` (radians or stage units): ``Joint.transform``."""
+    return joint.transform(amount)
 
 
 def link_motions(art: Articulation, amounts: dict[str, float]) -> dict[str, np.ndarray]:
-    """World motion of every link for joint values {joint name: amount}: parents' motions compose down the tree."""
-    by_child = {j.child: j for j in art.joints}
-    out: dict[str, np.ndarray] = {}
-
-    def motion(link: str) -> np.ndarray:
-        if link not in out:
-            j = by_child.get(link)
-            out[link] = np.eye(4) if j is None else motion(j.parent) @ joint_motion(j, amounts.get(j.name, 0.0))
-        return out[link]
-
-    for l in art.links:
-        motion(l.name)
-    return out
+    """World motion of every link for joint values {joint name: amount}: ``Articulation.link_transforms``."""
+    return art.link_transforms(amounts)
 
 
 def animate_articulation(stage, art: Articulation, link_prims: dict[str, str], *, seconds: float = 2.0,

@@ -327,7 +327,8 @@ def metrics_markdown(table: dict, n: int) -> str:
 def preview(data: dict, extra: dict, path, count: int = 3) -> None:
     """Rows per object: RGB, GT part encoding, generated encoding, SP4D part map, baseline part map (frame 0)."""
     from PIL import Image
-    pal = np.random.default_rng(3).uniform(0.1, 0.95, (64, 3))
+
+    from ...render.preview import label_image
     res = data["rgb"].shape[-2]
     v = data["rgb"].shape[1]
     rows = []
@@ -338,8 +339,7 @@ def preview(data: dict, extra: dict, path, count: int = 3) -> None:
         t = data["rgb"].shape[2]
         ours = extra["maps"][j].reshape(v, t, res, res)[:, 0]
         base = extra["base_maps"][j].reshape(v, t, res, res)[:, 0]
-        colour = lambda lab: np.where(lab[..., None] >= 0, pal[lab.clip(0) % 64], 1.0)
-        for row in (rgb, enc, gen, colour(ours), colour(base)):
+        for row in (rgb, enc, gen, label_image(ours, 64), label_image(base, 64)):
             rows.append(np.concatenate(list(row), 1))
     img = (np.clip(np.concatenate(rows, 0), 0, 1) * 255).astype(np.uint8)
     Image.fromarray(img).resize((img.shape[1] * 2, img.shape[0] * 2), Image.NEAREST).save(path)
