@@ -6,10 +6,11 @@ Every figure is computed from the source with ``ast`` (the layer table and impor
 this checkout*, applied to ROOT), and every hit is listed with ``--verbose`` so a number can be checked by hand:
 
 * layer violations and package cycles (the rule of docs/architecture.md);
-* duplicate concepts: functions that find connected components / build an edge graph, ``weld`` functions,
+* duplicate concepts: functions outside ``sdk/geometry`` that call scipy / networkx ``connected_components``
+  themselves, ``weld*`` implementations outside ``sdk/geometry``,
   ``Mesh`` classes, ``resolve_parts`` functions, OBJ text writers (``f"v ..."`` lines, samples included),
-  palettes (module-level colour tables or ``palette`` functions), mesh painters (PIL ``polygon`` fills next
-  to ``sdk.render``), file-suffix tuples / comparisons outside the format registry;
+  palettes (module-level colour tables or ``palette`` functions), mesh painters outside ``sdk/render`` (PIL
+  ``polygon`` fills), file-suffix tuples / comparisons outside the format registry;
 * functions over 80 lines;
 * progress styles: ``progress(fraction, message)`` calls, ``progress(message)`` calls, ``progress: bool``
   parameters, ``Stage`` objects;
@@ -62,10 +63,11 @@ def stats(root: Path) -> dict[str, list[str]]:
                 if n > 80:
                     hits["functions over 80 lines"].append(f"{rel}:{node.lineno} {node.name} ({n} lines)")
                 calls = {_call_name(c) for c in ast.walk(node) if isinstance(c, ast.Call)}
-                if "connected_components" in calls:
-                    hits["edge-graph / component builders"].append(f"{rel}:{node.lineno} {node.name}")
-                if node.name == "weld":
-                    hits["weld functions"].append(f"{rel}:{node.lineno}")
+                in_geometry = str(rel).startswith("sdk/geometry/")
+                if "connected_components" in calls and not in_geometry:
+                    hits["edge-graph / component builders outside sdk/geometry"].append(f"{rel}:{node.lineno} {node.name}")
+                if node.name.startswith("weld") and not in_geometry:
+                    hits["weld implementations outside sdk/geometry"].append(f"{rel}:{node.lineno} {node.name}")
                 if node.name == "resolve_parts":
                     hits["resolve_parts functions"].append(f"{rel}:{node.lineno}")
                 if node.name in ("palette", "_palette"):
@@ -80,8 +82,8 @@ def stats(root: Path) -> dict[str, list[str]]:
                 hits["palettes"].append(f"{rel}:{node.lineno} {node.targets[0].id}")
             elif isinstance(node, ast.Call):
                 name = _call_name(node)
-                if name == "polygon" and isinstance(node.func, ast.Attribute):
-                    hits["mesh painters besides sdk.render (PIL polygon fills)"].append(f"{rel}:{node.lineno}")
+                if name == "polygon" and isinstance(node.func, ast.Attribute) and not str(rel).startswith("sdk/render/"):
+                    hits["mesh painters outside sdk/render (PIL polygon fills)"].append(f"{rel}:{node.lineno}")
                 if name == "progress" and isinstance(node.func, ast.Name):
                     if len(node.args) == 1 and isinstance(node.args[0], (ast.Constant, ast.JoinedStr)) \
                             and isinstance(getattr(node.args[0], "value", ""), str):
@@ -119,9 +121,10 @@ def stats(root: Path) -> dict[str, list[str]]:
     return hits
 
 
-ORDER = ["layer violations (edges)", "package cycles", "edge-graph / component builders", "weld functions",
+ORDER = ["layer violations (edges)", "package cycles", "edge-graph / component builders outside sdk/geometry",
+         "weld implementations outside sdk/geometry",
          "Mesh classes", "resolve_parts functions", "OBJ text writers (f\"v ...\" lines)", "palettes",
-         "mesh painters besides sdk.render (PIL polygon fills)", "file-suffix tuples outside the registry",
+         "mesh painters outside sdk/render (PIL polygon fills)", "file-suffix tuples outside the registry",
          "functions over 80 lines", "progress(fraction, message) calls", "progress(message) calls",
          "progress: bool parameters", "Stage objects", "progress styles in use",
          "fields stuck on after construction", "getattr(obj, name, None) probes"]

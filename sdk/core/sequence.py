@@ -99,7 +99,7 @@ class MeshSequence:
         if not self.fps > 0:
             raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=src)
         ext = out.motion_extent()
-        out.static = bool(ext < static_tol)
+        out = replace(out, static=bool(ext < static_tol))
         if out.static:
             warnings.warn(f"{src or self.name}: no motion (largest displacement {ext:.2e} of the bbox diagonal)",
                           MotionWarning, stacklevel=2)
