@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.sequence import MeshSequence
+from ..errors import AssetReadError, InvalidInputError, MotionWarning  # noqa: F401 (old names)
 from ..geometry.graph import mesh_graph  # noqa: F401 (old name)
 from ..geometry.weld import weld_over_time as weld  # noqa: F401 (old name: weld over time)
 from ..io.sequence import (load_frames_folder, load_gltf_clip, load_npz, load_sequence,  # noqa: F401 (old names)
