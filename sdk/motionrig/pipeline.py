@@ -108,39 +108,14 @@ def rig_from_motion(
                   vertex_weights=ms, progress=steps.sub(it1))
         steps("SSDR: bone merging", advance=it1)
         # SP4D bone merging on the refined bones (adjacency and surface samples from every vertex)
-        B1 = r1.transforms.shape[0]
-        if len(sel) < N:
-            lab1 = _best_bone(X, r1.transforms)
-            lab1[sel] = r1.indices[:, 0]
-        else:
-            lab1 = r1.indices[:, 0]
-        present = np.unique(lab1)
-        remap = np.full(B1, -1)
-        remap[present] = np.arange(len(present))
-        lab1c = remap[lab1]
-        new_lab, kept, merges = merge_bones(torch.as_tensor(r1.transforms[present]), lab1c, torch.as_tensor(X),
-                                            kp.edges, merge_tol, static_tol, max_bones, diag)
-        P = len(kept)
-        old_of_new = present[kept]
-        group = np.full(B1, -1)  # every old bone joins the new part that took most of its argmax vertices
-        for b in present:
-            group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
-        dense = np.zeros((len(sel), P))
-        for c in range(r1.indices.shape[1]):
-            g = group[r1.indices[:, c]]
-            ok = g >= 0
-            np.add.at(dense, (np.flatnonzero(ok), g[ok]), r1.weights[ok, c])
-        sw = SkinWeights.from_dense(dense, max_influences)
+        old_of_new, sw, merges = _merge_refined_bones(X, sel, r1, kp.edges, merge_tol, static_tol, max_bones, diag,
+                                                      max_influences)
         r2 = ssdr(Xs[0], Xs, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
                   config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
                   vertex_weights=ms, progress=steps.sub(it2))
         steps("SSDR: pruning", advance=it2)
         # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
-        keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
-        newid = np.cumsum(keep) - 1
-        first_alive = int(np.argmax(keep))
-        pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], first_alive)])
-        pi = np.where(pw > 0, pi, pi[:, :1])
+        keep, pi, pw = _prune(Xs, r2, prune_tol, cfg)
         P = int(keep.sum())
         r3 = ssdr(Xs[0], Xs, r2.transforms[keep], indices=pi, weights=pw,
                   config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
@@ -165,6 +140,53 @@ def rig_from_motion(
         steps("skeleton")
         timings["skeleton_s"] = time.perf_counter() - t2
 
+    rig = _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name)
+    report = _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings, dev)
+    report_progress(progress, 1.0, "rig from motion")
+    return rig, report
+
+
+def _merge_refined_bones(X, sel, r1, edges, merge_tol, static_tol, max_bones, diag, max_influences):
+    """SP4D bone merging on SSDR's refined bones -> (old bone of each new one, merged skin on ``sel``, merges)."""
+    N = X.shape[1]
+    B1 = r1.transforms.shape[0]
+    if len(sel) < N:
+        lab1 = _best_bone(X, r1.transforms)
+        lab1[sel] = r1.indices[:, 0]
+    else:
+        lab1 = r1.indices[:, 0]
+    present = np.unique(lab1)
+    remap = np.full(B1, -1)
+    remap[present] = np.arange(len(present))
+    lab1c = remap[lab1]
+    new_lab, kept, merges = merge_bones(torch.as_tensor(r1.transforms[present]), lab1c, torch.as_tensor(X),
+                                        edges, merge_tol, static_tol, max_bones, diag)
+    P = len(kept)
+    old_of_new = present[kept]
+    group = np.full(B1, -1)  # every old bone joins the new part that took most of its argmax vertices
+    for b in present:
+        group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
+    dense = np.zeros((len(sel), P))
+    for c in range(r1.indices.shape[1]):
+        g = group[r1.indices[:, c]]
+        ok = g >= 0
+        np.add.at(dense, (np.flatnonzero(ok), g[ok]), r1.weights[ok, c])
+    sw = SkinWeights.from_dense(dense, max_influences)
+    return old_of_new, sw, merges
+
+
+def _prune(Xs, r2, prune_tol, cfg):
+    """Drop bones the others can stand in for; re-index the influences -> (keep [B], indices, weights)."""
+    keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
+    newid = np.cumsum(keep) - 1
+    first_alive = int(np.argmax(keep))
+    pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], first_alive)])
+    pi = np.where(pw > 0, pi, pi[:, :1])
+    return keep, pi, pw
+
+
+def _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name):
+    """The Rig (bind pose = frame 0, one Animation replaying the sequence) from the fitted skeleton and skin."""
     J = len(sk.joints)
     names = sk.names
     parents = sk.parents
@@ -189,12 +211,16 @@ def rig_from_motion(
               metadata={"generator": "articulate rig_from_motion", "source": seq.source or seq.name,
                         "joints": [_joint_dict(j, names) for j in sk.joints]})
     rig.validate()
-    # the reported error is the exported rig's replay of the input
+    return rig
+
+
+def _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings, dev) -> MotionReport:
+    """The report; its error is the exported rig's replay of the input."""
     replay = rig.animate()
     err = np.linalg.norm(replay - seq.vertices, axis=-1)  # [T, V]
     per_frame = np.sqrt((err ** 2).mean(1))
     rigid = _rigid_rmse(X, kp.welded_labels, kp.transforms, mult)
-    report = MotionReport(
+    return MotionReport(
         per_frame_rmse=per_frame.tolist(),
         rmse=float(np.sqrt((err ** 2).mean())),
         rmse_pct=float(100 * np.sqrt((err ** 2).mean()) / diag),
@@ -206,7 +232,7 @@ def rig_from_motion(
         n_welded=int(X.shape[1]),
         n_parts_init=kp.n_init,
         n_parts_fine=kp.n_parts,
-        n_bones=J,
+        n_bones=rig.skeleton.n_joints,
         ssdr_vertices=int(len(sel)),
         ssdr_rmse_history=hist,
         merges=merges,
@@ -216,8 +242,6 @@ def rig_from_motion(
         device=str(dev),
         parts=kp,
     )
-    report_progress(progress, 1.0, "rig from motion")
-    return rig, report
 
 
 def _subset(labels: np.ndarray, max_vertices: int, seed: int = 0) -> np.ndarray:
