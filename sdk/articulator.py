@@ -93,7 +93,8 @@ class Articulator:
         The per-frame reconstruction report is in ``rig.metadata["report"]``.
         """
         from .motionrig.pipeline import rig_from_motion
-        from .motionrig.sequence import MeshSequence, load_sequence
+        from .core import MeshSequence
+        from .io import load_sequence
         if isinstance(sequence, MeshSequence):
             seq = sequence
         elif isinstance(sequence, (str, Path)):
@@ -106,7 +107,8 @@ class Articulator:
         return rig
 
     def articulate(self, asset, part: str | int | None = None, *, prompt: str | None = None,
-                   prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None) -> Articulation:
+                   prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None,
+                   config=None) -> Articulation:
         """Joints of a prop, ATOP-style: one part (``part``, optional ``prompt``) or every movable part
         (``all_parts``, optional ``prompts`` {part name: text}); the rest of the object is the fixed body.
 
@@ -127,7 +129,9 @@ class Articulator:
                 raise InvalidInputError(f"unknown part {part!r}; the asset has {a.parts.names}", field="part",
                                         source=str(a.path) if a.path else None)
             only, prompts = [name], ({name: prompt} if prompt else prompts)
-        return articulate_object(a, prompts=prompts, only=only, progress=progress if progress is not None else False)
+        # config: sdk.articulation.ArticulateConfig (axis estimator, prior, up axis, sample counts), validated when built
+        return articulate_object(a, prompts=prompts, only=only, config=config,
+                                 progress=progress if progress is not None else False)
 
     def parts(self, asset, *, method: str = "sp4d", weights=None, steps: int = 12, passes: int = 2,
               sam_checkpoint=None, seed: int = 0, progress: Progress | None = None) -> PartLabels:

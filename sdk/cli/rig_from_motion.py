@@ -28,8 +28,8 @@ def register(sub):
 
 
 def run(args) -> int:
+    from ..articulator import Articulator
     from ..io import formats, load_sequence
-    from ..motionrig.pipeline import rig_from_motion
     from ..util.progress import cli_bar, sub
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
@@ -37,10 +37,11 @@ def run(args) -> int:
     formats.check_output(out, "rig")
     seq = load_sequence(args.input, clip=args.clip, mesh=args.mesh, fps=args.fps).subsample(args.max_frames)
     with cli_bar("rig-from-motion") as progress:
-        rig, rep = rig_from_motion(seq, max_bones=args.max_bones, max_influences=args.max_influences,
-                                   iterations=args.iterations, device=args.device, progress=sub(progress, 0.0, 0.95),
-                                   merge_tol=args.merge_tol, nan_frames="drop" if args.drop_nan_frames else "error",
-                                   threads=args.threads)
+        rig = Articulator(device=args.device).rig_from_motion(
+            seq, max_bones=args.max_bones, max_influences=args.max_influences, progress=sub(progress, 0.0, 0.95),
+            iterations=args.iterations, merge_tol=args.merge_tol,
+            nan_frames="drop" if args.drop_nan_frames else "error", threads=args.threads)
+        rep = rig.metadata["report"]
         progress(0.97, "export")
         formats.save(rig, out)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
