@@ -57,6 +57,30 @@ class Rig:
         a = self.animation(name)
         return self.pose(a.world_matrices(self.skeleton.parents))
 
+    # Deprecated conveniences kept for callers written against them: writing is ``sdk.io.save(rig, path, **opts)``
+    # (the format registry). Core imports no writer: ``sdk.io`` installs its ``save`` here when it is imported
+    # (every reader and the facade import it), so there is no core -> exporters edge.
+    def export(self, path, **options):
+        """Write by the suffix of ``path`` through the format registry (= ``sdk.io.save(self, path)``)."""
+        return _registry_save()(self, path, **options)
+
+    def export_usd(self, path, **options):
+        return _registry_save()(self, path, **options)
+
+    def export_gltf(self, path, **options):
+        return _registry_save()(self, path, **options)
+
+
+#: set by sdk.io.formats at import (dependency injection keeps core a leaf)
+_SAVE = None
+
+
+def _registry_save():
+    if _SAVE is None:
+        from ..errors import ArticulateError
+        raise ArticulateError("no writers loaded: use sdk.io.save(rig, path) (import sdk.io)")
+    return _SAVE
+
 
 def _lbs(v: np.ndarray, skinning: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     """v [V, 3], skinning [B, J, 4, 4], idx/w [V, k] -> [B, V, 3] (same operations as the torch kernel)."""

@@ -273,3 +273,9 @@ register(Format("npy", (".npy",), "point trajectories [N, T, 3] (faces from a se
                 _npy_sequence, read_labels=_npy_labels, uploadable=False))
 register(Format("npz", (".npz",), "arrays: a mesh sequence (vertices [T, V, 3], faces, fps) or a rig",
                 None, _npz_sequence, {"rig": _npz_rig, "sequence": _npz_seq}))
+
+# Rig.export / export_usd / export_gltf (deprecated) delegate to save without core importing any writer
+from ..core import rig as _core_rig  # noqa: E402
+
+_core_rig._SAVE = save
+
