@@ -65,6 +65,7 @@ PACKAGES = {
     "sdk.articulator": 6,
     "sdk.evaluation": 6,
     "sdk.batch": 6,
+    "sdk.pipelines": 6,    # orchestration of task packages + models (animate)
     # 7 adapters
     "sdk.cli": 7,
     "sdk.server": 7,
