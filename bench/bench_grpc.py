@@ -103,7 +103,7 @@ def overhead(client, sizes, reps):
 
 def _timed_remote(client, mesh, parts, final: dict):
     """client.rig() with the FinalStatus captured (same work as RemoteArticulator.rig)."""
-    from sdk.server import convert
+    from sdk import wire as convert
     req, local_mesh = client.rig_request(mesh, parts)
     events = list(client.stub.Rig(req, metadata=client._metadata, timeout=600))
     if events[-1].final.code != 0:

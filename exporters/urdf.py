@@ -22,9 +22,8 @@ def _fmt(v) -> str:
 
 
 def _obj_text(mesh) -> str:
-    lines = [f"v {_fmt(p)}" for p in mesh.vertices]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in mesh.faces]
-    return "\n".join(lines) + "\n"
+    from .obj import obj_text
+    return obj_text(mesh.vertices, mesh.faces, precision=".9g")
 
 
 def link_positions(art: Articulation) -> dict[str, np.ndarray]:

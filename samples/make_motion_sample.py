@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.obj import write_obj
+
 
 def _rot(axis, angle):
     from scipy.spatial.transform import Rotation
@@ -83,8 +85,7 @@ def main(argv=None):
         out = Path(a.obj)
         out.mkdir(parents=True, exist_ok=True)
         for i, v in enumerate(d["vertices"]):
-            lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in d["faces"]]
-            (out / f"frame_{i:03d}.obj").write_text("\n".join(lines) + "\n")
+            write_obj(v, d["faces"], out / f"frame_{i:03d}.obj")
         print(f"wrote {len(d['vertices'])} OBJ frames to {out}")
 
 

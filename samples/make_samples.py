@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.obj import obj_text
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -39,15 +41,13 @@ def tube(radius_fn, length: float, rings: int, segments: int):
 def write_obj(path: Path, groups):
     """groups: list of (name, vertices, faces) sharing one vertex list when faces index globally."""
     lines = ["# procedural sample made by articulate-sdk (CC0)"]
-    verts, off = [], 0
+    verts = []
     for _, v, _ in groups:
         verts.append(v)
     allv = np.vstack(verts)
-    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in allv]
-    for name, v, f in groups:
-        lines.append(f"g {name}")
-        lines += [f"f {a + off + 1} {b + off + 1} {c + off + 1}" for a, b, c in f]
-        off += len(v)
+    allf = np.vstack([f + o for (_, _, f), o in zip(groups, np.cumsum([0] + [len(v) for _, v, _ in groups]))])
+    gid = np.concatenate([np.full(len(f), i) for i, (_, _, f) in enumerate(groups)])
+    lines += obj_text(allv, allf, face_groups=gid, group_names=[n for n, _, _ in groups]).rstrip("\n").split("\n")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -60,10 +60,7 @@ def make_arm(path: Path):
     cx = v[f].mean(1)[:, 0]
     lab = np.searchsorted(cuts, cx)
     lines = ["# procedural sample made by articulate-sdk (CC0): a limb with four parts"]
-    lines += [f"v {a:.6f} {b:.6f} {c:.6f}" for a, b, c in v]
-    for p, nm in enumerate(names):
-        lines.append(f"g {nm}")
-        lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f[lab == p]]
+    lines += obj_text(v, f, face_groups=lab, group_names=names).rstrip("\n").split("\n")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -26,6 +26,7 @@ def make_articulator(target: str | None, token: str | None):
 
 
 def main(argv=None) -> int:
+    from sdk.io import save
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--target", help="host:port of an articulate server (default: start one here)")
     p.add_argument("--token-file", type=Path, help="bearer token file (first line is used)")
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         rig = art.rig(args.input, method="harmonic", max_influences=4, progress=show)
         print(f"rig: {rig.skeleton.n_joints} joints over {rig.mesh.n_vertices} vertices; "
               f"joints {', '.join(rig.skeleton.names)}")
-        rig.export_usd(args.output)  # the returned Rig is a normal SDK object
+        save(rig, args.output)  # the returned Rig is a normal SDK object
         print(f"wrote {args.output}")
         if not args.local:  # files can also be made on the server and streamed back in chunks
             _, files = art.rig_files(args.input, formats=["glb"])

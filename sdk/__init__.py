@@ -6,16 +6,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Articulator", "load_asset", "config", "__version__"]
+__all__ = ["Articulator", "load_asset", "load_sequence", "save", "config", "__version__"]
 
 
 def __getattr__(name):
     if name == "Articulator":
         from .articulator import Articulator
         return Articulator
-    if name == "load_asset":
-        from .io import load_asset
-        return load_asset
+    if name in ("load_asset", "load_sequence", "save"):
+        from . import io
+        return getattr(io, name)
     if name in ("config", "client"):
         import importlib
         return importlib.import_module(f".{name}", __name__)

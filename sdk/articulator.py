@@ -3,13 +3,13 @@
     from sdk import Articulator
     art = Articulator()
     rig = art.rig("samples/critter.obj", method="harmonic")
-    rig.export_usd("critter.usda")
+    sdk.save(rig, "critter.usda")     # sdk.io.save: the format registry picks the writer
 
 ``sdk.client.RemoteArticulator`` offers the same methods over gRPC.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,15 +20,6 @@ from .errors import InvalidInputError
 from .io import Asset, load_asset, parts_from_labels
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class RigOptions:
-    method: str = "harmonic"  # harmonic | heat
-    max_influences: int = 4
-    max_bones: int | None = None
-    root: str | int | None = None
-    quantize_bits: int | None = None  # 8 | 16 | None
 
 
 def as_asset(obj) -> Asset:
@@ -58,7 +49,8 @@ def resolve_parts(asset: Asset, parts=None, *, parts_from_skin: bool = False) ->
     elif isinstance(parts, PartLabels):
         pl = parts
     elif isinstance(parts, (str, Path)):
-        pl = parts_from_labels(asset.mesh, np.load(parts) if str(parts).endswith(".npy") else np.loadtxt(parts, dtype=np.int64))
+        from .io.formats import load_labels
+        pl = parts_from_labels(asset.mesh, load_labels(parts))
     else:
         pl = parts_from_labels(asset.mesh, parts)
     return pl.validate(asset.mesh.n_vertices, source=src)
@@ -74,19 +66,23 @@ class Articulator:
 
     def rig(self, asset, parts=None, *, method: str | None = None, max_influences: int = 4, max_bones: int | None = None,
             root=None, quantize_bits: int | None = None, parts_from_skin: bool = False,
-            template: str | None = None, naming: str = "ue5", progress: Progress | None = None) -> Rig:
+            template: str | None = None, naming: str = "ue5", progress: Progress | None = None,
+            config: "RigConfig | None" = None) -> Rig:
         """Skeleton + skin weights.
 
         A parted mesh (sub-meshes, groups, a label array) is rigged from its parts (SP4D §3.4 harmonic, default,
-        or bone heat). A plain mesh -- no parts, or ``template`` given (auto | biped | quadruped | chain) -- goes
-        to :func:`sdk.autorig.autorig`: template embedding or curve skeleton, ``naming`` profile
-        (ue5 | mixamo | unity | generic) and bone-heat weights.
+        or bone heat); the options form one :class:`sdk.rigging.config.RigConfig` (validated once, before any
+        work; pass ``config=`` to give it directly and the keyword options are then ignored). A plain mesh -- no
+        parts, or ``template`` given (auto | biped | quadruped | chain) -- goes to :func:`sdk.autorig.autorig`:
+        template embedding or curve skeleton, ``naming`` profile (ue5 | mixamo | unity | generic) and bone-heat
+        weights.
         """
         from .rigging import rig_from_parts
+        from .rigging.config import RigConfig
         a = as_asset(asset)
         src = str(a.path) if a.path else None
-        a.mesh.validate(source=src)
-        plain = parts is None and not parts_from_skin and (a.parts is None or a.parts.n_parts < 2)
+        a = replace(a, mesh=a.mesh.validate(source=src))  # validate returns the cleaned mesh (input untouched)
+        plain = config is None and parts is None and not parts_from_skin and (a.parts is None or a.parts.n_parts < 2)
         if template is not None or plain:
             if method not in (None, "heat"):
                 raise InvalidInputError(f"a plain mesh is skinned with bone heat; method {method!r} needs parts "
@@ -96,10 +92,9 @@ class Articulator:
                           max_bones=max_bones, quantize_bits=quantize_bits, progress=progress, source=src)
             rig.metadata.setdefault("source", src)
             return rig
-        method = method or "harmonic"
-        pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
-        rig = rig_from_parts(a.mesh, pl, method=method, max_influences=max_influences, max_bones=max_bones, root=root,
-                             quantize_bits=quantize_bits, progress=progress)
+        cfg = config or RigConfig(method or "harmonic", max_influences, max_bones, root, quantize_bits, parts_from_skin)
+        pl = resolve_parts(a, parts, parts_from_skin=cfg.parts_from_skin)
+        rig = rig_from_parts(a.mesh, pl, progress=progress, **cfg.method_kwargs())
         rig.metadata.setdefault("source", src)
         return rig
 
@@ -113,7 +108,8 @@ class Articulator:
         The per-frame reconstruction report is in ``rig.metadata["report"]``.
         """
         from .motionrig.pipeline import rig_from_motion
-        from .motionrig.sequence import MeshSequence, load_sequence
+        from .core import MeshSequence
+        from .io import load_sequence
         if isinstance(sequence, MeshSequence):
             seq = sequence
         elif isinstance(sequence, (str, Path)):
@@ -126,7 +122,8 @@ class Articulator:
         return rig
 
     def articulate(self, asset, part: str | int | None = None, *, prompt: str | None = None,
-                   prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None) -> Articulation:
+                   prompts: dict | None = None, all_parts: bool = False, progress: Progress | None = None,
+                   config=None) -> Articulation:
         """Joints of a prop, ATOP-style: one part (``part``, optional ``prompt``) or every movable part
         (``all_parts``, optional ``prompts`` {part name: text}); the rest of the object is the fixed body.
 
@@ -147,9 +144,19 @@ class Articulator:
                 raise InvalidInputError(f"unknown part {part!r}; the asset has {a.parts.names}", field="part",
                                         source=str(a.path) if a.path else None)
             only, prompts = [name], ({name: prompt} if prompt else prompts)
-        if progress is not None:
-            progress(0.0, "articulating")
-        art = articulate_object(a, prompts=prompts, only=only, progress=False)
-        if progress is not None:
-            progress(1.0, "done")
-        return art
+        # config: sdk.articulation.ArticulateConfig (axis estimator, prior, up axis, sample counts), validated when built
+        return articulate_object(a, prompts=prompts, only=only, config=config,
+                                 progress=progress if progress is not None else False)
+
+    def parts(self, asset, *, method: str = "sp4d", weights=None, steps: int = 12, passes: int = 2,
+              sam_checkpoint=None, seed: int = 0, progress: Progress | None = None) -> PartLabels:
+        """Kinematic parts of a mesh from its renders (SP4D: the model generates part maps for orbit views, which
+        are back-mapped and lifted onto the vertices; ``method="colour"``: colour clustering, no model).
+
+        Returns per-vertex PartLabels; ``articulate parts`` also writes the maps and a preview."""
+        from .models.sp4d.pipeline import predict_parts
+        a = as_asset(asset)
+        res = predict_parts(a.mesh.vertices, a.mesh.faces, method, weights, steps, passes, sam_checkpoint, seed,
+                            self.device, progress=progress)
+        return PartLabels(res["labels"])
+

@@ -42,7 +42,7 @@ class RemoteError(ArticulateError):
 
 
 def _modules():
-    from .server import convert
+    from . import wire as convert
     from .server.gen.articulate.services.v1 import articulate_service_pb2 as spb
     from .server.gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
     return convert, spb, sgrpc
@@ -318,7 +318,7 @@ class RemoteArticulator:
                               formats: Iterable[str] = (), clip: str | None = None, faces=None, fps=None):
         spb = self._spb
         if isinstance(sequence, (str, Path)):
-            from .motionrig.sequence import load_sequence
+            from .io import load_sequence
             seq = load_sequence(sequence, clip=clip, fps=fps)
             verts, faces, fps, name = seq.vertices, seq.faces, seq.fps, seq.name
         elif hasattr(sequence, "vertices") and np.asarray(sequence.vertices).ndim == 3:

@@ -60,3 +60,7 @@ class ArticulationWarning(UserWarning):
 
 class MotionWarning(UserWarning):
     """A sequence is usable but suspicious (no motion, dropped frames)."""
+
+
+class Cancelled(ArticulateError):
+    """Work stopped because its progress callback asked it to (``sdk.util.progress.cancellable``)."""

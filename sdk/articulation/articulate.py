@@ -19,9 +19,11 @@ from scipy.spatial import cKDTree
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import ArticulationWarning, InvalidInputError
-from .axis_search import atop_search, direct_optimization
+from ..geometry.sampling import sample_surface
+from ..util.progress import ProgressFn
 from .limits import sweep_limits
-from .physics_prior import UP_VECTORS, PhysicsConfig, PhysicsScene, sample_surface
+from .methods import AXIS_ESTIMATORS, PRIORS
+from .physics_prior import UP_VECTORS, PhysicsConfig
 from .prior import MotionPrior, get_prior
 from .prompt import KNOWN_NOUNS, MotionHint, parse_prompt
 
@@ -46,6 +48,13 @@ class ArticulateConfig:
     n_body: int = 3072  # surface samples on the rest of the object
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     seed: int = 0
+
+    def __post_init__(self):  # validated once, here (CLI, server and facade build this config)
+        AXIS_ESTIMATORS.get(self.method)
+        if isinstance(self.prior, str):
+            PRIORS.get(self.prior)
+        if self.up_axis not in (None, "x", "y", "z"):
+            raise InvalidInputError(f"up_axis must be x, y, z or None, got {self.up_axis!r}", field="up_axis")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -100,7 +109,8 @@ def resolve_part(mesh: Mesh, part, parts: PartLabels | None, *, source: str | No
 def _up_vector(cfg: ArticulateConfig, source_suffix: str | None) -> np.ndarray:
     ax = cfg.up_axis
     if ax is None:
-        ax = "z" if source_suffix in (".urdf", ".xml", ".mjcf") else "y"
+        from ..io.formats import up_axis_of
+        ax = up_axis_of(f"x{source_suffix}" if source_suffix else None)
     return UP_VECTORS[ax]
 
 
@@ -245,7 +255,7 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
              "method": cfg.method, "warnings": notes}
     dense = dense or {}
     # one physics scene (voxels, contact, OBB) serves the input checks, the prior and the limit sweep
-    scene = PhysicsScene(np.asarray(part_pts, np.float64), np.asarray(body_pts, np.float64), cfg.physics, up, **dense)
+    scene = prior.scene(part_pts, body_pts, up, physics=cfg.physics, **dense)
     ov = scene.overlap_fraction()
     if _enclosed(scene):
         reason = ("the part lies inside the body (closed in on every side: there is body geometry beyond it along "
@@ -267,11 +277,8 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
         _warn(notes, child, reason)
         return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
     types = (hint.type,) if hint.type in ("revolute", "prismatic") else ("revolute", "prismatic")
-    obb_pts = dense.get("obb_points")
-    if cfg.method == "direct":
-        est = direct_optimization(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
-    else:
-        est = atop_search(part_pts, res.states, body_pts, types=types, seed=cfg.seed, obb_points=obb_pts)
+    est = AXIS_ESTIMATORS.get(cfg.method)(part_pts, res.states, body_pts, types=types, seed=cfg.seed,
+                                          obb_points=dense.get("obb_points"))
     lim = sweep_limits(scene, est.type, est.origin, est.axis)
     if lim.upper - lim.lower <= 1e-9:
         _warn(notes, child, f"the estimated {est.type} joint is blocked both ways by the collision sweep (limits 0, 0)")
@@ -323,7 +330,7 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
         mesh = mesh.mesh
     if not isinstance(mesh, Mesh):
         raise InvalidInputError(f"expected a Mesh or an Asset, got {type(mesh).__name__}", field="mesh")
-    mesh.validate(source)
+    mesh = mesh.validate(source)
     fmask = resolve_part(mesh, part, parts, source=source)
     if moves_with is not None:
         fmask = fmask | np.asarray(moves_with, bool)
@@ -429,12 +436,15 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
 
 
 def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateConfig | None = None,
-                      only: list[str] | None = None, progress: bool = True) -> Articulation:
+                      only: list[str] | None = None, progress: ProgressFn | bool | None = True) -> Articulation:
     """Articulate every movable part of a segmented asset (``asset.mesh``, ``asset.parts``).
 
     prompts: optional {part name: prompt}; only: restrict to these part names (others become fixed).
+    progress: ``progress(fraction, message)`` reported before every part (a callback that raises cancels between
+    parts); ``True`` shows a tqdm bar (silenced by ``settings.progress``), ``False``/``None`` nothing.
     """
     from ..util.progress import progress as _progress
+    from ..util.progress import report
     cfg = config or ArticulateConfig()
     mesh, parts = asset.mesh, asset.parts
     path = getattr(asset, "path", None)
@@ -442,7 +452,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     if parts is None or parts.n_parts < 2:
         raise InvalidInputError("articulating a whole object needs at least two parts (OBJ groups, glTF nodes, USD "
                                 "prims or URDF/MJCF links)", field="parts", source=source)
-    mesh.validate(source)
+    mesh = mesh.validate(source)
     prompts = dict(prompts or {})
     for k in prompts:
         if k not in parts.names:
@@ -481,7 +491,9 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     rng = np.random.default_rng(cfg.seed)
     joints = []
     todo = [n for n in parts.names if n in parent and (only is None or n in only)]
-    for name in _progress(todo, desc="articulating parts", enable=None if progress else False):
+    callback = progress if callable(progress) else None
+    for k, name in enumerate(_progress(todo, desc="articulating parts", enable=None if progress is True else False)):
+        report(callback, k / max(len(todo), 1), f"part {name} ({k + 1}/{len(todo)})")
         sub = subtree(name)
         ids = [parts.names.index(s) for s in sub]
         fmask = np.isin(fl, ids)
@@ -496,4 +508,6 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     for name in parts.names:
         if name in parent and only is not None and name not in only:
             joints.append(Joint(f"{name}_fixed", "fixed", parent[name], name, np.zeros(3), [1, 0, 0]))
-    return Articulation(links, joints, name=mesh.name or "object")
+    art = Articulation(links, joints, name=mesh.name or "object", root_link=root)
+    report(callback, 1.0, "articulated")
+    return art

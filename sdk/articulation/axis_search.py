@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from ..core.articulation import joint_motion
+from ..geometry.rotations import axis_angle_matrix
+
 MOTION_TYPES = ("revolute", "prismatic")
 
 
@@ -51,6 +54,7 @@ class AxisEstimate:
     cost: float  # summed Chamfer distance (normalized units) of the winning candidate
     candidate: tuple[int, int] | None = None  # (origin index 0..6, direction index 0..5) for the search
     costs: dict = field(default_factory=dict)  # best cost per motion type
+    ranking: list = field(default_factory=list)  # (cost, type, origin index, direction index) of every candidate
     method: str = "atop_search"
 
 
@@ -88,11 +92,7 @@ def obb_candidates(points: np.ndarray):
 
 
 def rotation_matrix(axis: np.ndarray, angle) -> np.ndarray:  # axis [3], angle [...] -> [..., 3, 3]
-    a = np.asarray(axis, dtype=np.float64)
-    a = a / max(np.linalg.norm(a), 1e-30)
-    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    t = np.asarray(angle, dtype=np.float64)[..., None, None]
-    return np.eye(3) + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)
+    return axis_angle_matrix(axis, angle)  # Rodrigues: sdk.geometry.rotations
 
 
 def move_part(points: np.ndarray, type: str, origin: np.ndarray, axis: np.ndarray, amount: float) -> np.ndarray:
@@ -110,15 +110,7 @@ def move_part(points: np.ndarray, type: str, origin: np.ndarray, axis: np.ndarra
 
 
 def joint_transform(type: str, origin, axis, amount) -> np.ndarray:  # -> [4, 4] world-frame motion
-    m = np.eye(4)
-    if type in ("revolute", "continuous"):
-        R = rotation_matrix(axis, amount)
-        m[:3, :3] = R
-        m[:3, 3] = origin - R @ origin
-    elif type == "prismatic":
-        a = np.asarray(axis, float)
-        m[:3, 3] = amount * a / max(np.linalg.norm(a), 1e-30)
-    return m
+    return joint_motion(type, origin, axis, amount)  # the core kinematics (sdk.core.articulation)
 
 
 def chamfer_distance(a: np.ndarray, b: np.ndarray) -> float:  # a [N, 3], b [M, 3]
@@ -315,9 +307,8 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
     amounts = best[4] if typ == "revolute" else best[4] * scale
     origin = origins[oi] * scale + c0
     costs = {t: min((r[0] for r in results if r[1] == t), default=np.inf) for t in types}
-    est = AxisEstimate(typ, origin, dirs[di].copy(), np.asarray(amounts, dtype=np.float64), float(best[0]), (oi, di), costs)
-    est.ranking = [(r[0], r[1], r[2], r[3]) for r in results]
-    return est
+    return AxisEstimate(typ, origin, dirs[di].copy(), np.asarray(amounts, dtype=np.float64), float(best[0]), (oi, di),
+                        costs, ranking=[(r[0], r[1], r[2], r[3]) for r in results])
 
 
 def direct_optimization(part_points: np.ndarray, states: list[np.ndarray], static_points: np.ndarray | None = None, *,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArticulateError, MissingWeightsError
+from .methods import PRIORS, available_priors  # noqa: F401 (re-exported)
 from .physics_prior import (PhysicsConfig, PhysicsScene, Hypothesis, UP_VECTORS, score_hypotheses,
                             synthesize_states)
 from .prompt import MotionHint
@@ -35,9 +36,18 @@ class PriorResult:
 
 
 class MotionPrior:
-    """Interface: ``propose(part_points [P,3], body_points [B,3], hint, up) -> PriorResult``."""
+    """Protocol: ``scene(part, body, up, physics=..., **dense) -> PhysicsScene`` (the collision scene every prior's
+    joint limits are swept in) and ``propose(part_points [P,3], body_points [B,3], hint, up, scene) -> PriorResult``.
+    Register a new prior with ``PRIORS.register(name, factory)``; ``available`` says whether it can run here
+    (the CLI offers only available ones)."""
 
     name = "base"
+    available = True
+
+    def scene(self, part_points, body_points, up=None, *, physics: PhysicsConfig | None = None,
+              **dense) -> PhysicsScene:
+        return PhysicsScene(np.asarray(part_points, np.float64), np.asarray(body_points, np.float64),
+                            physics or PhysicsConfig(), up, **dense)
 
     def propose(self, part_points: np.ndarray, body_points: np.ndarray, hint: MotionHint,
                 up: np.ndarray | None = None, scene: PhysicsScene | None = None) -> PriorResult:
@@ -51,7 +61,9 @@ class PhysicsPrior(MotionPrior):
     def __init__(self, config: PhysicsConfig | None = None):
         self.config = config or PhysicsConfig()
 
-    def scene(self, part_points, body_points, up=None, **dense) -> PhysicsScene:
+    def scene(self, part_points, body_points, up=None, *, physics: PhysicsConfig | None = None,
+              **dense) -> PhysicsScene:
+        """The scene with this prior's own physics config (``physics`` is the caller's default, unused here)."""
         return PhysicsScene(np.asarray(part_points, np.float64), np.asarray(body_points, np.float64), self.config, up,
                             **dense)
 
@@ -85,6 +97,7 @@ class DiffusionPrior(MotionPrior):
     (``sdk.models.atop.prior.ATOPDiffusionBackend``)."""
 
     name = "diffusion"
+    available = False  # the back end is an interface only (see the module docstring)
 
     def __init__(self, category: str = "StorageFurniture", weights_dir: str | Path | None = None):
         from ..config import settings
@@ -109,15 +122,11 @@ class DiffusionPrior(MotionPrior):
 
 
 def get_prior(name: str | MotionPrior = "physics", **kw) -> MotionPrior:
+    """A prior instance from its registered name (``methods.PRIORS``) or the instance itself."""
     if isinstance(name, MotionPrior):
         return name
-    if name == "physics":
-        return PhysicsPrior(kw.get("config"))
-    if name == "diffusion":
-        return DiffusionPrior(**{k: v for k, v in kw.items() if k in ("category", "weights_dir")})
-    raise ValueError(f"unknown motion prior '{name}' (physics | diffusion)")
+    return PRIORS.get(name).build(**kw)
 
 
 __all__ = ["MotionPrior", "PhysicsPrior", "DiffusionPrior", "PriorResult", "NotAvailableError", "get_prior",
-           "register_diffusion_backend",
-           "Hypothesis", "UP_VECTORS"]
+           "register_diffusion_backend", "PRIORS", "available_priors", "Hypothesis", "UP_VECTORS"]

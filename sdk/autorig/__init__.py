@@ -178,7 +178,7 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
     check_budget(max_influences, max_bones, quantize_bits)
     _report(progress, 0.0, "validating")
     work = Mesh(np.asarray(mesh.vertices, dtype=np.float64), np.array(mesh.faces, dtype=np.int64), name=mesh.name)
-    work.validate(source)
+    work = work.validate(source)
     wm = weld(work.vertices, work.faces)
     V, F = wm.vertices, wm.faces
     ncomp, comp = components(F, len(V))

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def register(sub) -> None:
     from trt_engines.select import BACKENDS, PRECISIONS
-    from trt_engines.targets import list_models
+    from sdk.models.targets import list_models
     p = sub.add_parser("compile", help="compile a diffusion network (ONNX / TensorRT / torch.compile) into the "
                        "engine cache", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help=f"NAME[:COMPONENT], one of: {', '.join(list_models())}")
@@ -64,7 +64,7 @@ def run(args) -> int:
     from trt_engines.cache import EngineCache
     from trt_engines.onnx_export import parity
     from trt_engines.select import compile_module, default_precision
-    from trt_engines.targets import resolve
+    from sdk.models.targets import resolve
 
     cache = EngineCache(args.cache_dir) if args.cache_dir else EngineCache()
     if args.list:

@@ -12,19 +12,9 @@ log = logging.getLogger(__name__)
 
 
 def load_any(path):
-    from ..errors import AssetReadError
-    p = Path(path)
-    ext = p.suffix.lower()
-    if ext == ".urdf":
-        from ..io.urdf import load_urdf
-        return load_urdf(p)
-    if ext in (".xml", ".mjcf"):
-        from ..io.mjcf import load_mjcf
-        return load_mjcf(p)
+    """Any asset the format registry reads (URDF/MJCF links become parts)."""
     from ..io import load_asset
-    if not p.exists():
-        raise AssetReadError(p, "file does not exist")
-    return load_asset(p)
+    return load_asset(path)
 
 
 def register(sub):
@@ -36,8 +26,10 @@ def register(sub):
     g.add_argument("--all-parts", action="store_true", help="articulate every part but the root body")
     p.add_argument("--prompt", action="append", help="motion prompt; one per --part, in order (e.g. 'open the door')")
     p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
-    p.add_argument("--method", choices=["atop_search", "direct"], default="atop_search")
-    p.add_argument("--prior", choices=["physics", "diffusion"], default="physics")
+    from ..articulation.methods import AXIS_ESTIMATORS, available_priors
+    p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search")
+    p.add_argument("--prior", choices=available_priors(), default="physics",
+                   help="motion prior (only the ones that can run here are offered)")
     p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
     p.add_argument("--no-preview", action="store_true")
     p.set_defaults(func=run)
@@ -47,10 +39,9 @@ def run(args) -> int:
     from ..core import Articulation
     from ..errors import InvalidInputError
     from ..articulation.articulate import ArticulateConfig, articulate_object
+    from ..io import formats
     out = Path(args.output)
-    ext = out.suffix.lower()
-    if ext not in (".usda", ".usd", ".usdc", ".urdf"):
-        raise InvalidInputError(f"output must end in .usda/.usd/.usdc or .urdf, got '{out.name}'", field="output")
+    formats.check_output(out, "articulation")
     asset = load_any(args.input)
     if args.prior == "diffusion":
         from ..articulation.prior import DiffusionPrior
@@ -76,9 +67,10 @@ def run(args) -> int:
     import sys
     import warnings
     from ..errors import ArticulationWarning
-    with warnings.catch_warnings(record=True) as caught:
+    from ..util.progress import cli_bar
+    with warnings.catch_warnings(record=True) as caught, cli_bar("joints") as progress:
         warnings.simplefilter("always", ArticulationWarning)
-        art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part)
+        art: Articulation = articulate_object(asset, prompts, config=cfg, only=args.part, progress=progress)
     for w in caught:
         if issubclass(w.category, ArticulationWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -93,16 +85,8 @@ def run(args) -> int:
                f"[{j.lower:.4f}, {j.upper:.4f}]" if j.type == "prismatic" else "free")
         print(f"{j.child:>16s} <- {j.parent:<12s} {j.type:10s} axis {tuple(round(float(x), 3) for x in j.axis)} "
               f"origin {tuple(round(float(x), 3) for x in j.origin)} limits {lim} confidence {j.confidence:.2f}")
-    up = (args.up or ("z" if Path(args.input).suffix.lower() in (".urdf", ".xml", ".mjcf") else "y"))
-    if ext == ".urdf":
-        from exporters.urdf import write_urdf
-        write_urdf(art, out)
-    else:
-        from exporters.physics_usd import validate_physics_usd, write_physics_usd
-        write_physics_usd(art, out, up_axis=up.upper() if up != "x" else "Y")
-        problems = validate_physics_usd(out)
-        for pr in problems:
-            log.warning("USD validator: %s", pr)
+    up = args.up or formats.up_axis_of(args.input)
+    formats.save(art, out, **formats.scene_options(out, up_axis=up.upper() if up != "x" else "Y"))
     print(f"wrote {out}")
     if not args.no_preview:
         from ..articulation.preview import write_preview

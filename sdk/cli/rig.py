@@ -1,7 +1,6 @@
 """``articulate rig INPUT -o OUT.usda|.glb|.fbx``: skeleton + skin weights for a parted or a plain mesh."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +10,8 @@ def register(sub):
                                    "and write USD/glTF/FBX")
     p.add_argument("input", help="glTF/GLB, OBJ (groups = parts), PLY or USD mesh")
     p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd, .glb/.gltf or .fbx")
-    p.add_argument("--method", choices=["harmonic", "heat"], default=None,
+    from ..rigging.methods import SKINNING
+    p.add_argument("--method", choices=SKINNING.names(), default=None,
                    help="skinning (default: harmonic for parts; a plain mesh always uses heat)")
     p.add_argument("--template", choices=["auto", "biped", "quadruped", "chain"], default=None,
                    help="skeleton template for a plain mesh (default auto when the mesh has no parts; "
@@ -21,7 +21,7 @@ def register(sub):
     p.add_argument("--target", choices=["ue5", "unity", "gltf", "omniverse"], default=None,
                    help="engine for the validation report written next to the output (default from the format)")
     p.add_argument("--no-report", action="store_true", help="do not write OUTPUT.validation.json")
-    p.add_argument("--max-influences", type=int, default=4, choices=[1, 2, 3, 4, 8])
+    p.add_argument("--max-influences", type=int, default=4, help="influences per vertex, 1..16 (engines: 4 or 8)")
     p.add_argument("--max-bones", type=int, default=None, help="merge parts by contact until at most N bones")
     p.add_argument("--root", default=None, help="root part name (default: most central/largest)")
     p.add_argument("--quantize", type=int, choices=[8, 16], default=None, help="quantize weights (exact unit sums)")
@@ -72,46 +72,38 @@ def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
     from ..articulator import Articulator
-    from ..config import settings
+    from ..util.progress import cli_bar, sub
     t0 = time.perf_counter()
-    bar = tqdm(total=100, desc="rig", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(100 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
     from ..errors import InvalidInputError
+    from ..rigging.config import RigConfig
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
-        bar.close()
         raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
     if not out.parent.exists():
-        bar.close()
         raise InvalidInputError(f"output folder {out.parent} does not exist", field="output")
-    art = Articulator()
-    rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
-                  max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
-                  parts_from_skin=args.parts_from_skin, template=args.template, naming=args.naming,
-                  progress=lambda f, m: progress(0.9 * f, m))
-    progress(0.95, "export")
-    report = export_rig(rig, out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit, target=args.target,
-                        write_report=not args.no_report)
-    preview = None
-    if not args.no_preview:
-        progress(0.97, "preview")
-        if "template" in rig.metadata:  # automatic rig: skeleton with bone names
-            from ..autorig.preview import render_autorig_preview
-            preview = render_autorig_preview(rig, args.preview or out.with_suffix(".png"))
-        else:
-            from ..preview import render_rig_preview
-            preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
-    bar.close()
+    # the options are validated once, before any work (the plain-mesh path checks its template/naming itself)
+    RigConfig(args.method or "harmonic", args.max_influences, args.max_bones, args.root, args.quantize,
+              args.parts_from_skin)
+    with cli_bar("rig") as progress:
+        art = Articulator()
+        rig = art.rig(args.input, parts=args.parts, method=args.method, max_influences=args.max_influences,
+                      max_bones=args.max_bones, root=args.root, quantize_bits=args.quantize,
+                      parts_from_skin=args.parts_from_skin, template=args.template, naming=args.naming,
+                      progress=sub(progress, 0.0, 0.9))
+        progress(0.95, "export")
+        report = export_rig(rig, out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit, target=args.target,
+                            write_report=not args.no_report)
+        preview = None
+        if not args.no_preview:
+            progress(0.97, "preview")
+            if "template" in rig.metadata:  # automatic rig: skeleton with bone names
+                from ..autorig.preview import render_autorig_preview
+                preview = render_autorig_preview(rig, args.preview or out.with_suffix(".png"))
+            else:
+                from ..render.preview import render_rig_preview
+                preview = render_rig_preview(rig, args.preview or out.with_suffix(".png"))
     method = rig.metadata.get("method", args.method)
     if report is not None:
         print(f"validation ({report.target}): {report.summary()} -> {report.path}")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -28,53 +27,25 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def _write_npz(rig, out: Path):
-    import numpy as np
-    from ..util.atomic import atomic_path
-    a = rig.animations[0]
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, rest=rig.mesh.vertices, faces=rig.mesh.faces, names=np.array(rig.skeleton.names),
-                                parents=rig.skeleton.parents, bind_world=rig.skeleton.bind_world,
-                                skin_indices=rig.skin.indices, skin_weights=rig.skin.weights,
-                                parts=rig.parts.labels, translations=a.translations, rotations=a.rotations,
-                                scales=a.scales, fps=a.fps)
-
-
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from ..config import settings
-    from ..motionrig.pipeline import rig_from_motion
-    from ..motionrig.sequence import load_sequence
+    from ..articulator import Articulator
+    from ..io import formats, load_sequence
+    from ..util.progress import cli_bar, sub
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = Path(args.output)
-    if out.suffix.lower() not in (".usd", ".usda", ".usdc", ".gltf", ".glb", ".npz"):
-        from ..errors import InvalidInputError
-        raise InvalidInputError(f"unknown output format '{out.suffix}' (use .usda, .usdc, .usd, .gltf, .glb or .npz)",
-                                field="output")
+    formats.check_output(out, "rig")
     seq = load_sequence(args.input, clip=args.clip, mesh=args.mesh, fps=args.fps).subsample(args.max_frames)
-    bar = tqdm(total=100, desc="rig-from-motion", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(95 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    rig, rep = rig_from_motion(seq, max_bones=args.max_bones, max_influences=args.max_influences,
-                               iterations=args.iterations, device=args.device, progress=progress,
-                               merge_tol=args.merge_tol, nan_frames="drop" if args.drop_nan_frames else "error",
-                               threads=args.threads)
-    progress(0.97, "export")
-    if out.suffix.lower() == ".npz":
-        _write_npz(rig, out)
-    else:
-        rig.export(out)
-    bar.close()
+    with cli_bar("rig-from-motion") as progress:
+        rig = Articulator(device=args.device).rig_from_motion(
+            seq, max_bones=args.max_bones, max_influences=args.max_influences, progress=sub(progress, 0.0, 0.95),
+            iterations=args.iterations, merge_tol=args.merge_tol,
+            nan_frames="drop" if args.drop_nan_frames else "error", threads=args.threads)
+        rep = rig.metadata["report"]
+        progress(0.97, "export")
+        formats.save(rig, out)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
-    atomic_write_text(report_path, json.dumps({k: v for k, v in rep.items() if k != "parts"}, indent=1))
+    atomic_write_text(report_path, json.dumps(rep.to_json_dict(), indent=1))
     joints = rep["joints"]
     kinds = {}
     for j in joints:

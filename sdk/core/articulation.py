@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .mesh import Mesh
+from .transforms import axis_angle_to_matrix
 
 JOINT_TYPES = ("revolute", "prismatic", "continuous", "fixed", "spherical")
 
@@ -35,6 +36,11 @@ class Joint:
         n = np.linalg.norm(a)
         self.axis = a / n if n > 0 else a
 
+    def transform(self, amount: float) -> np.ndarray:  # -> [4, 4]
+        """World-frame rigid motion of the child at joint value ``amount`` (radians: a rotation about the axis through
+        ``origin``; length units: a translation along the axis; fixed / spherical: identity)."""
+        return joint_motion(self.type, self.origin, self.axis, amount)
+
 
 @dataclass
 class Articulation:
@@ -42,6 +48,7 @@ class Articulation:
     joints: list[Joint]
     name: str = "object"
     meters_per_unit: float = 1.0
+    root_link: str | None = None  # the fixed body when known (articulate_object infers it); else see ``root``
 
     def link(self, name: str) -> Link:
         for l in self.links:
@@ -57,3 +64,36 @@ class Articulation:
 
     def movable_joints(self) -> list[Joint]:
         return [j for j in self.joints if j.type != "fixed"]
+
+    def link_transforms(self, amounts: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+        """World motion [4, 4] of every link for joint values {joint name: amount} (missing joints: 0); a link moves
+        with its parent: M_child = M_parent @ joint.transform(amount)."""
+        amounts = amounts or {}
+        by_child = {j.child: j for j in self.joints}
+        out: dict[str, np.ndarray] = {}
+
+        def motion(link: str, depth: int = 0) -> np.ndarray:
+            if link not in out:
+                j = by_child.get(link)
+                if j is None or depth > len(self.joints):  # a root (or a malformed cycle)
+                    out[link] = np.eye(4)
+                else:
+                    out[link] = motion(j.parent, depth + 1) @ j.transform(amounts.get(j.name, 0.0))
+            return out[link]
+
+        for l in self.links:
+            motion(l.name)
+        return out
+
+
+def joint_motion(type: str, origin, axis, amount) -> np.ndarray:  # -> [4, 4] world-frame motion
+    """The rigid motion of a joint of ``type`` (the kinematics used by previews, URDF and the engine bridges)."""
+    m = np.eye(4)
+    if type in ("revolute", "continuous"):
+        R = axis_angle_to_matrix(axis, amount)
+        m[:3, :3] = R
+        m[:3, 3] = origin - R @ origin
+    elif type == "prismatic":
+        a = np.asarray(axis, float)
+        m[:3, 3] = amount * a / max(np.linalg.norm(a), 1e-30)
+    return m

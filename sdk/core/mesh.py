@@ -1,7 +1,7 @@
 """Triangle mesh with per-vertex part labels, and its validation."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -14,6 +14,7 @@ class Mesh:
     faces: np.ndarray  # [F, 3] int64
     name: str = "mesh"
     uvs: np.ndarray | None = None  # [V, 2] float32
+    dropped_faces: np.ndarray | None = None  # [D] int64: faces of the validated input that validate() dropped
 
     def __post_init__(self):
         self.vertices = np.asarray(self.vertices, dtype=np.float64).reshape(-1, 3)
@@ -36,8 +37,9 @@ class Mesh:
     def validate(self, source: str | None = None, *, drop_degenerate: bool = True) -> "Mesh":
         """Check the mesh; raise InvalidInputError naming the problem.
 
-        Degenerate faces (repeated vertex index or zero area) are removed when ``drop_degenerate``
-        (and reported via ``self.dropped_faces``), otherwise they are an error.
+        Never mutates ``self``: returns ``self`` when the mesh is clean; when there are degenerate faces (repeated
+        vertex index or zero area) and ``drop_degenerate``, returns a new Mesh without them whose ``dropped_faces``
+        lists their indices; otherwise they are an error. Use the returned mesh.
         """
         v, f = self.vertices, self.faces
         if len(v) == 0:
@@ -61,30 +63,15 @@ class Mesh:
         area2 = np.sqrt(cx * cx + cy * cy + cz * cz)
         scale = max(self.bbox_diagonal, 1e-30)
         degenerate = same | (area2 <= 1e-14 * scale * scale)
-        self.dropped_faces = np.flatnonzero(degenerate)
+        dropped = np.flatnonzero(degenerate)
         if degenerate.all():
             raise InvalidInputError("every face is degenerate (zero area)", field="faces", source=source)
         if degenerate.any():
             if not drop_degenerate:
-                i = int(self.dropped_faces[0])
+                i = int(dropped[0])
                 raise InvalidInputError(f"face {i} is degenerate", field=f"faces[{i}]", source=source)
-            self.faces = f[~degenerate]
+            return replace(self, faces=f[~degenerate], dropped_faces=dropped)
         return self
-
-    def edges(self) -> np.ndarray:
-        """Unique undirected edges [E, 2] (sorted pairs)."""
-        e = np.concatenate([self.faces[:, [0, 1]], self.faces[:, [1, 2]], self.faces[:, [2, 0]]])
-        e.sort(axis=1)
-        return np.unique(e, axis=0)
-
-    def components(self) -> np.ndarray:
-        """Connected-component id per vertex [V] (isolated vertices get their own)."""
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import connected_components
-        e = self.edges()
-        n = self.n_vertices
-        a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-        return connected_components(a, directed=False)[1]
 
 
 @dataclass
@@ -93,6 +80,7 @@ class PartLabels:
 
     labels: np.ndarray  # [V] int64, -1 = unlabelled
     names: list[str] = field(default_factory=list)
+    joint_of_part: np.ndarray | None = None  # [P] int64: the skin joint each part comes from (parts from a skin)
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)

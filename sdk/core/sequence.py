@@ -5,7 +5,7 @@ A leaf data type: readers live in ``sdk.io`` / ``sdk.motionrig.sequence``, write
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,7 +65,8 @@ class MeshSequence:
 
         ``nan_frames``: ``"error"`` (default) or ``"drop"`` (frames with non-finite vertices are removed with a
         :class:`MotionWarning`; frame 0 must be finite). A sequence with no motion (every vertex moves less than
-        ``static_tol`` of the bbox diagonal) gives a :class:`MotionWarning`; ``self.static`` says so.
+        ``static_tol`` of the bbox diagonal) gives a :class:`MotionWarning`. Never mutates ``self``: returns a new
+        sequence (arrays shared) with ``static`` and ``dropped_frames`` filled in; use the returned one.
         """
         src = self.source
         T, V = self.n_frames, self.n_vertices
@@ -82,9 +83,10 @@ class MeshSequence:
                                                else "; pass nan_frames='drop' to drop them"),
                                         field=f"vertices[{int(frames[0])}]", source=src)
             warnings.warn(msg + "; dropped", MotionWarning, stacklevel=2)
-            self.vertices = self.vertices[~bad]
-            self.dropped_frames = frames
-            T = self.n_frames
+            out = replace(self, vertices=self.vertices[~bad], dropped_frames=frames)
+            T = out.n_frames
+        else:
+            out = replace(self)
         if T < min_frames:
             raise InvalidInputError(f"sequence has {T} frame(s); recovering a rig from motion needs at least {min_frames}",
                                     field="vertices", source=src)
@@ -96,12 +98,12 @@ class MeshSequence:
                                         field=f"faces[{i}]", source=src)
         if not self.fps > 0:
             raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=src)
-        ext = self.motion_extent()
-        self.static = ext < static_tol
-        if self.static:
+        ext = out.motion_extent()
+        out = replace(out, static=bool(ext < static_tol))
+        if out.static:
             warnings.warn(f"{src or self.name}: no motion (largest displacement {ext:.2e} of the bbox diagonal)",
                           MotionWarning, stacklevel=2)
-        return self
+        return out
 
     # ------------------------------------------------------------------ helpers
     def subsample(self, max_frames: int | None) -> "MeshSequence":

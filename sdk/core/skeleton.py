@@ -30,6 +30,7 @@ class Skeleton:
     parents: np.ndarray  # [J] int64, -1 for roots, parents[j] < j
     rest_local: np.ndarray  # [J, 4, 4] rest pose relative to the parent joint (world for roots)
     bind_world: np.ndarray  # [J, 4, 4] world-space bind transforms (the pose the mesh was skinned in)
+    tips: np.ndarray | None = None  # [J, 3] where each bone ends when known (rigs from parts: part centroids)
 
     def __post_init__(self):
         self.parents = np.asarray(self.parents, dtype=np.int64).reshape(-1)
@@ -57,11 +58,11 @@ class Skeleton:
         return self
 
     @staticmethod
-    def from_world(names, parents, bind_world) -> "Skeleton":
+    def from_world(names, parents, bind_world, tips: np.ndarray | None = None) -> "Skeleton":
         """Skeleton whose rest pose equals its bind pose."""
         parents = np.asarray(parents, dtype=np.int64)
         bind_world = np.asarray(bind_world, dtype=np.float64)
-        return Skeleton(list(names), parents, world_to_local(parents, bind_world), bind_world)
+        return Skeleton(list(names), parents, world_to_local(parents, bind_world), bind_world, tips)
 
     def rest_world(self) -> np.ndarray:  # [J, 4, 4]
         return local_to_world(self.parents, self.rest_local)

@@ -85,3 +85,12 @@ def world_to_local(parents: np.ndarray, world: np.ndarray) -> np.ndarray:
     for j, p in enumerate(parents):
         local[..., j, :, :] = world[..., j, :, :] if p < 0 else np.linalg.inv(world[..., p, :, :]) @ world[..., j, :, :]
     return local
+
+
+def axis_angle_to_matrix(axis: np.ndarray, angle) -> np.ndarray:  # axis [3], angle [...] -> [..., 3, 3]
+    """Rodrigues: R = I + sin(t) K + (1 - cos(t)) K^2 about the normalised ``axis`` (zero axis: identity)."""
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / max(np.linalg.norm(a), 1e-30)
+    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    t = np.asarray(angle, dtype=np.float64)[..., None, None]
+    return np.eye(3) + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)

@@ -59,11 +59,8 @@ def find_objects(data: Path) -> list[tuple[str, Path]]:
 
 
 def load_object(path: Path):
-    if path.suffix == ".urdf":
-        from ..io.urdf import load_urdf
-        return load_urdf(path)
-    from ..io.mjcf import load_mjcf
-    return load_mjcf(path)
+    from ..io import load_asset
+    return load_asset(path)
 
 
 def semantic_prompts(asset, path: Path) -> dict:

@@ -90,7 +90,7 @@ def add_arguments(p):
 def evaluate_clip(asset, clip: str, frames: int, max_bones=None, iterations=8, device=None,
                   merge_tol: float = 0.01) -> dict:
     from ..motionrig.pipeline import rig_from_motion
-    from ..motionrig.sequence import MeshSequence
+    from ..core import MeshSequence
     rig = asset.rig
     anim = rig.animation(clip)
     world = anim.world_matrices(rig.skeleton.parents)
@@ -124,7 +124,7 @@ def _run(args) -> int:
     import json
     import warnings
     from ..io import load_asset
-    from ..motionrig.sequence import MotionWarning
+    from ..errors import MotionWarning
     data = Path(args.data)
     names = args.assets or DEFAULT_ASSETS
     rows = []

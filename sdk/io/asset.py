@@ -42,9 +42,7 @@ class Asset:
         used = np.unique(winner)
         remap = np.full(self.rig.skeleton.n_joints, -1)
         remap[used] = np.arange(len(used))
-        pl = PartLabels(remap[winner], [self.rig.skeleton.names[j] for j in used])
-        pl.joint_of_part = used
-        return pl
+        return PartLabels(remap[winner], [self.rig.skeleton.names[j] for j in used], joint_of_part=used)
 
 
 def parts_from_labels(mesh: Mesh, labels, *, per_face: bool | None = None, names=None) -> PartLabels:

@@ -24,6 +24,18 @@ class WeightFile:
 
 
 @dataclass
+class CompileSpec:
+    """How ``articulate compile NAME[:COMPONENT]`` builds a model's networks (``trt_engines`` knows no models).
+
+    ``build(name, kind, cfg_name, *, weights, config, checkpoint, random_weights, batch, dynamic_batch, seed)``
+    returns a ``trt_engines.targets.Target`` (module, example inputs, shape profiles, repeated blocks)."""
+    build: Callable
+    components: tuple[str, ...]
+    default_config: str
+    default_component: str | None = None   # set for shorthands that name one component (sp4d-unet)
+
+
+@dataclass
 class ModelSpec:
     name: str
     description: str
@@ -31,6 +43,7 @@ class ModelSpec:
     tiny_config: Callable | None = None
     files: list = field(default_factory=list)
     source: str = ""
+    compile: CompileSpec | None = None
 
 
 def _sp4d_cfg(kind):
@@ -48,6 +61,19 @@ def _atop_cfg(kind):
 
 
 ATOP_DEFAULT_CATEGORY = "StorageFurniture"
+
+
+def _sp4d_build(*args, **kw):
+    from .sp4d.compile import build_target
+    return build_target(*args, **kw)
+
+
+_SP4D_COMPONENTS = ("unet", "vae", "vae-encoder")
+
+
+def _sp4d_compile(default_config: str) -> CompileSpec:
+    return CompileSpec(_sp4d_build, _SP4D_COMPONENTS, default_config)
+
 
 MODELS: dict[str, ModelSpec] = {
     "atop": ModelSpec(
@@ -68,16 +94,16 @@ MODELS: dict[str, ModelSpec] = {
         "sp4d-small", "SP4D trained here on procedural articulated objects (64^2, 4 views x 4 frames); "
         "default of `articulate parts`", _sp4d_cfg("small"), _sp4d_cfg("tiny"),
         [WeightFile("sp4d_small.safetensors", "UNet (both branches + BiDiFuse), context encoder and VAE, fp16", True)],
-        "python -m sdk.models.sp4d.train (see docs/models.md)"),
+        "python -m sdk.models.sp4d.train (see docs/models.md)", _sp4d_compile("small")),
     "sp4d": ModelSpec(
         "sp4d", "SP4D at SV4D 2.0 scale (4 views x 12 frames, 576^2 -> 72^2 latents); sgm checkpoint layout",
         _sp4d_cfg("full"), _sp4d_cfg("tiny"),
         [WeightFile("sp4d.safetensors", "SP4D sgm state dict (model.diffusion_model[_part].*, bidifuse.*)")],
-        "Stability AI SP4D release (not downloadable here)"),
+        "Stability AI SP4D release (not downloadable here)", _sp4d_compile("full")),
     "sv4d2": ModelSpec(
         "sv4d2", "SV4D 2.0 (stage-1 initialisation of both SP4D branches)", _sp4d_cfg("full"), _sp4d_cfg("tiny"),
         [WeightFile("sv4d2.safetensors", "SV4D 2.0 sgm state dict (model.diffusion_model.*)")],
-        "huggingface.co/stabilityai/sv4d2.0"),
+        "huggingface.co/stabilityai/sv4d2.0", _sp4d_compile("full")),
     "cogvideox-5b": ModelSpec(
         "cogvideox-5b", "CogVideoX-5B video DiT (v-prediction) as AKD's SDS guidance for `articulate animate --method "
         "sds`; diffusers layout; T5 prompt embeddings are passed precomputed", None, None,
@@ -95,6 +121,15 @@ MODELS: dict[str, ModelSpec] = {
         "CC-BY-NC 4.0: install `cotracker` yourself; the SDK falls back to Lucas-Kanade or GT tracks)",
         None, None, [WeightFile("scaled_offline.pth", "CoTracker3 offline checkpoint")],
         "facebookresearch/co-tracker (CC-BY-NC)"),
+}
+
+
+#: compile shorthands without a registry entry (architecture of --config; weights from --checkpoint or random)
+COMPILE_SHORTHANDS: dict[str, CompileSpec] = {
+    "sp4d-unet": CompileSpec(_sp4d_build, _SP4D_COMPONENTS, "full", "unet"),
+    "sp4d-vae": CompileSpec(_sp4d_build, _SP4D_COMPONENTS, "full", "vae"),
+    "sp4d-vae-decoder": CompileSpec(_sp4d_build, _SP4D_COMPONENTS, "full", "vae"),
+    "sp4d-vae-encoder": CompileSpec(_sp4d_build, _SP4D_COMPONENTS, "full", "vae-encoder"),
 }
 
 

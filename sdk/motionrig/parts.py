@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.csgraph import connected_components
 
+from ..core.sequence import MeshSequence
 from ..errors import InvalidInputError
-from .sequence import MeshSequence, mesh_graph, weld
-from .transforms import apply, fit_part_transforms, rotation_from_covariance
+from ..geometry.graph import adjacency, edge_components, mesh_graph
+from ..geometry.rigid import apply, fit_part_transforms, rotation_from_covariance
+from ..geometry.weld import weld_over_time as weld
+from ..util.progress import ProgressFn, Steps, report
+from ..util.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +75,7 @@ class KinematicParts:
 
 # ---------------------------------------------------------------------- graph helpers
 def _adjacency(n: int, edges: np.ndarray) -> sp.csr_matrix:
-    a = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    return (a + a.T).tocsr()
+    return adjacency(n, edges)
 
 
 def _neighbourhoods(adj: sp.csr_matrix, rest: np.ndarray, k: int) -> np.ndarray:  # [N, k]
@@ -95,9 +98,7 @@ def _neighbourhoods(adj: sp.csr_matrix, rest: np.ndarray, k: int) -> np.ndarray:
 def _split_components(labels: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
     """Relabel so every part is one connected piece of the graph."""
     same = labels[edges[:, 0]] == labels[edges[:, 1]]
-    e = edges[same]
-    a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-    return connected_components(a, directed=False)[1]
+    return edge_components(n, edges[same])[1]
 
 
 def _absorb_small(labels: np.ndarray, adj: sp.csr_matrix, min_size: int) -> np.ndarray:
@@ -226,7 +227,7 @@ class RigidMotionCache:
         self.y2 = (self.y ** 2).sum((0, 2))  # [N]
 
     def fit(self, labels: torch.Tensor, n_parts: int) -> torch.Tensor:  # labels [N] in [0,P) or -1 -> [P, T, 4, 4]
-        from .transforms import to_matrix
+        from ..geometry.rigid import to_matrix
         T, dt, dev = self.T, torch.float64, self.x.device
         labels = torch.as_tensor(labels, device=dev).long()
         ok = labels >= 0
@@ -275,11 +276,20 @@ def follow_error(m: torch.Tensor, traj: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- main entry
-def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progress=None) -> KinematicParts:
-    """Segment a mesh sequence into kinematic parts (see the module docstring)."""
+# over-segmentation methods: (features [N, D] tensor, k, min part size, seed) -> labels [N]
+CLUSTERING: Registry[Callable] = Registry("clustering method", "method")
+CLUSTERING.register("kmeans", lambda feat, k, min_size, seed: _kmeans(feat.cpu(), k, seed=seed).numpy())
+CLUSTERING.register("hdbscan", lambda feat, k, min_size, seed: _hdbscan(feat.cpu().numpy(), min_size, seed))
+
+
+def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None,
+                    progress: ProgressFn | None = None) -> KinematicParts:
+    """Segment a mesh sequence into kinematic parts (see the module docstring).
+
+    ``progress(fraction, message)``: features, clustering, each rigid refinement, splits, bone merging."""
     cfg = config or PartsConfig()
     dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
-    step = progress or (lambda msg: None)
+    step = Steps(progress, 4 + cfg.refine_iters)
     V = seq.n_vertices
     T = seq.n_frames
     if T < 2:
@@ -315,12 +325,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
     step("clustering")
     k0 = cfg.init_clusters or int(np.clip(2 * (cfg.max_parts or 16), 32, 96))
     k0 = max(1, min(k0, N // max(min_size, 1)))
-    if cfg.method == "kmeans":
-        lab = _kmeans(feat.cpu(), k0, seed=cfg.seed).numpy()
-    elif cfg.method == "hdbscan":
-        lab = _hdbscan(feat.cpu().numpy(), min_size, cfg.seed)
-    else:
-        raise InvalidInputError(f"unknown clustering method '{cfg.method}' (kmeans, hdbscan)", field="method")
+    lab = CLUSTERING.get(cfg.method)(feat, k0, min_size, cfg.seed)  # [N] cluster id
     lab = _absorb_small(_split_components(lab, edges, N), adj, min_size)
     n_init = int(lab.max()) + 1
 
@@ -406,6 +411,7 @@ def kinematic_parts(seq: MeshSequence, config: PartsConfig | None = None, progre
     a = sp.coo_matrix((np.ones(len(edges)), (lab[edges[:, 0]], lab[edges[:, 1]])), shape=(P, P)).toarray()
     a = a + a.T
     np.fill_diagonal(a, 0)
+    report(progress, 1.0, "kinematic parts")
     return KinematicParts(labels=lab[index], welded_labels=lab, weld_index=index, weld_rep=rep, edges=edges,
                           transforms=m_full, static=motion < cfg.static_tol, adjacency=a, merges=merges, n_init=n_init)
 

@@ -21,7 +21,11 @@ import torch
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights
 from ..core.transforms import translation, world_to_local
 from ..errors import InvalidInputError
+from ..rigging.budget import check_budget
+from ..util.progress import ProgressFn, Steps
+from ..util.progress import report as report_progress
 from .parts import PartsConfig, kinematic_parts, merge_bones
+from .report import MotionReport
 from .sequence import MeshSequence
 from .skeleton import fit_skeleton
 from .parts import rigid_costs
@@ -50,7 +54,7 @@ def rig_from_motion(
     max_influences: int = 4,
     iterations: int = 8,
     device: str | None = None,
-    progress=None,
+    progress: ProgressFn | None = None,
     *,
     merge_tol: float = 0.01,
     fine_tol: float = 0.002,
@@ -69,31 +73,23 @@ def rig_from_motion(
     ("cpu", "cuda"; None: cpu). Raises InvalidInputError for sequences with < 2 frames, NaN frames (unless
     ``nan_frames="drop"``) or no motion at all.
     """
-    if max_bones is not None and max_bones < 1:
-        raise InvalidInputError(f"max_bones must be >= 1, got {max_bones}", field="max_bones")
-    if max_influences < 1:
-        raise InvalidInputError(f"max_influences must be >= 1, got {max_influences}", field="max_influences")
-    seq.validate(nan_frames=nan_frames)
-    if getattr(seq, "static", False):
+    check_budget(max_influences, max_bones, None)  # the same bounds as rigging from parts
+    seq = seq.validate(nan_frames=nan_frames)
+    if seq.static:
         raise InvalidInputError(f"the sequence has no motion (largest displacement {seq.motion_extent():.2e} of the "
                                 f"bbox diagonal): there is nothing to recover a rig from", field="vertices",
                                 source=seq.source)
     dev = device or "cpu"
-    n_steps = 4 + iterations
-    done = [0]
-
-    def step(msg):
-        done[0] += 1
-        if progress:
-            progress(min(done[0] / n_steps, 1.0), msg)
+    # progress ranges: kinematic parts 4 steps, each SSDR iteration one step, skeleton + export the rest
+    steps = Steps(progress, 8 + iterations)
 
     timings = {}
     with torch_threads(threads):
         t0 = time.perf_counter()
         fine_cap = None if max_bones is None else max(2 * max_bones, max_bones + 4)
         kp = kinematic_parts(seq, PartsConfig(max_parts=fine_cap, merge_tol=fine_tol, static_tol=static_tol,
-                                              method=method, device=dev), progress=None)
-        step("kinematic parts")
+                                              method=method, device=dev), progress=steps.sub(4))
+        steps("kinematic parts", advance=4)
         timings["parts_s"] = time.perf_counter() - t0
         X = seq.vertices[:, kp.weld_rep]  # [T, N, 3]
         mult = np.bincount(kp.weld_index, minlength=X.shape[1]).astype(np.float64)
@@ -109,44 +105,22 @@ def rig_from_motion(
         t1 = time.perf_counter()
         r1 = ssdr(Xs[0], Xs, kp.transforms, labels=kp.welded_labels[sel],
                   config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it1))
+        steps("SSDR: bone merging", advance=it1)
         # SP4D bone merging on the refined bones (adjacency and surface samples from every vertex)
-        B1 = r1.transforms.shape[0]
-        if len(sel) < N:
-            lab1 = _best_bone(X, r1.transforms)
-            lab1[sel] = r1.indices[:, 0]
-        else:
-            lab1 = r1.indices[:, 0]
-        present = np.unique(lab1)
-        remap = np.full(B1, -1)
-        remap[present] = np.arange(len(present))
-        lab1c = remap[lab1]
-        new_lab, kept, merges = merge_bones(torch.as_tensor(r1.transforms[present]), lab1c, torch.as_tensor(X),
-                                            kp.edges, merge_tol, static_tol, max_bones, diag)
-        P = len(kept)
-        old_of_new = present[kept]
-        group = np.full(B1, -1)  # every old bone joins the new part that took most of its argmax vertices
-        for b in present:
-            group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
-        dense = np.zeros((len(sel), P))
-        for c in range(r1.indices.shape[1]):
-            g = group[r1.indices[:, c]]
-            ok = g >= 0
-            np.add.at(dense, (np.flatnonzero(ok), g[ok]), r1.weights[ok, c])
-        sw = SkinWeights.from_dense(dense, max_influences)
+        old_of_new, sw, merges = _merge_refined_bones(X, sel, r1, kp.edges, merge_tol, static_tol, max_bones, diag,
+                                                      max_influences)
         r2 = ssdr(Xs[0], Xs, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
                   config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it2))
+        steps("SSDR: pruning", advance=it2)
         # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
-        keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
-        newid = np.cumsum(keep) - 1
-        first_alive = int(np.argmax(keep))
-        pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], first_alive)])
-        pi = np.where(pw > 0, pi, pi[:, :1])
+        keep, pi, pw = _prune(Xs, r2, prune_tol, cfg)
         P = int(keep.sum())
         r3 = ssdr(Xs[0], Xs, r2.transforms[keep], indices=pi, weights=pw,
                   config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
-                  vertex_weights=ms, progress=lambda m: step(m))
+                  vertex_weights=ms, progress=steps.sub(it3))
+        steps("SSDR: weights", advance=it3)
         pruned = int((~keep).sum())
         hist = r1.rmse_history + r2.rmse_history + r3.rmse_history
         m2 = r3.transforms  # [P, T, 4, 4]
@@ -163,9 +137,56 @@ def rig_from_motion(
         motion = np.array([np.linalg.norm(X[:, lab2 == p] - X[0][None, lab2 == p], axis=-1).mean()
                            if (lab2 == p).any() else 0.0 for p in range(P)]) / diag
         sk = fit_skeleton(X[0], lab2, m2, kp.edges, static=motion < static_tol)
-        step("skeleton")
+        steps("skeleton")
         timings["skeleton_s"] = time.perf_counter() - t2
 
+    rig = _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name)
+    report = _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings, dev)
+    report_progress(progress, 1.0, "rig from motion")
+    return rig, report
+
+
+def _merge_refined_bones(X, sel, r1, edges, merge_tol, static_tol, max_bones, diag, max_influences):
+    """SP4D bone merging on SSDR's refined bones -> (old bone of each new one, merged skin on ``sel``, merges)."""
+    N = X.shape[1]
+    B1 = r1.transforms.shape[0]
+    if len(sel) < N:
+        lab1 = _best_bone(X, r1.transforms)
+        lab1[sel] = r1.indices[:, 0]
+    else:
+        lab1 = r1.indices[:, 0]
+    present = np.unique(lab1)
+    remap = np.full(B1, -1)
+    remap[present] = np.arange(len(present))
+    lab1c = remap[lab1]
+    new_lab, kept, merges = merge_bones(torch.as_tensor(r1.transforms[present]), lab1c, torch.as_tensor(X),
+                                        edges, merge_tol, static_tol, max_bones, diag)
+    P = len(kept)
+    old_of_new = present[kept]
+    group = np.full(B1, -1)  # every old bone joins the new part that took most of its argmax vertices
+    for b in present:
+        group[b] = np.bincount(new_lab[lab1c == remap[b]], minlength=P).argmax()
+    dense = np.zeros((len(sel), P))
+    for c in range(r1.indices.shape[1]):
+        g = group[r1.indices[:, c]]
+        ok = g >= 0
+        np.add.at(dense, (np.flatnonzero(ok), g[ok]), r1.weights[ok, c])
+    sw = SkinWeights.from_dense(dense, max_influences)
+    return old_of_new, sw, merges
+
+
+def _prune(Xs, r2, prune_tol, cfg):
+    """Drop bones the others can stand in for; re-index the influences -> (keep [B], indices, weights)."""
+    keep, pi, pw = prune_bones(Xs[0], Xs, r2.transforms, r2.indices, r2.weights, prune_tol, cfg)
+    newid = np.cumsum(keep) - 1
+    first_alive = int(np.argmax(keep))
+    pi = np.where(keep[pi] & (pw > 0), newid[pi], newid[np.where(keep[pi[:, :1]], pi[:, :1], first_alive)])
+    pi = np.where(pw > 0, pi, pi[:, :1])
+    return keep, pi, pw
+
+
+def _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name):
+    """The Rig (bind pose = frame 0, one Animation replaying the sequence) from the fitted skeleton and skin."""
     J = len(sk.joints)
     names = sk.names
     parents = sk.parents
@@ -174,7 +195,7 @@ def rig_from_motion(
     m_joint = m2[np.argsort(joint_of_bone)]  # [J, T, 4, 4] in joint order
     pose_world = np.einsum("jtab,jbc->tjac", m_joint, bind)  # [T, J, 4, 4]
     skeleton = Skeleton.from_world(names, parents, bind)
-    anim = Animation.from_local_matrices(clip_name or getattr(seq, "clip", None) or "motion", seq.fps,
+    anim = Animation.from_local_matrices(clip_name or seq.clip or "motion", seq.fps,
                                          world_to_local(parents, pose_world))
     idx = joint_of_bone[idx_all][kp.weld_index]
     w = w_all[kp.weld_index]
@@ -190,34 +211,37 @@ def rig_from_motion(
               metadata={"generator": "articulate rig_from_motion", "source": seq.source or seq.name,
                         "joints": [_joint_dict(j, names) for j in sk.joints]})
     rig.validate()
-    # the reported error is the exported rig's replay of the input
+    return rig
+
+
+def _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings, dev) -> MotionReport:
+    """The report; its error is the exported rig's replay of the input."""
     replay = rig.animate()
     err = np.linalg.norm(replay - seq.vertices, axis=-1)  # [T, V]
     per_frame = np.sqrt((err ** 2).mean(1))
     rigid = _rigid_rmse(X, kp.welded_labels, kp.transforms, mult)
-    report = {
-        "per_frame_rmse": per_frame.tolist(),
-        "rmse": float(np.sqrt((err ** 2).mean())),
-        "rmse_pct": float(100 * np.sqrt((err ** 2).mean()) / diag),
-        "max_error_pct": float(100 * err.max() / diag),
-        "rigid_rmse_pct": float(100 * rigid / diag),
-        "bbox_diagonal": diag,
-        "n_frames": seq.n_frames,
-        "n_vertices": seq.n_vertices,
-        "n_welded": int(X.shape[1]),
-        "n_parts_init": kp.n_init,
-        "n_parts_fine": kp.n_parts,
-        "n_bones": J,
-        "ssdr_vertices": int(len(sel)),
-        "ssdr_rmse_history": hist,
-        "merges": merges,
-        "pruned_bones": pruned,
-        "joints": rig.metadata["joints"],
-        "timings": timings,
-        "device": str(dev),
-        "parts": kp,
-    }
-    return rig, report
+    return MotionReport(
+        per_frame_rmse=per_frame.tolist(),
+        rmse=float(np.sqrt((err ** 2).mean())),
+        rmse_pct=float(100 * np.sqrt((err ** 2).mean()) / diag),
+        max_error_pct=float(100 * err.max() / diag),
+        rigid_rmse_pct=float(100 * rigid / diag),
+        bbox_diagonal=diag,
+        n_frames=seq.n_frames,
+        n_vertices=seq.n_vertices,
+        n_welded=int(X.shape[1]),
+        n_parts_init=kp.n_init,
+        n_parts_fine=kp.n_parts,
+        n_bones=rig.skeleton.n_joints,
+        ssdr_vertices=int(len(sel)),
+        ssdr_rmse_history=hist,
+        merges=merges,
+        pruned_bones=pruned,
+        joints=rig.metadata["joints"],
+        timings=timings,
+        device=str(dev),
+        parts=kp,
+    )
 
 
 def _subset(labels: np.ndarray, max_vertices: int, seed: int = 0) -> np.ndarray:
@@ -254,7 +278,7 @@ def _joint_dict(j, names):
 
 def _rigid_rmse(X, labels, transforms, mult):
     """RMSE of the piecewise-rigid fit (fine parts, one transform each) before skinning refinement."""
-    from .transforms import apply
+    from ..geometry.rigid import apply
     m = torch.as_tensor(transforms)[torch.as_tensor(labels)]  # [N, T, 4, 4]
     pred = torch.einsum("ntij,nj->tni", m[:, :, :3, :3], torch.as_tensor(X[0])) + m[:, :, :3, 3].transpose(0, 1)
     e = ((pred.numpy() - X) ** 2).sum(-1)

@@ -1,261 +1,30 @@
-"""Mesh sequences with fixed topology (4D caches) and their loaders.
+"""Mesh sequences for rig-from-motion (old names kept for callers).
 
-A :class:`MeshSequence` is ``vertices [T, V, 3]`` + optional ``faces [F, 3]`` + ``fps``. Loaders:
-
-* glTF/GLB with a skin and an animation clip: the clip baked to vertices (``load_asset(path).rig.animate(clip)``)
-* a folder of OBJ or PLY frames (natural sort order), one file per frame, all with the same topology
-* USD with time-sampled ``points`` on its Mesh prims
-* point trajectories ``.npy`` ``[N, T, 3]`` (e.g. Gaussian centres) with an optional mesh for faces
-* ``.npz`` with ``vertices [T, V, 3]`` (and optional ``faces``, ``fps``): what ``MeshSequence.save`` writes
+Welding over time and the mesh graph moved to ``sdk.geometry`` (``weld_over_time``, ``graph.mesh_graph``), the
+readers to ``sdk.io.sequence`` (dispatch: ``sdk.io.load_sequence``) and the ``.npz`` writer to
+``exporters.npz``; their old names stay importable from here.
 """
 from __future__ import annotations
 
 import logging
-import re
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.sequence import MeshSequence
-from ..errors import AssetReadError, InvalidInputError, MotionWarning
+from ..errors import AssetReadError, InvalidInputError, MotionWarning  # noqa: F401 (old names)
+from ..geometry.graph import mesh_graph  # noqa: F401 (old name)
+from ..geometry.weld import weld_over_time as weld  # noqa: F401 (old name: weld over time)
+from ..io.sequence import (load_frames_folder, load_gltf_clip, load_npz, load_sequence,  # noqa: F401 (old names)
+                           load_trajectories, load_usd_points)
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MeshSequence", "load_frames_folder", "load_gltf_clip", "load_npz", "load_sequence", "load_trajectories",
+           "load_usd_points", "mesh_graph", "save_npz", "weld"]
+
 
 def save_npz(seq: MeshSequence, path) -> Path:
-    """Write ``.npz`` (vertices float32, faces, fps) atomically."""
-    from ..util.atomic import atomic_path
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, vertices=seq.vertices.astype(np.float32),
-                                faces=seq.faces if seq.faces is not None else np.zeros((0, 3), np.int64),
-                                fps=np.float64(seq.fps), name=np.str_(seq.name))
-    return path
-
-
-# ---------------------------------------------------------------------- welding / graph
-def weld(seq_vertices: np.ndarray, tol: float = 1e-6, n_check: int = 5):
-    """Merge vertices that coincide in every frame (triangle soups, seam splits).
-
-    seq_vertices [T, V, 3] -> (index [V] into welded, rep [N] a representative original vertex per welded one).
-    Two vertices weld when they coincide (within ``tol`` of the bbox diagonal) in ``n_check`` frames spread over
-    the sequence, so pieces that touch at rest but move apart stay separate.
-    """
-    T, V, _ = seq_vertices.shape
-    frames = np.unique(np.round(np.linspace(0, T - 1, min(n_check, T))).astype(np.int64))
-    x = seq_vertices[frames].transpose(1, 0, 2).reshape(V, -1)
-    diag = float(np.linalg.norm(seq_vertices[0].max(0) - seq_vertices[0].min(0))) or 1.0
-    q = np.round(x / (tol * diag)).astype(np.int64)
-    _, rep, index = np.unique(q, axis=0, return_index=True, return_inverse=True)
-    return index.reshape(-1), rep
-
-
-def mesh_graph(n: int, faces: np.ndarray | None, rest: np.ndarray, *, link_radius: float = 0.02, k: int = 8):
-    """Undirected edges [E, 2] of the welded vertices: mesh edges, plus proximity links between separate pieces.
-
-    Pieces (connected components) are linked to nearby other pieces (within ``link_radius`` of the bbox
-    diagonal) so rigidly attached sub-meshes (a robot's head, a hat) become adjacent; without faces a
-    kNN graph in the rest pose is used.
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-    diag = float(np.linalg.norm(rest.max(0) - rest.min(0))) or 1.0
-    tree = cKDTree(rest)
-    if faces is None or len(faces) == 0:
-        kk = min(k + 1, n)
-        d, j = tree.query(rest, k=kk)
-        i = np.repeat(np.arange(n), kk)
-        e = np.stack([i, j.reshape(-1)], 1)
-        e = e[e[:, 0] != e[:, 1]]
-    else:
-        e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-        e = e[e[:, 0] != e[:, 1]]
-        a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
-        ncomp, comp = connected_components(a, directed=False)
-        if ncomp > 1:
-            e = np.concatenate([e, _link_pieces(rest, comp, ncomp, link_radius * diag, tree, k)])
-    e = np.sort(e, axis=1)
-    return np.unique(e, axis=0)
-
-
-def _link_pieces(rest, comp, ncomp, radius, tree, k):
-    """Edges between separate pieces: every vertex within ``radius`` of another piece links to its nearest vertex
-    there, and every piece links to its nearest other piece by its closest vertex pair."""
-    from scipy.spatial import cKDTree
-    n = len(rest)
-    out = []
-    if ncomp > 256:  # many pieces (unwelded soup): plain kNN across pieces
-        kk = min(k + 1, n)
-        d, j = tree.query(rest, k=kk, distance_upper_bound=radius)
-        i = np.repeat(np.arange(n), kk)
-        j = j.reshape(-1)
-        ok = j < n
-        i, j = i[ok], j[ok]
-        return np.stack([i[comp[i] != comp[j]], j[comp[i] != comp[j]]], 1)
-    for c in range(ncomp):
-        inside = np.flatnonzero(comp == c)
-        outside = np.flatnonzero(comp != c)
-        t = cKDTree(rest[outside])
-        d, j = t.query(rest[inside], k=1)
-        near = d <= radius
-        out.append(np.stack([inside[near], outside[j[near]]], 1))
-        b = int(np.argmin(d))
-        out.append(np.array([[inside[b], outside[j[b]]]]))
-    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
-
-
-# ---------------------------------------------------------------------- loaders
-def _natural_key(p: Path):
-    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
-
-
-def load_frames_folder(folder, fps: float = 30.0) -> MeshSequence:
-    """A folder of ``.obj`` or ``.ply`` files, one per frame (sorted naturally: frame_2 before frame_10)."""
-    from ..io import load_asset
-    folder = Path(folder)
-    files = [p for p in folder.iterdir() if p.suffix.lower() in (".obj", ".ply")]
-    if not files:
-        raise AssetReadError(folder, "folder has no .obj or .ply frames")
-    kinds = {p.suffix.lower() for p in files}
-    if len(kinds) > 1:
-        raise AssetReadError(folder, f"folder mixes frame formats {sorted(kinds)}; use one")
-    files.sort(key=_natural_key)
-    verts, faces0 = [], None
-    for i, p in enumerate(files):
-        m = load_asset(p).mesh
-        if faces0 is None:
-            faces0 = m.faces
-        elif m.n_vertices != len(verts[0]) or m.faces.shape != faces0.shape or not np.array_equal(m.faces, faces0):
-            what = (f"{m.n_vertices} vertices instead of {len(verts[0])}" if m.n_vertices != len(verts[0])
-                    else "different faces")
-            raise InvalidInputError(f"topology changes at frame {i} ({p.name}: {what}); a mesh sequence needs the "
-                                    f"same vertices and faces in every frame", field=f"frame {i}", source=str(folder))
-        verts.append(m.vertices)
-    return MeshSequence(np.stack(verts), faces0, fps, folder.name, str(folder))
-
-
-def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequence:
-    """Bake a glTF/GLB skin animation clip to vertices (the clip at ``fps``)."""
-    from ..io import load_asset
-    a = load_asset(path)
-    if a.rig is None:
-        raise InvalidInputError("glTF file has no skin: nothing animates its vertices", field="skin", source=str(path))
-    if not a.rig.animations:
-        raise InvalidInputError("glTF file has a skin but no animation clips", field="animations", source=str(path))
-    try:
-        anim = a.rig.animation(clip)
-    except KeyError as e:
-        raise InvalidInputError(str(e.args[0]), field="clip", source=str(path)) from None
-    v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
-    seq = MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path))
-    seq.clip = anim.name
-    return seq
-
-
-def load_usd_points(path, fps: float | None = None) -> MeshSequence:
-    """USD Mesh prims with time-sampled ``points`` (world space per time code), concatenated."""
-    from ..io._lazy import pxr
-    Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
-    path = Path(path)
-    stage = Usd.Stage.Open(str(path))
-    if stage is None:
-        raise AssetReadError(path, "USD stage could not be opened")
-    meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
-    if not meshes:
-        raise AssetReadError(path, "stage has no Mesh prims")
-    times: set[float] = set()
-    for m in meshes:
-        times.update(m.GetPointsAttr().GetTimeSamples())
-    if not times:
-        raise InvalidInputError("no Mesh prim has time-sampled points: the stage is not animated",
-                                field="points", source=str(path))
-    times_l = sorted(times)
-    frames, faces, n0 = [], [], 0
-    for ti, tc in enumerate(times_l):
-        cache = UsdGeom.XformCache(Usd.TimeCode(tc))
-        pts_all, n = [], 0
-        for m in meshes:
-            pts = m.GetPointsAttr().Get(Usd.TimeCode(tc))
-            if pts is None or len(pts) == 0:
-                continue
-            p = np.asarray(pts, dtype=np.float64)
-            xf = np.asarray(cache.GetLocalToWorldTransform(m.GetPrim()), dtype=np.float64).T
-            pts_all.append((xf @ np.c_[p, np.ones(len(p))].T).T[:, :3])
-            if ti == 0:
-                cnt = np.asarray(m.GetFaceVertexCountsAttr().Get() or [])
-                idx = np.asarray(m.GetFaceVertexIndicesAttr().Get() or [])
-                starts = np.r_[0, np.cumsum(cnt)[:-1]] if len(cnt) else []
-                faces += [[idx[s] + n, idx[s + k] + n, idx[s + k + 1] + n]
-                          for s, c in zip(starts, cnt) for k in range(1, c - 1)]
-            n += len(p)
-        v = np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
-        if frames and len(v) != len(frames[0]):
-            raise InvalidInputError(f"topology changes at time {tc}: {len(v)} points instead of {len(frames[0])}",
-                                    field=f"frame {ti}", source=str(path))
-        frames.append(v)
-    if fps is None:
-        fps = float(stage.GetTimeCodesPerSecond() or 24.0)
-    return MeshSequence(np.stack(frames), np.array(faces) if faces else None, fps, path.stem, str(path))
-
-
-def load_trajectories(path, mesh=None, fps: float = 30.0) -> MeshSequence:
-    """Point trajectories ``[N, T, 3]`` (``.npy``) with an optional mesh (path or Mesh) giving faces."""
-    path = Path(path)
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise AssetReadError(path, f"not a readable .npy array ({type(e).__name__}: {e})") from e
-    if x.ndim != 3 or x.shape[-1] != 3:
-        raise InvalidInputError(f"trajectories must have shape [N, T, 3], got {tuple(x.shape)}", field="trajectories",
-                                source=str(path))
-    faces = None
-    if mesh is not None:
-        if not hasattr(mesh, "faces"):
-            from ..io import load_asset
-            mesh = load_asset(mesh).mesh
-        if mesh.n_vertices != x.shape[0]:
-            raise InvalidInputError(f"mesh has {mesh.n_vertices} vertices but there are {x.shape[0]} trajectories",
-                                    field="mesh", source=str(path))
-        faces = mesh.faces
-    return MeshSequence(x.transpose(1, 0, 2), faces, fps, path.stem, str(path))
-
-
-def load_npz(path) -> MeshSequence:
-    path = Path(path)
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise AssetReadError(path, f"not a readable .npz ({type(e).__name__}: {e})") from e
-    if "vertices" not in z:
-        raise AssetReadError(path, ".npz needs an array 'vertices' [T, V, 3]")
-    faces = z["faces"] if "faces" in z else None
-    fps = float(z["fps"]) if "fps" in z else 30.0
-    name = str(z["name"]) if "name" in z else path.stem
-    return MeshSequence(z["vertices"], faces, fps, name, str(path))
-
-
-def load_sequence(path, *, clip: str | None = None, mesh=None, fps: float | None = None) -> MeshSequence:
-    """Read any supported sequence by its kind (see the module docstring)."""
-    path = Path(path)
-    if not path.exists():
-        raise AssetReadError(path, "does not exist")
-    if path.is_dir():
-        return load_frames_folder(path, fps or 30.0)
-    ext = path.suffix.lower()
-    if ext in (".gltf", ".glb"):
-        return load_gltf_clip(path, clip, fps or 30.0)
-    if ext in (".usd", ".usda", ".usdc", ".usdz"):
-        return load_usd_points(path, fps)
-    if ext == ".npy":
-        return load_trajectories(path, mesh, fps or 30.0)
-    if ext == ".npz":
-        s = load_npz(path)
-        if fps:
-            s.fps = fps
-        return s
-    raise AssetReadError(path, f"unsupported sequence input '{ext}' (glTF/GLB clip, folder of OBJ/PLY frames, "
-                               f"USD time-sampled points, .npy trajectories [N,T,3], .npz)")
+    """Write ``.npz`` (vertices float32, faces, fps) atomically (``exporters.npz.write_sequence_npz``)."""
+    from exporters.npz import write_sequence_npz
+    return write_sequence_npz(seq, path)

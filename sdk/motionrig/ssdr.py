@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..geometry.rigid import apply, kabsch, rotation_from_covariance, to_matrix
+from ..util.progress import ProgressFn, report
 from .parts import rigid_costs
-from .transforms import apply, kabsch, rotation_from_covariance, to_matrix
 
 
 @dataclass
@@ -386,9 +387,11 @@ def ssdr(
     weights: np.ndarray | None = None,  # [N, k0]
     config: SSDRConfig | None = None,
     vertex_weights: np.ndarray | None = None,  # [N] multiplicity for the RMSE (welded soups)
-    progress=None,
+    progress: ProgressFn | None = None,
 ) -> SSDRResult:
-    """Alternate weight and transform steps (module docstring). RMSE history is non-increasing."""
+    """Alternate weight and transform steps (module docstring). RMSE history is non-increasing.
+
+    ``progress(fraction, message)`` is reported before every iteration ("SSDR k/n") and at the end."""
     cfg = config or SSDRConfig()
     dev = torch.device(cfg.device) if cfg.device else torch.device("cpu")
     dt = cfg.dtype
@@ -412,13 +415,13 @@ def ssdr(
     recon = reconstruct(x, m, idx, w)
     hist = [float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale]
     for it in range(cfg.iterations):
-        if progress:
-            progress(f"SSDR {it + 1}/{cfg.iterations}")
+        report(progress, it / cfg.iterations, f"SSDR {it + 1}/{cfg.iterations}")
         idx, w = weight_step(x, y, m, idx, w, cfg, y2)
         recon = reconstruct(x, m, idx, w)
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
         m, recon = transform_step(x, y, m, idx, w, recon)  # keeps recon up to date
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
+    report(progress, 1.0, f"SSDR {cfg.iterations}/{cfg.iterations}")
     per_frame = (_rmse(recon, y, vw) * scale).cpu().numpy().astype(np.float64)
     m_out = s_inv @ m.double().cpu().numpy() @ s
     return SSDRResult(idx.cpu().numpy(), w.double().cpu().numpy(), m_out, hist, per_frame)

@@ -2,8 +2,8 @@
 
 See :mod:`sdk.procedural.articulated`. Numpy in and out, no other dependency.
 """
-from .articulated import (CATEGORIES, ArticulatedObject, Mesh, Part, Primitive, box_mesh, cylinder_mesh,
+from .articulated import (CATEGORIES, ArticulatedObject, Part, PartedMesh, Primitive, box_mesh, cylinder_mesh,
                           generate, random_object)
 
-__all__ = ["CATEGORIES", "ArticulatedObject", "Mesh", "Part", "Primitive", "box_mesh", "cylinder_mesh",
+__all__ = ["CATEGORIES", "ArticulatedObject", "Part", "PartedMesh", "Primitive", "box_mesh", "cylinder_mesh",
            "generate", "random_object"]

@@ -50,12 +50,18 @@ class Part:
 
 
 @dataclass
-class Mesh:
+class PartedMesh:
+    """A generated object's triangles with their ground-truth parts and colours (was a second ``Mesh`` class);
+    :meth:`to_core` gives the SDK's ``sdk.core.Mesh`` + ``PartLabels``."""
     vertices: np.ndarray     # [V, 3] float64
     faces: np.ndarray        # [F, 3] int64
     vertex_part: np.ndarray  # [V] int64
     face_part: np.ndarray    # [F] int64
     face_colors: np.ndarray  # [F, 3] float64 in [0, 1]
+
+    def to_core(self, names: list[str] | None = None):
+        from ..core import Mesh, PartLabels
+        return Mesh(self.vertices, self.faces, name="procedural"), PartLabels(self.vertex_part, names or [])
 
 
 def box_mesh(size, center) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +110,7 @@ class ArticulatedObject:
     def num_parts(self) -> int:
         return len(self.parts)
 
-    def mesh(self) -> Mesh:
+    def mesh(self) -> PartedMesh:
         """Rest-pose triangle mesh with a part id per vertex and face."""
         vs, fs, vp, fp, fc = [], [], [], [], []
         off = 0
@@ -122,7 +128,7 @@ class ArticulatedObject:
                 fp.append(np.full(len(f), pi))
                 fc.append(np.tile(np.asarray(pr.color, dtype=np.float64), (len(f), 1)))
                 off += len(v)
-        return Mesh(np.concatenate(vs), np.concatenate(fs), np.concatenate(vp).astype(np.int64),
+        return PartedMesh(np.concatenate(vs), np.concatenate(fs), np.concatenate(vp).astype(np.int64),
                     np.concatenate(fp).astype(np.int64), np.concatenate(fc))
 
     def part_transforms(self, q) -> np.ndarray:
@@ -142,7 +148,7 @@ class ArticulatedObject:
             out[i] = local if p.parent < 0 else out[p.parent] @ local
         return out
 
-    def pose_vertices(self, q, mesh: Mesh | None = None) -> np.ndarray:
+    def pose_vertices(self, q, mesh: PartedMesh | None = None) -> np.ndarray:
         """Posed vertices. q: [P] or [T, P] -> [V, 3] or [T, V, 3]"""
         mesh = mesh or self.mesh()
         q = np.asarray(q, dtype=np.float64)

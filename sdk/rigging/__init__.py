@@ -9,7 +9,9 @@ import numpy as np
 from ..core import Mesh, PartLabels, Rig
 from ..errors import InvalidInputError
 
-METHODS = ("harmonic", "heat")
+from .methods import SKINNING, SkinningInput
+
+METHODS = SKINNING.names()  # ("harmonic", "heat")
 
 
 def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndarray:
@@ -29,7 +31,7 @@ def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndar
 
 def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: int = 4,
                    max_bones: int | None = None, root: int | str | None = None, quantize_bits: int | None = None,
-                   progress=None, *, blend: float | None = None, unassigned: str = "error",
+                   progress: "ProgressFn | None" = None, *, blend: float | None = None, unassigned: str = "error",
                    weld_tol: float | None = None, source: str | None = None) -> Rig:
     """Rig a mesh from per-vertex part labels.
 
@@ -48,16 +50,18 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     """
     from .budget import check_budget, limit_weights, merge_parts
     from .contacts import find_contacts
-    from .harmonic import DEFAULT_BLEND, HarmonicConfig, attach_unassigned, harmonic_weights
-    from .laplacian import mass_matrix, weld
+    from .harmonic import DEFAULT_BLEND, attach_unassigned
+    from ..geometry.laplacian import mass_matrix
+    from ..geometry.weld import weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
 
-    def report(frac, msg):
-        if progress is not None:
-            progress(float(min(max(frac, 0.0), 1.0)), msg)
+    from ..util.progress import report as _report
+    from ..util.progress import sub as _sub
 
-    if method not in METHODS:
-        raise InvalidInputError(f"unknown skinning method '{method}' (use one of {', '.join(METHODS)})", field="method")
+    def report(frac, msg):
+        _report(progress, frac, msg)
+
+    skinning = SKINNING.get(method)  # InvalidInputError naming the registered methods
     if unassigned not in ("error", "nearest"):
         raise InvalidInputError(f"unassigned must be 'error' or 'nearest', got {unassigned!r}", field="unassigned")
     check_budget(max_influences, max_bones, quantize_bits)
@@ -71,7 +75,7 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
         raise InvalidInputError(f"blend must be a finite number >= 0, got {blend}", field="blend")
     report(0.0, "validating")
     work = Mesh(np.asarray(mesh.vertices, dtype=np.float64), np.array(mesh.faces, dtype=np.int64), name=mesh.name)
-    work.validate(source)
+    work = work.validate(source)
     if not isinstance(parts, PartLabels):
         parts = PartLabels(np.asarray(parts))
     parts.validate(work.n_vertices, source)
@@ -102,23 +106,14 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     skeleton, joint_parts = skeleton_from_parts(wm.vertices, wm.faces, wlab, names, root, contacts)
     report(0.3, f"{method} weights")
 
-    def sub(frac, msg):
-        report(0.3 + 0.6 * frac, msg)
-
-    if method == "harmonic":
-        Wp = harmonic_weights(wm.vertices, wm.faces, wlab, P, HarmonicConfig(blend=blend), progress=sub,
-                              contacts=contacts)
-    else:
-        from .heat import heat_weights
-        Wj = heat_weights(wm.vertices, wm.faces, skeleton, joint_parts, wlab, progress=sub)
-        Wp = np.zeros_like(Wj)
-        Wp[:, joint_parts] = Wj
+    inp = SkinningInput(wm.vertices, wm.faces, wlab, P, skeleton, joint_parts, contacts)
+    Wp = skinning.weights(inp, skinning.config(blend), _sub(progress, 0.3, 0.9))  # [W, P]
     Wj = Wp[:, joint_parts]  # [W, J]
     report(0.92, "budget")
     skin = limit_weights(Wj[wm.vmap], max_influences, quantize_bits)
     labels_out = wlab[wm.vmap]
     rig = Rig(mesh, skeleton, skin, parts=PartLabels(labels_out, names), joint_parts=joint_parts,
-              metadata={"method": method, "blend": blend if method == "harmonic" else None,
+              metadata={"method": method, "blend": blend if skinning.uses_blend else None,
                         "max_influences": int(max_influences), "quantize_bits": quantize_bits,
                         "welded_vertices": int(wm.n_vertices)})
     report(1.0, "done")

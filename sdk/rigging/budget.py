@@ -7,10 +7,16 @@ from ..core import SkinWeights
 from ..errors import InvalidInputError
 
 
+#: the one bound on influences per vertex, everywhere (facade, CLI, server, rig from motion); engines use 4 or 8
+MAX_INFLUENCES = 16
+
+
 def check_budget(max_influences: int, max_bones: int | None, quantize_bits: int | None) -> None:
-    if not isinstance(max_influences, (int, np.integer)) or not 1 <= int(max_influences) <= 16:
-        raise InvalidInputError(f"max_influences must be an integer in [1, 16] (engines use 4 or 8), got {max_influences!r}",
-                                field="max_influences")
+    """The engine budget, validated once where a config is built (RigConfig, rig_from_motion, the server plans)."""
+    if isinstance(max_influences, bool) or not isinstance(max_influences, (int, np.integer)) \
+            or not 1 <= int(max_influences) <= MAX_INFLUENCES:
+        raise InvalidInputError(f"max_influences must be an integer in [1, {MAX_INFLUENCES}] (engines use 4 or 8), "
+                                f"got {max_influences!r}", field="max_influences")
     if max_bones is not None and (not isinstance(max_bones, (int, np.integer)) or int(max_bones) < 1):
         raise InvalidInputError(f"max_bones must be a positive integer, got {max_bones!r}", field="max_bones")
     if quantize_bits not in (None, 8, 16):

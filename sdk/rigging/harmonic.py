@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidInputError
-from .laplacian import components, edge_graph
+from ..geometry.graph import components, edge_components, edge_graph, graph_components
 
 
 # Default transition half-width in boundary-loop radii. Tuned on 3 of the 11 evaluation assets (Fox,
@@ -106,8 +106,7 @@ def free_band(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, blend
     # keeps its deepest vertices (ratio >= half its maximum) fixed. Per component, not per part: a
     # small disconnected piece (an eyelid, a hoof cap welded to nothing) lying wholly inside the band
     # of its part would otherwise have no Dirichlet vertex at all (a singular, all-zero block).
-    from scipy.sparse.csgraph import connected_components
-    _, comp = connected_components(g, directed=False)
+    _, comp = graph_components(g)
     P = int(lab.max()) + 1
     lab_ok = lab >= 0
     grp = np.where(lab_ok, comp * P + np.maximum(lab, 0), -1)
@@ -182,9 +181,7 @@ def _solve_blocks(Kp: sp.csr_matrix, rhs: np.ndarray, starts: np.ndarray, sums_t
 
 def _block_order(rows: np.ndarray, cols: np.ndarray, n: int):
     """Connected pieces of the graph (rows, cols) on n nodes: (new index of each node [n], starts [B+1])."""
-    from scipy.sparse.csgraph import connected_components
-    g = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
-    ncomp, comp = connected_components(g, directed=False)
+    ncomp, comp = edge_components(n, (rows, cols))
     order = np.argsort(comp, kind="stable")
     new = np.empty(n, dtype=np.int64)
     new[order] = np.arange(n)
@@ -242,7 +239,7 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
     ``clamp_negative`` negative edge weights are floored to 1e-6 x the median edge weight *of the
     assembled faces* (see :func:`~.laplacian.cotangent_laplacian`). Returns W [V, P] float64.
     """
-    from .laplacian import cotangent_weights
+    from ..geometry.laplacian import cotangent_weights
     V, P = fixed_values.shape
     fixed_values = np.asarray(fixed_values, dtype=np.float64)
     free = np.asarray(free, dtype=bool)
@@ -316,7 +313,7 @@ def harmonic_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
 def _torch_impl_harmonic(vertices, faces, fixed_values, free):
     """Dense reference: solve K_FF X = -K_FC B_C with torch.linalg.solve (tests only)."""
     import torch
-    from .laplacian import _torch_impl_cotangent_laplacian
+    from ..geometry._reference import _torch_impl_cotangent_laplacian
     K = torch.as_tensor(_torch_impl_cotangent_laplacian(vertices, faces))
     B = torch.as_tensor(np.asarray(fixed_values, dtype=np.float64))
     f = torch.as_tensor(np.flatnonzero(free))

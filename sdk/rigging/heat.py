@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .laplacian import components, cotangent_laplacian, mass_matrix
+from ..geometry.graph import components
+from ..geometry.laplacian import cotangent_laplacian, mass_matrix
 
 
 @dataclass
@@ -35,7 +36,7 @@ def bone_segments(skeleton, leaf_tips: np.ndarray | None = None):
     """(starts [S, 3], ends [S, 3], joint [S]) line segments per joint of a skeleton."""
     pos = skeleton.joint_positions()
     J = skeleton.n_joints
-    tips = leaf_tips if leaf_tips is not None else getattr(skeleton, "part_centroids", pos)
+    tips = leaf_tips if leaf_tips is not None else skeleton.tips if skeleton.tips is not None else pos
     s, e, j = [], [], []
     for k in range(J):
         kids = skeleton.children(k)
@@ -157,7 +158,7 @@ def heat_weights(vertices: np.ndarray, faces: np.ndarray, skeleton, joint_parts=
 def _torch_impl_heat(vertices, faces, H, Pm):
     """Dense reference for the heat solve: (K + M H) W = M H P (tests only)."""
     import torch
-    from .laplacian import _torch_impl_cotangent_laplacian
+    from ..geometry._reference import _torch_impl_cotangent_laplacian
     K = torch.as_tensor(_torch_impl_cotangent_laplacian(vertices, faces))
     M = torch.as_tensor(mass_matrix(vertices, faces))
     MH = M * torch.as_tensor(np.asarray(H, dtype=np.float64))

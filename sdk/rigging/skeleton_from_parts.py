@@ -21,7 +21,8 @@ import numpy as np
 from ..core import Skeleton, sanitize_name
 from ..errors import InvalidInputError
 from .contacts import Contacts, find_contacts, part_proximity
-from .laplacian import mass_matrix
+from ..geometry.graph import graph_components
+from ..geometry.laplacian import mass_matrix
 
 
 @dataclass
@@ -34,7 +35,6 @@ class PartGraph:
 def part_graph(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_parts: int,
                contacts: Contacts | None = None) -> PartGraph:
     """Adjacency of parts with contact points. vertices [W, 3], faces [F, 3], labels [W]."""
-    from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
     v = np.asarray(vertices, dtype=np.float64)
     lab = np.asarray(labels, dtype=np.int64)
@@ -49,7 +49,7 @@ def part_graph(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_pa
             points[key] = lp.centroid
             kind[key] = "edge"
     diag = float(np.linalg.norm(v.max(0) - v.min(0))) or 1.0
-    ncomp, comp = connected_components(W > 0, directed=False)
+    ncomp, comp = graph_components(W > 0)
     if ncomp > 1:  # disconnected sub-meshes: proximity contacts, weaker than any shared edge
         radius = 0.02 * diag
         prox = part_proximity(v, lab, P, radius)
@@ -62,7 +62,7 @@ def part_graph(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_pa
             points[(int(p), int(q))] = 0.5 * (v[pv[k]] + v[qv[nn[k]]])
             kind[(int(p), int(q))] = "proximity"
         W = W + np.where(newp, prox * scale, 0.0)
-        ncomp, comp = connected_components(W > 0, directed=False)
+        ncomp, comp = graph_components(W > 0)
     while ncomp > 1:  # far-apart groups: link each to the rest at the closest vertex pair
         area = np.bincount(lab[lab >= 0], minlength=P)
         big = comp[int(np.argmax(area))]
@@ -76,7 +76,7 @@ def part_graph(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_pa
         kind[key] = "nearest"
         tiny = (W[W > 0].min() if (W > 0).any() else 1.0) * 1e-6
         W[a, b] = W[b, a] = tiny
-        ncomp, comp = connected_components(W > 0, directed=False)
+        ncomp, comp = graph_components(W > 0)
     return PartGraph(W, points, kind)
 
 
@@ -177,6 +177,6 @@ def skeleton_from_parts(vertices: np.ndarray, faces: np.ndarray, labels: np.ndar
         bind[j, :3, 3] = centroid[p] if q < 0 else g.points[(min(p, q), max(p, q))]
     taken: set[str] = set()
     jnames = [sanitize_name(names[p], taken) for p in order]
-    sk = Skeleton.from_world(jnames, parents, bind).validate()
-    sk.part_centroids = centroid[np.array(order)]  # [J, 3] used by bone heat for leaf bones
+    # tips: the part centroids [J, 3], where bone heat ends leaf bones
+    sk = Skeleton.from_world(jnames, parents, bind, tips=centroid[np.array(order)]).validate()
     return sk, np.array(order, dtype=np.int64)

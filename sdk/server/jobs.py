@@ -36,7 +36,7 @@ from typing import Callable
 
 import grpc
 
-from ..errors import (ArticulateError, AssetReadError, InvalidInputError, MissingDependencyError,
+from ..errors import (ArticulateError, AssetReadError, Cancelled, InvalidInputError, MissingDependencyError,
                       MissingWeightsError)
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 
@@ -107,6 +107,8 @@ def outcome_of(exc: BaseException) -> Outcome:
     """Map an exception raised by SDK work onto a gRPC status."""
     if isinstance(exc, JobCancelled):
         return Outcome(exc.code, exc.message)
+    if isinstance(exc, Cancelled):  # a library callback (sdk.util.progress.cancellable) stopped the work
+        return Outcome(grpc.StatusCode.CANCELLED, str(exc))
     if isinstance(exc, InvalidInputError):
         return Outcome(grpc.StatusCode.INVALID_ARGUMENT, str(exc), exc.field or "")
     if isinstance(exc, AssetReadError):
@@ -123,9 +125,8 @@ def outcome_of(exc: BaseException) -> Outcome:
         return Outcome(grpc.StatusCode.RESOURCE_EXHAUSTED, "out of memory")
     if isinstance(exc, ArticulateError):
         return Outcome(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-    if isinstance(exc, (ValueError, KeyError)):
-        # SDK methods raise ValueError/KeyError for inputs they cannot use (e.g. unknown part)
-        return Outcome(grpc.StatusCode.INVALID_ARGUMENT, f"{type(exc).__name__}: {exc}")
+    # anything else (a plain ValueError / KeyError included) is a bug in the SDK, not the client's input: only
+    # InvalidInputError / AssetReadError are INVALID_ARGUMENT
     return Outcome(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 
 

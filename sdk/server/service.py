@@ -30,8 +30,10 @@ from typing import Callable
 import grpc
 import numpy as np
 
+from .. import wire as convert
 from ..errors import AssetReadError, InvalidInputError
-from . import convert
+from ..io import formats
+from ..rigging.budget import check_budget
 from .gen.articulate.rig.v1 import rig_pb2 as pb
 from .gen.articulate.services.v1 import articulate_service_pb2 as spb
 from .gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
@@ -43,10 +45,10 @@ SERVICE_NAME = spb.DESCRIPTOR.services_by_name["ArticulateService"].full_name
 API_VERSION = "articulate.services.v1"
 MESH_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.Mesh"
 MOTION_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.MotionSequence"
-ASSET_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".usd", ".usda", ".usdc")
-MOTION_SUFFIXES = (".glb", ".gltf", ".npz", ".usd", ".usda", ".usdc")
+MOTION_SUFFIXES = formats.suffixes("sequence", upload=True)
 #: extra upload suffixes generic tasks read (e.g. ".mp4" for video tasks); registered with GENERIC_TASKS
 GENERIC_UPLOAD_SUFFIXES: set[str] = set()
+ASSET_SUFFIXES = formats.suffixes("asset", upload=True)
 FIELD_METADATA_KEY = "articulate-field"
 #: protobuf refuses to parse messages of 2 GiB or more, chunked or not
 MAX_RESULT_BYTES = (2 << 30) - (1 << 20)
@@ -490,8 +492,7 @@ def _plan_rig_parts(req: spb.RigRequest, asset, *, articulator, cfg: ServiceConf
         raise InvalidInputError(f"unknown skinning method '{req.method[:64]}' (use one of {', '.join(METHODS)})",
                                 field="method")
     k = req.max_influences or 4
-    if not 1 <= k <= 32:
-        raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
+    check_budget(k, None, None)  # the SDK's one bound (sdk.rigging.budget.MAX_INFLUENCES)
     if req.quantize_bits not in (0, 8, 16):
         raise InvalidInputError(f"quantize_bits must be 0, 8 or 16, got {req.quantize_bits}", field="quantize_bits")
     root = None
@@ -554,15 +555,15 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
             md = convert.motion_from_proto(m, mfield)
         else:
             suffix = Path(u.filename).suffix.lower()
-            if suffix not in (".glb", ".gltf", ".npz", ".usd", ".usda", ".usdc"):
-                raise InvalidInputError(f"upload '{u.filename}' is not an animated asset (.glb, .gltf, .npz, .usd*)",
+            if suffix not in formats.suffixes("sequence", upload=True):
+                raise InvalidInputError(f"upload '{u.filename}' is not an animated asset "
+                                        f"({', '.join(formats.suffixes('sequence', upload=True))})",
                                         field="motion.upload_id")
             file_data = u.data
             if req.clip:
                 kwargs["clip"] = req.clip
     k = req.max_influences or 4
-    if not 1 <= k <= 32:
-        raise InvalidInputError(f"max_influences must be in [1, 32], got {k}", field="max_influences")
+    check_budget(k, None, None)  # the SDK's one bound (sdk.rigging.budget.MAX_INFLUENCES)
     _check_export(req.export, _RIG_FORMATS, "a rig")
     include_mesh, export = req.include_mesh, spb.ExportOptions()
     export.CopyFrom(req.export)
@@ -592,8 +593,7 @@ def plan_rig_from_motion(req: spb.RigFromMotionRequest, *, articulator, uploads:
         job.check()
         report = rig.metadata.get("report")
         result = spb.RigResult(rig=convert.rig_to_proto(rig, include_mesh=include_mesh),
-                               report=convert._json_map(report if isinstance(report, dict) else
-                                                        {"report": report} if report is not None else {}))
+                               report=convert.report_map(report))
         _emit_result(job, "rig", result, cfg.max_send_bytes, cfg.chunk_bytes, plan.chunked)
         del result
         _export_rig(job, rig, export, cfg.chunk_bytes)

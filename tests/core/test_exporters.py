@@ -4,7 +4,7 @@ import pytest
 from exporters.usd import skin_with_usdskel
 from exporters.validate import validate_usd
 from sdk.errors import InvalidInputError
-from sdk.io import load_asset
+from sdk.io import load_asset, save
 
 Y2Z = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float)
 
@@ -14,7 +14,7 @@ Y2Z = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float)
 def test_usd_rig_is_validator_clean_and_usdskel_matches_our_lbs(tmp_path, shared_data, name, up):
     a = load_asset(shared_data / "rigged" / name)
     rig = a.rig
-    p = rig.export_usd(tmp_path / "rig.usda", up_axis=up, meters_per_unit=0.01)
+    p = save(rig, tmp_path / "rig.usda", up_axis=up, meters_per_unit=0.01)
     assert validate_usd(p) == []
     from pxr import Usd, UsdGeom
     st = Usd.Stage.Open(str(p))
@@ -32,7 +32,7 @@ def test_usd_rig_is_validator_clean_and_usdskel_matches_our_lbs(tmp_path, shared
 def test_gltf_roundtrip_preserves_rig_and_animation(tmp_path, shared_data):
     a = load_asset(shared_data / "rigged" / "Fox" / "Fox.glb")
     for ext in ("glb", "gltf"):
-        b = load_asset(a.rig.export_gltf(tmp_path / f"fox.{ext}")).rig
+        b = load_asset(save(a.rig, tmp_path / f"fox.{ext}")).rig
         assert b.skeleton.names == a.rig.skeleton.names
         for anim in a.rig.animations:
             assert np.abs(a.rig.animate(anim.name) - b.animate(anim.name)).max() < 1e-3
@@ -44,7 +44,7 @@ def test_failed_export_leaves_no_file_and_keeps_old(tmp_path, shared_data):
     out.write_text("previous")
     a.rig.skin.indices[3, 0] = 999  # invalid joint index: validation fails inside the export
     with pytest.raises(InvalidInputError, match="vertex 3"):
-        a.rig.export_usd(out)
+        save(a.rig, out)
     assert out.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["rig.usda"]
 
@@ -52,4 +52,4 @@ def test_failed_export_leaves_no_file_and_keeps_old(tmp_path, shared_data):
 def test_bad_output_extension(tmp_path, shared_data):
     a = load_asset(shared_data / "rigged" / "RiggedSimple" / "RiggedSimple.glb")
     with pytest.raises(InvalidInputError, match="unknown output format"):
-        a.rig.export(tmp_path / "x.fbx")
+        save(a.rig, tmp_path / "x.fbx")

@@ -99,8 +99,9 @@ def test_degenerate_faces_dropped_and_labels_checked(samples_dir):
     a = load_asset(samples_dir / "arm.obj")
     f = a.mesh.faces.copy()
     a.mesh.faces = np.vstack([f, [[0, 0, 1]]])
-    a.mesh.validate()
-    assert len(a.mesh.faces) == len(f) and list(a.mesh.dropped_faces) == [len(f)]
+    m = a.mesh.validate()
+    assert len(m.faces) == len(f) and list(m.dropped_faces) == [len(f)]
+    assert len(a.mesh.faces) == len(f) + 1 and a.mesh.dropped_faces is None  # the input is not mutated
     lab = a.parts.labels.copy()
     lab[5] = 9
     with pytest.raises(InvalidInputError, match="vertex 5 has part label 9"):

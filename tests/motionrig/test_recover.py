@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from sdk.evaluation.motion import part_metrics
+from sdk.io import save
 
 
 def test_parts_match_ground_truth(arm, arm_rig):
@@ -47,7 +48,7 @@ def test_usd_export_is_valid_and_replays(tmp_path, arm, arm_rig):
     from exporters.usd import skin_with_usdskel
     from exporters.validate import validate_usd
     rig, rep = arm_rig
-    out = rig.export(tmp_path / "arm.usda")
+    out = save(rig, tmp_path / "arm.usda")
     assert validate_usd(out) == []
     diag = rep["bbox_diagonal"]
     for f in (0, 13, 27):
@@ -60,7 +61,7 @@ def test_usd_export_is_valid_and_replays(tmp_path, arm, arm_rig):
 def test_gltf_export_roundtrip(tmp_path, arm_rig):
     from sdk.io import load_asset
     rig, rep = arm_rig
-    out = rig.export(tmp_path / "arm.glb")
+    out = save(rig, tmp_path / "arm.glb")
     back = load_asset(out)
     assert back.rig is not None and back.rig.skeleton.n_joints == rig.skeleton.n_joints
     v = back.rig.animate()

@@ -9,7 +9,7 @@ import pytest
 
 from sdk.client import RemoteArticulator, RemoteError
 from sdk.errors import InvalidInputError
-from sdk.server import convert
+from sdk import wire as convert
 from sdk.server.gen.articulate.services.v1 import articulate_service_pb2 as spb
 from sdk.server.server import ServerOptions, start_server
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdk.errors import InvalidInputError
-from sdk.server import convert
+from sdk import wire as convert
 from sdk.server.gen.articulate.rig.v1 import rig_pb2 as pb
 from sdk.server.gen.articulate.services.v1 import articulate_service_pb2 as spb
 from sdk.server.service import (ServiceConfig, UploadStore, plan_articulate, plan_rig, plan_rig_from_motion)

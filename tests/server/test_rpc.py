@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sdk import Articulator
-from sdk.server import convert
+from sdk import wire as convert
 from sdk.server.gen.articulate.services.v1 import articulate_service_pb2 as spb
 from sdk.server.gen.articulate.services.v1 import articulate_service_pb2_grpc as sgrpc
 

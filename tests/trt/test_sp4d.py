@@ -12,7 +12,7 @@ from sdk.errors import InvalidInputError  # noqa: E402
 from trt_engines.cache import EngineCache  # noqa: E402
 from trt_engines.onnx_export import export_onnx, onnx_io, parity  # noqa: E402
 from trt_engines.ort import OrtModule  # noqa: E402
-from trt_engines.targets import resolve  # noqa: E402
+from sdk.models.targets import resolve  # noqa: E402
 
 
 def _perturb(module, seed=0):

@@ -23,51 +23,21 @@ import argparse
 import json
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ...procedural import random_object
-from ...render import orbit_cameras, render_mesh
+from ...render import render_mesh
 from .colour_encoding import decode, encode, part_colors
 from .losses import edm_loss, info_nce, pool_part_features
 from .model import ModelMeta, SP4DModel, small_vae_config, tiny_vae_config
 from .sampler import precondition, sample_training_sigmas
 from .unet import SP4DConfig
+from .views import DataConfig, camera_inputs, normalize_frames, view_cameras  # noqa: F401 (re-exported)
 
 MAX_PARTS = 16
-
-
-@dataclass
-class DataConfig:
-    views: int = 4
-    frames: int = 4
-    res: int = 64
-    radius: float = 2.4
-    fov_deg: float = 40.0
-    static_prob: float = 0.2
-    uniform_color_prob: float = 0.3
-
-
-def view_cameras(az0: float, elevation: float, dc: DataConfig, device="cpu"):
-    """V orbit views at az0 + 2*pi*k/V, each repeated for T frames, in (v, t) order."""
-    az = az0 + 2 * np.pi * np.arange(dc.views) / dc.views
-    az = np.repeat(az, dc.frames)
-    return orbit_cameras(az, elevation, radius=dc.radius, fov_deg=dc.fov_deg, width=dc.res, device=device)
-
-
-def camera_inputs(elevation: float, dc: DataConfig) -> np.ndarray:
-    """(polar, azimuth relative to view 0) per view -> [V, 2]"""
-    return np.stack([np.full(dc.views, np.pi / 2 - elevation), 2 * np.pi * np.arange(dc.views) / dc.views], 1)
-
-
-def normalize_frames(verts: np.ndarray) -> np.ndarray:
-    """[T, V, 3] -> centred on the all-frames bounding box, longest side 1."""
-    flat = verts.reshape(-1, 3)
-    lo, hi = flat.min(0), flat.max(0)
-    return (verts - (lo + hi) / 2) / max(float((hi - lo).max()), 1e-9)
 
 
 def make_sample(seed: int, dc: DataConfig, device="cpu", with_faces: bool = False) -> dict:
@@ -357,7 +327,8 @@ def metrics_markdown(table: dict, n: int) -> str:
 def preview(data: dict, extra: dict, path, count: int = 3) -> None:
     """Rows per object: RGB, GT part encoding, generated encoding, SP4D part map, baseline part map (frame 0)."""
     from PIL import Image
-    pal = np.random.default_rng(3).uniform(0.1, 0.95, (64, 3))
+
+    from ...render.preview import label_image
     res = data["rgb"].shape[-2]
     v = data["rgb"].shape[1]
     rows = []
@@ -368,8 +339,7 @@ def preview(data: dict, extra: dict, path, count: int = 3) -> None:
         t = data["rgb"].shape[2]
         ours = extra["maps"][j].reshape(v, t, res, res)[:, 0]
         base = extra["base_maps"][j].reshape(v, t, res, res)[:, 0]
-        colour = lambda lab: np.where(lab[..., None] >= 0, pal[lab.clip(0) % 64], 1.0)
-        for row in (rgb, enc, gen, colour(ours), colour(base)):
+        for row in (rgb, enc, gen, label_image(ours, 64), label_image(base, 64)):
             rows.append(np.concatenate(list(row), 1))
     img = (np.clip(np.concatenate(rows, 0), 0, 1) * 255).astype(np.uint8)
     Image.fromarray(img).resize((img.shape[1] * 2, img.shape[0] * 2), Image.NEAREST).save(path)
