@@ -81,8 +81,11 @@ def run(args) -> int:
     suffix = out.suffix.lower()
     if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
         raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
-    if not out.parent.exists():
-        raise InvalidInputError(f"output folder {out.parent} does not exist", field="output")
+    if out.is_dir():
+        raise InvalidInputError(f"output {out} is a folder; give a file name (e.g. {out / 'rig.usda'})", field="output")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InvalidInputError(f"output folder {out.parent} is a file", field="output")
+    out.parent.mkdir(parents=True, exist_ok=True)  # `-o out/critter.usda` on a fresh clone makes out/
     # the options are validated once, before any work (the plain-mesh path checks its template/naming itself)
     RigConfig(args.method or "harmonic", args.max_influences, args.max_bones, args.root, args.quantize,
               args.parts_from_skin)
