@@ -7,7 +7,7 @@ import logging
 import sys
 
 # sub-command modules, in help order; each defines register(subparsers)
-COMMANDS = ["rig", "rig_from_motion", "joints", "parts", "models", "compile", "serve", "evaluate"]
+COMMANDS = ["rig", "rig_from_motion", "joints", "parts", "models", "compile", "serve", "evaluate", "mesh_cache"]
 
 
 def build_parser() -> argparse.ArgumentParser:

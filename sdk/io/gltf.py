@@ -297,7 +297,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         for k, n in enumerate(s.joints):
             bind_world[jindex[n]] = np.linalg.inv(ibm[k])
 
-    verts, faces, part_of_vertex, part_names, joints_l, weights_l = [], [], [], [], [], []
+    verts, faces, part_of_vertex, part_names, joints_l, weights_l, uvs_l = [], [], [], [], [], [], []
     nvert = 0
     has_skin = bool(joint_nodes)
     for n in sc.order:
@@ -305,7 +305,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         if nd.mesh is None:
             continue
         mesh = g.meshes[nd.mesh]
-        node_verts, node_faces, node_j, node_w = [], [], [], []
+        node_verts, node_faces, node_j, node_w, node_uv = [], [], [], [], []
         base = 0
         for prim in mesh.primitives:
             arrs, f = _primitive_arrays(doc, prim)
@@ -313,6 +313,8 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             if len(f) == 0:
                 continue
             node_verts.append(p)
+            node_uv.append(np.asarray(arrs["TEXCOORD_0"], dtype=np.float32).reshape(-1, 2)
+                           if "TEXCOORD_0" in arrs else None)
             node_faces.append(f + base)
             base += len(p)
             if nd.skin is not None and "JOINTS_0" in arrs:
@@ -351,6 +353,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             v = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
             jj = ww = None
         verts.append(v)
+        uvs_l.append(np.concatenate(node_uv) if all(u is not None for u in node_uv) else None)
         faces.append(f + nvert)
         part_of_vertex.append(np.full(len(v), len(part_names)))
         part_names.append(nd.name or mesh.name or f"node_{n}")
@@ -361,7 +364,9 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
     if not verts:
         raise AssetReadError(path, "contains no triangle mesh")
     taken: set[str] = set()
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    # TEXCOORD_0 (glTF convention: v down from the image top) kept when every primitive has one
+    uvs = np.concatenate(uvs_l) if uvs_l and all(u is not None for u in uvs_l) else None
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem), uvs=uvs)
     parts = PartLabels(np.concatenate(part_of_vertex), [sanitize_name(nm, taken) for nm in part_names])
 
     rig = None
