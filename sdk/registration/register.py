@@ -46,7 +46,7 @@ class RegistrationConfig:
     rigid: bool = True  # global similarity per pair
     yaw_steps: int = 12  # yaw grid for the similarity initialisation (tried when ICP from identity is poor)
     grid_trigger: float = 0.02  # ... i.e. its Chamfer above this fraction of the diagonal (ours)
-    pitches: tuple = (-30.0, 0.0, 30.0)  # pitch grid (degrees)
+    pitches: tuple = (-20.0, -10.0, 0.0, 10.0, 20.0)  # pitch grid (degrees; ICP basins in tilt are narrow)
     up_axis: int = 1  # yaw axis (1 = Y)
     scale: bool = True  # similarity includes uniform scale
     cut_tol: float = 0.08  # Chamfer after alignment above this fraction of the diagonal = a cut (error)

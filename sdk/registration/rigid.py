@@ -67,26 +67,31 @@ def icp_similarity(src: np.ndarray, dst: np.ndarray, init: Similarity, iters: in
     ``trim`` x the median distance, and solves Umeyama."""
     tree = tree or cKDTree(dst)
     T = init
+    best, best_err = init, np.inf
     prev = np.inf
     for _ in range(iters):
         x = T.apply(src)
         d1, j1 = tree.query(x)
         d2, j2 = cKDTree(x).query(dst)
+        err = 0.5 * (d1.mean() + d2.mean())
+        if err < best_err:
+            best, best_err = T, err
+        if abs(prev - err) < 1e-7 * (err + 1e-12):  # trimmed ICP is not monotone: stop on stagnation only
+            break
+        prev = err
         s_pts = np.r_[src, src[j2]]
         d_pts = np.r_[dst[j1], dst]
         d = np.r_[d1, d2]
         keep = d <= trim * np.median(d) + 1e-12
         T = umeyama(s_pts[keep], d_pts[keep], scale=scale)
-        err = d.mean()
-        if prev - err < 1e-6 * (err + 1e-12):
-            break
-        prev = err
-    return T
+    x = T.apply(src)
+    err = 0.5 * (tree.query(x)[0].mean() + cKDTree(x).query(dst)[0].mean())
+    return T if err < best_err else best
 
 
-def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitches=(-30.0, 0.0, 30.0),
+def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitches=(-20.0, -10.0, 0.0, 10.0, 20.0),
                 up_axis: int = 1, n_points: int = 2000, scale: bool = True, grid_trigger: float = 0.02,
-                identity_margin: float = 1.5, seed: int = 0) -> tuple[Similarity, float]:
+                identity_margin: float = 1.3, seed: int = 0) -> tuple[Similarity, float]:
     """Similarity taking point set ``src [N, 3]`` onto ``dst [M, 3]``.
 
     ICP from the identity first. If its Chamfer is above ``grid_trigger`` (in the units of the points; the registration
@@ -99,8 +104,14 @@ def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitche
     s_sub = src[rng.choice(len(src), min(n_points, len(src)), replace=False)]
     d_sub = dst[rng.choice(len(dst), min(n_points, len(dst)), replace=False)]
     tree = cKDTree(d_sub)
+    tree_full = cKDTree(dst)
+    s_dense = src[rng.choice(len(src), min(8 * n_points, len(src)), replace=False)]
+
+    def score(T: Similarity) -> float:  # subsample -> dense set both ways: no subsampling floor
+        return float(tree_full.query(T.apply(s_sub))[0].mean() + cKDTree(T.apply(s_dense)).query(d_sub)[0].mean())
+
     best_T = icp_similarity(s_sub, d_sub, Similarity.identity(), iters=15, scale=scale, tree=tree)
-    best_score = chamfer_pts(best_T.apply(s_sub), d_sub, tree)
+    best_score = score(best_T)
     if best_score > grid_trigger:
         cs, cd = s_sub.mean(0), d_sub.mean(0)
         rs = np.sqrt(((s_sub - cs) ** 2).sum(1).mean())
@@ -111,8 +122,8 @@ def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitche
         for p in pitches:
             for k in range(yaw_steps):
                 R = _rot(up_axis, 2 * np.pi * k / yaw_steps) @ _rot(tilt_axis, np.deg2rad(p))
-                T = icp_similarity(s_sub, d_sub, Similarity(s0, R, cd - s0 * R @ cs), iters=6, scale=scale, tree=tree)
-                sc = chamfer_pts(T.apply(s_sub), d_sub, tree)
+                T = icp_similarity(s_sub, d_sub, Similarity(s0, R, cd - s0 * R @ cs), iters=10, scale=scale, tree=tree)
+                sc = score(T)
                 if sc < g_score:
                     g_T, g_score = T, sc
         if g_score * identity_margin < best_score:
@@ -120,4 +131,4 @@ def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitche
     big_s = src[rng.choice(len(src), min(4 * n_points, len(src)), replace=False)]
     big_d = dst[rng.choice(len(dst), min(4 * n_points, len(dst)), replace=False)]
     T = icp_similarity(big_s, big_d, best_T, iters=30, scale=scale)
-    return T, chamfer_pts(T.apply(big_s), big_d)
+    return T, score(T)
