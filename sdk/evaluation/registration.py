@@ -109,20 +109,22 @@ def build_clip(asset_path, clip: str | None = None, *, frames: int = 48, res: in
     gt = load_gltf_clip(asset_path, clip)
     idx = np.arange(0, gt.n_frames, stride)[:frames]
     V = gt.vertices[idx]
-    lo, hi = V.reshape(-1, 3).min(0), V.reshape(-1, 3).max(0)
+    lo, hi = gt.vertices.reshape(-1, 3).min(0), gt.vertices.reshape(-1, 3).max(0)  # the whole clip: cache-stable
     pad = 0.03 * (hi - lo).max()
     lo, hi = lo - pad, hi + pad
-    key = hashlib.sha1(f"{Path(asset_path).name}|{gt.clip}|{idx.tolist()}|{res}|v2".encode()).hexdigest()[:16]
-    cpath = _cache_dir() / f"{key}.npz"
-    meshes = None
-    if cache and cpath.exists():
-        z = np.load(cpath)
-        meshes = [Mesh(z[f"v{t}"], z[f"f{t}"]) for t in range(len(idx))]
-    if meshes is None:
-        meshes = [watertight_mc(V[t], gt.faces, lo, hi, res) for t in range(len(idx))]
+    meshes = []
+    for t, fi in enumerate(idx):  # cached per frame (float32 / int32)
+        key = hashlib.sha1(f"{Path(asset_path).name}|{gt.clip}|{int(fi)}|{res}|{lo.round(6).tolist()}|"
+                           f"{hi.round(6).tolist()}|v3".encode()).hexdigest()[:16]
+        cpath = _cache_dir() / f"{key}.npz"
+        if cache and cpath.exists():
+            z = np.load(cpath)
+            meshes.append(Mesh(z["v"].astype(np.float64), z["f"].astype(np.int64)))
+            continue
+        m = watertight_mc(V[t], gt.faces, lo, hi, res)
         if cache:
-            np.savez_compressed(cpath, **{f"v{t}": m.vertices for t, m in enumerate(meshes)},
-                                **{f"f{t}": m.faces for t, m in enumerate(meshes)})
+            np.savez_compressed(cpath, v=m.vertices.astype(np.float32), f=m.faces.astype(np.int32))
+        meshes.append(m)
     rng = np.random.default_rng(seed)
     diag = float(np.linalg.norm(V[0].max(0) - V[0].min(0)))
     c = V[0].mean(0)
