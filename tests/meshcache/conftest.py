@@ -33,3 +33,21 @@ def _varying_frames(n: int = 4) -> MeshFrames:
         uv = (v[:, :2] * 0.4 + 0.5).astype(np.float32)
         out.append(Mesh(v, f, name=f"f{t}", uvs=uv))
     return MeshFrames(out, fps=24.0, name="grow")
+
+
+@pytest.fixture
+def blob_frames():
+    """3 frames of a marching-cubed blob moving rigidly, each sampled on a different grid (unrelated topology)."""
+    from skimage.measure import marching_cubes
+    rng = np.random.default_rng(0)
+    out = []
+    for t in range(3):
+        s = rng.uniform(-0.03, 0.03, 3)
+        g = np.linspace(-1.3, 1.3, 18)
+        X, Y, Z = np.meshgrid(g + s[0], g + s[1], g + s[2], indexing="ij")
+        X = X - 0.05 * t
+        sdf = np.minimum(np.sqrt(X ** 2 + (Y / 0.6) ** 2 + (Z / 0.45) ** 2) - 1,
+                         np.sqrt((X - 0.6) ** 2 + (Y - 0.45) ** 2 + Z ** 2) - 0.35)
+        v, f, _, _ = marching_cubes(sdf, 0.0, spacing=(g[1] - g[0],) * 3)
+        out.append(Mesh(v + g[0] + s, f[:, ::-1].astype(np.int64), name=f"f{t}"))
+    return MeshFrames(out, fps=10, name="blob")

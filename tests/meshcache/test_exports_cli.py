@@ -106,3 +106,28 @@ def test_cli_folder_value_clips_and_bad_input(tmp_path, capsys, varying_frames):
     assert "frame 1" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "g.cache.manifest.usdc", "g.cache.topology.usdc",
                                                           "g.cache.usdc", "g.clips", "g.usdc"]
+
+
+def test_cli_register_folder_to_fixed_topology_cache(tmp_path, blob_frames):
+    d = tmp_path / "frames"
+    d.mkdir()
+    for t, m in enumerate(blob_frames.frames):
+        _write_obj(d / f"f_{t:02d}.obj", m.vertices, m.faces)
+    out = tmp_path / "reg.usdc"
+    assert main(["mesh-cache", str(d), "-o", str(out), "--register", "--iterations", "10", "--no-preview"]) == 0
+    assert validate_usd(out) == []
+    seq = load_usd_points(out)
+    assert seq.n_frames == 3 and seq.n_vertices == blob_frames.frames[0].n_vertices
+    rep = __import__("json").loads(out.with_suffix(".json").read_text())
+    assert rep["mode"] == "template" and len(rep["per_frame"]) == 3
+    # the registered frames follow the motion (shift of 0.05 per frame along x)
+    c = seq.vertices.mean(1)
+    assert np.allclose(c[1:, 0] - c[0, 0], [0.05, 0.10], atol=0.01)
+
+
+def test_registered_sequence_rigs_from_motion(blob_frames):
+    from sdk.motionrig.pipeline import rig_from_motion
+    from sdk.registration import RegistrationConfig, register_frames
+    seq, _ = register_frames(blob_frames, RegistrationConfig(iterations=10))
+    rig, rep = rig_from_motion(seq, max_bones=2)
+    assert rig.mesh.n_vertices == seq.n_vertices and rep["rmse_pct"] < 1.0
