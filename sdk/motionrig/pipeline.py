@@ -45,7 +45,7 @@ def torch_threads(n: int | None):
 
 
 def rig_from_motion(
-    seq: MeshSequence,
+    seq: MeshSequence,  # or MeshFrames of one topology
     max_bones: int | None = None,
     max_influences: int = 4,
     iterations: int = 8,
@@ -73,6 +73,9 @@ def rig_from_motion(
         raise InvalidInputError(f"max_bones must be >= 1, got {max_bones}", field="max_bones")
     if max_influences < 1:
         raise InvalidInputError(f"max_influences must be >= 1, got {max_influences}", field="max_influences")
+    from ..core import MeshFrames
+    if isinstance(seq, MeshFrames):  # per-frame meshes: fine when they share one topology (else register first)
+        seq = seq.validate(min_frames=2).to_sequence()
     seq.validate(nan_frames=nan_frames)
     if getattr(seq, "static", False):
         raise InvalidInputError(f"the sequence has no motion (largest displacement {seq.motion_extent():.2e} of the "

@@ -95,7 +95,7 @@ def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitche
     """Similarity taking point set ``src [N, 3]`` onto ``dst [M, 3]``.
 
     ICP from the identity first. If its Chamfer is above ``grid_trigger`` (in the units of the points; the registration
-    passes diagonal-normalised points, so 2 % of the diagonal) and above 3x the source's point spacing, a yaw x pitch grid of rotations about the centroids
+    passes diagonal-normalised points, so 2 % of the diagonal) and above 1.5x the source's point spacing, a yaw x pitch grid of rotations about the centroids
     (scale initialised by the RMS-radius ratio) is tried, each refined by a short ICP and scored by Chamfer; a grid
     pose replaces the identity only when it is ``identity_margin`` times better (an articulated shape matches a
     wrongly rotated copy of itself almost as well as the right one). Returns (transform, Chamfer after alignment).
@@ -113,7 +113,7 @@ def rigid_align(src: np.ndarray, dst: np.ndarray, *, yaw_steps: int = 12, pitche
     best_T = icp_similarity(s_sub, d_sub, Similarity.identity(), iters=15, scale=scale, tree=tree)
     best_score = score(best_T)
     spacing = float(cKDTree(s_dense).query(s_dense, k=2)[0][:, 1].mean())  # the score's floor for coarse meshes
-    if best_score > max(grid_trigger, 3 * spacing):
+    if best_score > max(grid_trigger, 1.5 * spacing):
         cs, cd = s_sub.mean(0), d_sub.mean(0)
         rs = np.sqrt(((s_sub - cs) ** 2).sum(1).mean())
         rd = np.sqrt(((d_sub - cd) ** 2).sum(1).mean())

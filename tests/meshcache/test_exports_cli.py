@@ -131,3 +131,9 @@ def test_registered_sequence_rigs_from_motion(blob_frames):
     seq, _ = register_frames(blob_frames, RegistrationConfig(iterations=10))
     rig, rep = rig_from_motion(seq, max_bones=2)
     assert rig.mesh.n_vertices == seq.n_vertices and rep["rmse_pct"] < 1.0
+
+
+def test_rig_from_motion_accepts_meshframes_and_names_topology_change(blob_frames):
+    from sdk.motionrig.pipeline import rig_from_motion
+    with pytest.raises(InvalidInputError, match="topology changes at frame 1"):
+        rig_from_motion(blob_frames)

@@ -84,7 +84,7 @@ def test_largesteps_solve_and_its_gradient():
 @pytest.mark.parametrize("yaw", [20.0, 150.0])
 def test_rigid_align_recovers_similarity(yaw):
     rng = np.random.default_rng(3)
-    m = _blob(18)
+    m = _blob(24)
     pts = m.vertices
     T = Similarity(1.15, _rot(1, np.deg2rad(yaw)) @ _rot(2, np.deg2rad(10)), np.array([0.2, -0.1, 0.3]))
     dst = T.apply(pts[rng.permutation(len(pts))])
