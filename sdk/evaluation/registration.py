@@ -137,9 +137,9 @@ def build_clip(asset_path, clip: str | None = None, *, frames: int = 48, res: in
             import igl
             mv = mv + rng.normal(0, noise * diag, mv.shape)
             if decimate < 1:
-                ok, U, G, _, _ = igl.decimate(np.ascontiguousarray(mv), np.ascontiguousarray(mf, np.int64),
-                                              int(decimate * len(mf)))
-                mv, mf = U, G.astype(np.int64)
+                res_ = igl.decimate(np.asfortranarray(mv), np.asfortranarray(mf, np.int32), int(decimate * len(mf)))
+                U, G = (res_[1], res_[2]) if len(res_) == 5 else (res_[0], res_[1])  # (ok, U, G, J, I) in older igl
+                mv, mf = np.asarray(U, np.float64), np.asarray(G, np.int64)
         if variant == "similarity" and t > 0:
             R = _rot(1, np.deg2rad(rng.uniform(-yaw_deg, yaw_deg))) @ _rot(2, np.deg2rad(rng.uniform(-tilt_deg, tilt_deg)))
             s = float(np.exp(rng.uniform(-np.log(max_scale), np.log(max_scale))))
