@@ -16,7 +16,8 @@ def write_sequence_npz(seq: MeshSequence, path) -> Path:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, vertices=seq.vertices.astype(np.float32),
                                 faces=seq.faces if seq.faces is not None else np.zeros((0, 3), np.int64),
-                                fps=np.float64(seq.fps), name=np.str_(seq.name))
+                                fps=np.float64(seq.fps), name=np.str_(seq.name),
+                                **({"uvs": seq.uvs} if seq.uvs is not None else {}))
     return path
 
 

@@ -262,7 +262,7 @@ def run_rig(asset_path: Path, out_dir: Path, options: dict) -> dict:
 
 def run_rig_from_motion(asset_path: Path, out_dir: Path, options: dict) -> dict:
     from ..motionrig.pipeline import rig_from_motion
-    from ..motionrig.sequence import load_sequence
+    from ..io import load_sequence
     fmt = _fmt(options, ("usda", "usdc", "glb", "gltf"))
     with stage("load"):
         seq = load_sequence(asset_path).subsample(options["max_frames"])
@@ -328,7 +328,7 @@ def run_joints(asset_path: Path, out_dir: Path, options: dict) -> dict:
 def run_mesh_cache(asset_path: Path, out_dir: Path, options: dict) -> dict:
     from exporters.usd_cache import write_mesh_cache_usd  # the 4D mesh-cache work (exporters/usd_cache.py)
 
-    from ..motionrig.sequence import load_sequence
+    from ..io import load_sequence
     fmt = _fmt(options, ("usdc", "usda"))
     with stage("load"):
         seq = load_sequence(asset_path).subsample(options["max_frames"])

@@ -1,6 +1,12 @@
-"""Mesh sequences with fixed topology (4D caches): ``vertices [T, V, 3]`` + optional ``faces [F, 3]`` + ``fps``.
+"""Mesh sequences (4D caches).
 
-A leaf data type: readers live in ``sdk.io`` / ``sdk.motionrig.sequence``, writers in ``exporters``.
+* :class:`MeshSequence`: fixed topology, ``vertices [T, V, 3]`` + optional ``faces [F, 3]`` + ``fps`` (+ static
+  per-vertex ``uvs [V, 2]``).
+* :class:`MeshFrames`: one :class:`~sdk.core.mesh.Mesh` per frame, each with its own topology (what a per-frame
+  reconstructor such as ShapeGen4D's decoder produces before registration).
+
+Leaf data types: readers live in ``sdk.io`` / ``sdk.motionrig.sequence``, writers in ``exporters``.
+UV convention: the glTF one (``v`` down from the image's top edge), as read from ``TEXCOORD_0``; USD writers flip it.
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import InvalidInputError, MotionWarning
+from .mesh import Mesh
 
 
 @dataclass
@@ -22,6 +29,7 @@ class MeshSequence:
     clip: str | None = None  # the animation clip it was baked from, when known
     static: bool = False  # set by validate(): no vertex moves more than static_tol
     dropped_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # set by validate(nan_frames="drop")
+    uvs: np.ndarray | None = None  # [V, 2] float32, static per-vertex texture coordinates (glTF convention)
 
     def __post_init__(self):
         v = np.asarray(self.vertices, dtype=np.float64)
@@ -34,6 +42,8 @@ class MeshSequence:
         if self.faces is not None:
             f = np.asarray(self.faces, dtype=np.int64).reshape(-1, 3)
             self.faces = f if len(f) else None
+        if self.uvs is not None:
+            self.uvs = np.asarray(self.uvs, dtype=np.float32).reshape(-1, 2)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -98,6 +108,8 @@ class MeshSequence:
                                         field=f"faces[{i}]", source=src)
         if not self.fps > 0:
             raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=src)
+        if out.uvs is not None and len(out.uvs) != V:
+            raise InvalidInputError(f"{len(out.uvs)} uvs for {V} vertices", field="uvs", source=src)
         ext = out.motion_extent()
         out = replace(out, static=bool(ext < static_tol))
         if out.static:
@@ -112,4 +124,74 @@ class MeshSequence:
             return self
         idx = np.unique(np.round(np.linspace(0, self.n_frames - 1, max_frames)).astype(np.int64))
         step = (self.n_frames - 1) / max(len(idx) - 1, 1)
-        return MeshSequence(self.vertices[idx], self.faces, self.fps / step, self.name, self.source, self.clip)
+        return MeshSequence(self.vertices[idx], self.faces, self.fps / step, self.name, self.source, self.clip,
+                            uvs=self.uvs)
+
+
+@dataclass
+class MeshFrames:
+    """A sequence of meshes whose topology may change from frame to frame (``frames[t]`` is a :class:`Mesh`)."""
+
+    frames: list[Mesh]
+    fps: float = 30.0
+    name: str = "frames"
+    source: str | None = None
+
+    def __post_init__(self):
+        self.frames = list(self.frames)
+        for i, m in enumerate(self.frames):
+            if not isinstance(m, Mesh):
+                raise InvalidInputError(f"frame {i} is a {type(m).__name__}, not a Mesh", field=f"frame {i}",
+                                        source=self.source)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    @property
+    def fixed_topology(self) -> bool:
+        """Every frame has frame 0's vertex count and faces."""
+        f0 = self.frames[0].faces if self.frames else None
+        return all(m.n_vertices == self.frames[0].n_vertices and np.array_equal(m.faces, f0) for m in self.frames)
+
+    def bbox_diagonal(self, frame: int) -> float:
+        return self.frames[frame].bbox_diagonal
+
+    def validate(self, *, min_frames: int = 1) -> "MeshFrames":
+        """Check every frame (finite vertices, faces in range, at least one face); errors name the frame."""
+        if self.n_frames < min_frames:
+            raise InvalidInputError(f"sequence has {self.n_frames} frame(s); at least {min_frames} needed",
+                                    field="frames", source=self.source)
+        if not self.fps > 0:
+            raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=self.source)
+        for i, m in enumerate(self.frames):
+            where = f"frame {i}" + (f" ({m.name})" if m.name and m.name != "mesh" else "")
+            if m.n_vertices == 0 or m.n_faces == 0:
+                raise InvalidInputError(f"{where} is empty ({m.n_vertices} vertices, {m.n_faces} faces)",
+                                        field=f"frame {i}", source=self.source)
+            bad = ~np.isfinite(m.vertices).all(1)
+            if bad.any():
+                raise InvalidInputError(f"{where}: vertex {int(np.flatnonzero(bad)[0])} is not finite "
+                                        f"({int(bad.sum())} such vertices)", field=f"frame {i}", source=self.source)
+            if m.faces.min() < 0 or m.faces.max() >= m.n_vertices:
+                j = int(np.flatnonzero((m.faces < 0).any(1) | (m.faces >= m.n_vertices).any(1))[0])
+                raise InvalidInputError(f"{where}: face {j} references a vertex out of range {m.faces[j].tolist()}",
+                                        field=f"frame {i}", source=self.source)
+            if m.uvs is not None and len(m.uvs) != m.n_vertices:
+                raise InvalidInputError(f"{where}: {len(m.uvs)} uvs for {m.n_vertices} vertices",
+                                        field=f"frame {i}", source=self.source)
+        return self
+
+    def to_sequence(self) -> MeshSequence:
+        """The same frames as a :class:`MeshSequence`; raises naming the first frame whose topology differs."""
+        if not self.frames:
+            raise InvalidInputError("sequence has no frames", field="frames", source=self.source)
+        m0 = self.frames[0]
+        for i, m in enumerate(self.frames):
+            if m.n_vertices != m0.n_vertices or not np.array_equal(m.faces, m0.faces):
+                what = (f"{m.n_vertices} vertices instead of {m0.n_vertices}" if m.n_vertices != m0.n_vertices
+                        else "different faces")
+                raise InvalidInputError(f"topology changes at frame {i} ({what}); register the frames first "
+                                        f"(sdk.registration.register_frames)", field=f"frame {i}", source=self.source)
+        return MeshSequence(np.stack([m.vertices for m in self.frames]), m0.faces, self.fps, self.name, self.source,
+                            uvs=m0.uvs)

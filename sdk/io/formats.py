@@ -19,7 +19,7 @@ from typing import Callable
 from ..errors import AssetReadError, InvalidInputError
 
 #: object kinds a writer can take, by the class name of the object
-KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence", "Mesh": "mesh"}
+KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence", "MeshFrames": "sequence", "Mesh": "mesh"}
 
 
 @dataclass(frozen=True)
@@ -252,18 +252,50 @@ def _npz_seq(seq, path, **opts):
     return write_sequence_npz(seq, path)
 
 
+def _gltf_cache(seq, path, **opts):  # a morph-target flipbook: the portable mesh cache
+    from exporters.gltf_morph import write_mesh_cache_gltf
+    return write_mesh_cache_gltf(seq, path, **opts)
+
+
+def _usd_cache(seq, path, **opts):  # time-sampled points (fixed topology) or value clips (varying topology)
+    from exporters.usd_cache import write_mesh_cache_usd
+    return write_mesh_cache_usd(seq, path, **opts)
+
+
+def _fbx_asset(path, **kw):
+    from .fbx import read_fbx
+    return read_fbx(path)
+
+
+def _fbx_rig(rig, path, **opts):
+    from exporters.fbx import write_rig_fbx
+    return write_rig_fbx(rig, path, **opts)
+
+
+def _abc_cache(seq, path, **opts):
+    from exporters.alembic import write_mesh_cache_alembic
+    return write_mesh_cache_alembic(seq, path, **opts)
+
+
 register(Format("gltf", (".gltf", ".glb"), "glTF 2.0 (skins, animations, Draco)", _gltf_asset, _gltf_sequence,
-                {"rig": _gltf_rig}))
+                {"rig": _gltf_rig, "sequence": _gltf_cache}))
 register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts)", _obj_asset, writers={"mesh": _obj_mesh}))
 register(Format("ply", (".ply",), "PLY (per-vertex part labels)", _ply_asset))
 register(Format("usd", (".usd", ".usda", ".usdc", ".usdz"), "OpenUSD (UsdSkel rigs, UsdPhysics articulations, "
                 "time-sampled points)", _usd_asset, _usd_sequence,
-                {"rig": _usd_rig, "articulation": _usd_articulation}, write_suffixes=(".usd", ".usda", ".usdc"),
+                {"rig": _usd_rig, "articulation": _usd_articulation, "sequence": _usd_cache},
+                write_suffixes=(".usd", ".usda", ".usdc"),
                 scene_options=("up_axis", "meters_per_unit")))
 register(Format("urdf", (".urdf",), "URDF (links become parts)", _urdf_asset, None,
                 {"articulation": _urdf_articulation}, uploadable=False, up_axis="z"))   # references mesh files
 register(Format("mjcf", (".xml", ".mjcf"), "MuJoCo MJCF (bodies become parts)", _mjcf_asset, uploadable=False,
                 up_axis="z"))
+register(Format("fbx", (".fbx",), "Autodesk FBX through Blender's importer/exporter (extra [fbx])", _fbx_asset,
+                writers={"rig": _fbx_rig}))
+register(Format("alembic", (".abc",), "Alembic mesh caches through Blender (extra [fbx]/[alembic])",
+                writers={"sequence": _abc_cache}, uploadable=False))
+
+
 def _npy_labels(path):
     import numpy as np
     return np.load(path)

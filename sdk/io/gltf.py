@@ -297,7 +297,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         for k, n in enumerate(s.joints):
             bind_world[jindex[n]] = np.linalg.inv(ibm[k])
 
-    verts, faces, part_of_vertex, part_names, joints_l, weights_l = [], [], [], [], [], []
+    verts, faces, part_of_vertex, part_names, joints_l, weights_l, uvs_l = [], [], [], [], [], [], []
     appearance_l: list[tuple] = []  # per kept primitive: (colour [n, 3], uv [n, 2] | None, texture index | None)
     nvert = 0
     has_skin = bool(joint_nodes)
@@ -306,7 +306,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         if nd.mesh is None:
             continue
         mesh = g.meshes[nd.mesh]
-        node_verts, node_faces, node_j, node_w, node_app = [], [], [], [], []
+        node_verts, node_faces, node_j, node_w, node_app, node_uv = [], [], [], [], [], []
         base = 0
         for prim in mesh.primitives:
             arrs, f = _primitive_arrays(doc, prim)
@@ -315,6 +315,8 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
                 continue
             node_app.append(_primitive_appearance(g, prim, arrs, len(p)))
             node_verts.append(p)
+            node_uv.append(np.asarray(arrs["TEXCOORD_0"], dtype=np.float32).reshape(-1, 2)
+                           if "TEXCOORD_0" in arrs else None)
             node_faces.append(f + base)
             base += len(p)
             if nd.skin is not None and "JOINTS_0" in arrs:
@@ -354,6 +356,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             jj = ww = None
         verts.append(v)
         appearance_l.extend(node_app)
+        uvs_l.append(np.concatenate(node_uv) if all(u is not None for u in node_uv) else None)
         faces.append(f + nvert)
         part_of_vertex.append(np.full(len(v), len(part_names)))
         part_names.append(nd.name or mesh.name or f"node_{n}")
@@ -365,8 +368,9 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         raise AssetReadError(path, "contains no triangle mesh")
     taken: set[str] = set()
     appearance = _appearance(doc, appearance_l)
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem),
-                uvs=appearance.uvs if appearance.textured.any() else None)
+    # TEXCOORD_0 (glTF convention: v down from the image top) kept when every primitive has one
+    uvs = np.concatenate(uvs_l) if uvs_l and all(u is not None for u in uvs_l) else None
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem), uvs=uvs)
     parts = PartLabels(np.concatenate(part_of_vertex), [sanitize_name(nm, taken) for nm in part_names])
 
     rig = None

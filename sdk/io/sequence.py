@@ -1,11 +1,11 @@
-"""Readers of mesh sequences with fixed topology (4D caches) -> :class:`sdk.core.MeshSequence`.
+"""Readers of mesh sequences (4D caches) -> :class:`sdk.core.MeshSequence` (fixed topology) or
+:class:`sdk.core.MeshFrames` (per-frame topology).
 
 * glTF/GLB with a skin and an animation clip: the clip baked to vertices (``load_asset(path).rig.animate(clip)``)
-* a folder of OBJ or PLY frames (natural sort order), one file per frame, all with the same topology
-* USD with time-sampled ``points`` on its Mesh prims
+* a folder of OBJ, PLY or GLB frames (natural sort order), one file per frame
+* USD with time-sampled ``points`` on its Mesh prims (also through value clips, as ``exporters.usd_cache`` writes)
 * point trajectories ``.npy`` ``[N, T, 3]`` (e.g. Gaussian centres) with an optional mesh for faces
-* ``.npz`` with ``vertices [T, V, 3]`` (and optional ``faces``, ``fps``): what ``exporters.npz.write_sequence_npz``
-  writes
+* ``.npz`` with ``vertices [T, V, 3]`` (and optional ``faces``, ``fps``, ``uvs``): what ``exporters.npz`` writes
 
 Dispatch by suffix is the format registry's (``sdk.io.formats.load_sequence``).
 """
@@ -16,36 +16,54 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.sequence import MeshSequence
+from ..core.mesh import Mesh
+from ..core.sequence import MeshFrames, MeshSequence
 from ..errors import AssetReadError, InvalidInputError
+
 
 def _natural_key(p: Path):
     return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
 
 
-def load_frames_folder(folder, fps: float = 30.0) -> MeshSequence:
-    """A folder of ``.obj`` or ``.ply`` files, one per frame (sorted naturally: frame_2 before frame_10)."""
+_FRAME_SUFFIXES = (".obj", ".ply", ".glb", ".gltf")
+
+
+def load_frames_folder_meshes(folder, fps: float = 30.0) -> MeshFrames:
+    """A folder of ``.obj``/``.ply``/``.glb`` files, one per frame (natural sort: frame_2 before frame_10), each
+    with its own topology. Errors name the frame and its file."""
     from .formats import load_asset
     folder = Path(folder)
-    files = [p for p in folder.iterdir() if p.suffix.lower() in (".obj", ".ply")]
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _FRAME_SUFFIXES]
     if not files:
-        raise AssetReadError(folder, "folder has no .obj or .ply frames")
+        raise AssetReadError(folder, "folder has no .obj, .ply or .glb frames")
     kinds = {p.suffix.lower() for p in files}
     if len(kinds) > 1:
         raise AssetReadError(folder, f"folder mixes frame formats {sorted(kinds)}; use one")
     files.sort(key=_natural_key)
-    verts, faces0 = [], None
+    meshes = []
     for i, p in enumerate(files):
-        m = load_asset(p).mesh
-        if faces0 is None:
-            faces0 = m.faces
-        elif m.n_vertices != len(verts[0]) or m.faces.shape != faces0.shape or not np.array_equal(m.faces, faces0):
-            what = (f"{m.n_vertices} vertices instead of {len(verts[0])}" if m.n_vertices != len(verts[0])
+        try:
+            m = load_asset(p).mesh
+        except (AssetReadError, InvalidInputError) as e:
+            raise InvalidInputError(f"frame {i} ({p.name}) could not be read: {e}", field=f"frame {i}",
+                                    source=str(folder)) from None
+        meshes.append(Mesh(m.vertices, m.faces, name=p.name, uvs=m.uvs))
+    return MeshFrames(meshes, fps, folder.name, str(folder))
+
+
+def load_frames_folder(folder, fps: float = 30.0) -> MeshSequence:
+    """A folder of ``.obj``/``.ply``/``.glb`` files, one per frame, all with the same topology."""
+    frames = load_frames_folder_meshes(folder, fps)
+    m0 = frames.frames[0]
+    for i, m in enumerate(frames.frames):
+        if m.n_vertices != m0.n_vertices or m.faces.shape != m0.faces.shape or not np.array_equal(m.faces, m0.faces):
+            what = (f"{m.n_vertices} vertices instead of {m0.n_vertices}" if m.n_vertices != m0.n_vertices
                     else "different faces")
-            raise InvalidInputError(f"topology changes at frame {i} ({p.name}: {what}); a mesh sequence needs the "
-                                    f"same vertices and faces in every frame", field=f"frame {i}", source=str(folder))
-        verts.append(m.vertices)
-    return MeshSequence(np.stack(verts), faces0, fps, folder.name, str(folder))
+            raise InvalidInputError(f"topology changes at frame {i} ({m.name}: {what}); a mesh sequence needs the "
+                                    f"same vertices and faces in every frame (register them: articulate mesh-cache "
+                                    f"--register)", field=f"frame {i}", source=str(folder))
+    return MeshSequence(np.stack([m.vertices for m in frames.frames]), m0.faces, fps, frames.name, str(folder),
+                        uvs=m0.uvs)
 
 
 def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequence:
@@ -61,53 +79,141 @@ def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequ
     except KeyError as e:
         raise InvalidInputError(str(e.args[0]), field="clip", source=str(path)) from None
     v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
-    return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name)
+    return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name,
+                        uvs=a.mesh.uvs)
 
 
-def load_usd_points(path, fps: float | None = None) -> MeshSequence:
-    """USD Mesh prims with time-sampled ``points`` (world space per time code), concatenated."""
+def _usd_time_codes(meshes) -> list[float]:
+    times: set[float] = set()
+    for m in meshes:
+        times.update(m.GetPointsAttr().GetTimeSamples())
+    return sorted(times)
+
+
+def _usd_frame(UsdGeom, Usd, meshes, tc: float, topology: bool = True):
+    """World points, fan-triangulated faces and per-vertex uvs (glTF convention) of every visible Mesh at ``tc``.
+
+    ``topology=False`` skips faces and uvs of meshes whose topology is static (faces returned for the others only,
+    to detect changes)."""
+    t = Usd.TimeCode(tc)
+    cache = UsdGeom.XformCache(t)
+    pts_all, faces, uvs, n = [], [], [], 0
+    for m in meshes:
+        if UsdGeom.Imageable(m.GetPrim()).ComputeVisibility(t) == UsdGeom.Tokens.invisible:
+            continue
+        pts = m.GetPointsAttr().Get(t)
+        if pts is None or len(pts) == 0:
+            continue
+        p = np.asarray(pts, dtype=np.float64)
+        xf = np.asarray(cache.GetLocalToWorldTransform(m.GetPrim()), dtype=np.float64).T
+        pts_all.append((xf @ np.c_[p, np.ones(len(p))].T).T[:, :3])
+        if not topology and not m.GetFaceVertexIndicesAttr().ValueMightBeTimeVarying():
+            n += len(p)
+            continue
+        cnt = np.asarray(m.GetFaceVertexCountsAttr().Get(t) or [], dtype=np.int64)
+        idx = np.asarray(m.GetFaceVertexIndicesAttr().Get(t) or [], dtype=np.int64)
+        faces.append(_fan_triangles(cnt, idx) + n)
+        uvs.append(_usd_vertex_uvs(UsdGeom, m, t, idx, len(p)))
+        n += len(p)
+    v = np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
+    uv = np.concatenate(uvs) if uvs and all(u is not None for u in uvs) else None
+    return v, (np.concatenate(faces) if faces else np.zeros((0, 3), np.int64)), uv
+
+
+def _fan_triangles(cnt: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Fan-triangulate polygons (counts [P], indices [sum counts]) -> [F, 3] (vectorised)."""
+    if not len(cnt):
+        return np.zeros((0, 3), np.int64)
+    if (cnt == 3).all():
+        return idx.reshape(-1, 3).astype(np.int64)
+    starts = np.r_[0, np.cumsum(cnt)[:-1]]
+    ntri = np.clip(cnt - 2, 0, None)
+    s = np.repeat(starts, ntri)
+    k = np.arange(ntri.sum()) - np.repeat(np.cumsum(ntri) - ntri, ntri) + 1
+    return np.stack([idx[s], idx[s + k], idx[s + k + 1]], 1).astype(np.int64)
+
+
+def _usd_vertex_uvs(UsdGeom, m, t, fvi: np.ndarray, nv: int):
+    """primvars:st as per-vertex uvs (glTF convention), when it is vertex-interpolated or face-varying with one uv
+    per vertex; None otherwise."""
+    pv = UsdGeom.PrimvarsAPI(m).GetPrimvar("st")
+    if not pv or not pv.HasValue():
+        return None
+    vals = pv.Get(t)
+    if vals is None:
+        return None
+    st = np.asarray(vals, dtype=np.float32).reshape(-1, 2)
+    interp = pv.GetInterpolation()
+    if pv.IsIndexed():
+        ind = np.asarray(pv.GetIndices(t), dtype=np.int64)
+    else:
+        ind = np.arange(len(st))
+    if interp == UsdGeom.Tokens.vertex and len(ind) == nv:
+        uv = st[ind]
+    elif interp == UsdGeom.Tokens.faceVarying and len(ind) == len(fvi):
+        uv = np.zeros((nv, 2), np.float32)
+        uv[fvi] = st[ind]
+        if not np.allclose(uv[fvi], st[ind], atol=1e-6):  # seams: a vertex with two uvs has no per-vertex uv
+            return None
+    else:
+        return None
+    return np.c_[uv[:, 0], 1.0 - uv[:, 1]].astype(np.float32)
+
+
+def _open_usd_meshes(path: Path):
     from ._lazy import pxr
     Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
-    path = Path(path)
     stage = Usd.Stage.Open(str(path))
     if stage is None:
         raise AssetReadError(path, "USD stage could not be opened")
     meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
     if not meshes:
         raise AssetReadError(path, "stage has no Mesh prims")
-    times: set[float] = set()
-    for m in meshes:
-        times.update(m.GetPointsAttr().GetTimeSamples())
-    if not times:
+    return Usd, UsdGeom, stage, meshes
+
+
+def load_usd_points(path, fps: float | None = None) -> MeshSequence:
+    """USD Mesh prims with time-sampled ``points`` (world space per time code), concatenated; the topology (and
+    per-vertex ``primvars:st``) of the first time code. Value clips resolve through the stage."""
+    path = Path(path)
+    Usd, UsdGeom, stage, meshes = _open_usd_meshes(path)
+    times_l = _usd_time_codes(meshes)
+    if not times_l:
         raise InvalidInputError("no Mesh prim has time-sampled points: the stage is not animated",
                                 field="points", source=str(path))
-    times_l = sorted(times)
-    frames, faces, n0 = [], [], 0
+    frames, faces, uvs = [], None, None
+    varying = any(m.GetFaceVertexIndicesAttr().ValueMightBeTimeVarying() for m in meshes)
     for ti, tc in enumerate(times_l):
-        cache = UsdGeom.XformCache(Usd.TimeCode(tc))
-        pts_all, n = [], 0
-        for m in meshes:
-            pts = m.GetPointsAttr().Get(Usd.TimeCode(tc))
-            if pts is None or len(pts) == 0:
-                continue
-            p = np.asarray(pts, dtype=np.float64)
-            xf = np.asarray(cache.GetLocalToWorldTransform(m.GetPrim()), dtype=np.float64).T
-            pts_all.append((xf @ np.c_[p, np.ones(len(p))].T).T[:, :3])
-            if ti == 0:
-                cnt = np.asarray(m.GetFaceVertexCountsAttr().Get() or [])
-                idx = np.asarray(m.GetFaceVertexIndicesAttr().Get() or [])
-                starts = np.r_[0, np.cumsum(cnt)[:-1]] if len(cnt) else []
-                faces += [[idx[s] + n, idx[s + k] + n, idx[s + k + 1] + n]
-                          for s, c in zip(starts, cnt) for k in range(1, c - 1)]
-            n += len(p)
-        v = np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
-        if frames and len(v) != len(frames[0]):
-            raise InvalidInputError(f"topology changes at time {tc}: {len(v)} points instead of {len(frames[0])}",
-                                    field=f"frame {ti}", source=str(path))
+        v, f, uv = _usd_frame(UsdGeom, Usd, meshes, tc, topology=ti == 0 or varying)
+        if ti == 0:
+            faces, uvs = f, uv
+        elif len(v) != len(frames[0]) or (varying and not np.array_equal(f, faces)):
+            raise InvalidInputError(f"topology changes at time {tc}: {len(v)} points instead of {len(frames[0])}"
+                                    f" (read it with load_usd_frames)", field=f"frame {ti}", source=str(path))
         frames.append(v)
     if fps is None:
         fps = float(stage.GetTimeCodesPerSecond() or 24.0)
-    return MeshSequence(np.stack(frames), np.array(faces) if faces else None, fps, path.stem, str(path))
+    return MeshSequence(np.stack(frames), faces if len(faces) else None, fps, path.stem, str(path), uvs=uvs)
+
+
+def load_usd_frames(path, fps: float | None = None) -> MeshFrames:
+    """USD Mesh prims sampled at every time code of their points, each frame with its own topology (value clips,
+    time-sampled topology, or per-frame prims switched by time-sampled visibility)."""
+    path = Path(path)
+    Usd, UsdGeom, stage, meshes = _open_usd_meshes(path)
+    times_l = _usd_time_codes(meshes)
+    if not times_l:  # per-frame prims with default points, switched by visibility
+        times_l = sorted({t for m in meshes for t in m.GetVisibilityAttr().GetTimeSamples()})
+    if not times_l:
+        raise InvalidInputError("the stage is not animated (no time-sampled points or visibility)", field="points",
+                                source=str(path))
+    out = []
+    for ti, tc in enumerate(times_l):
+        v, f, uv = _usd_frame(UsdGeom, Usd, meshes, tc)
+        out.append(Mesh(v, f, name=f"time {tc:g}", uvs=uv))
+    if fps is None:
+        fps = float(stage.GetTimeCodesPerSecond() or 24.0)
+    return MeshFrames(out, fps, path.stem, str(path))
 
 
 def load_trajectories(path, mesh=None, fps: float = 30.0) -> MeshSequence:
@@ -143,10 +249,27 @@ def load_npz(path) -> MeshSequence:
     faces = z["faces"] if "faces" in z else None
     fps = float(z["fps"]) if "fps" in z else 30.0
     name = str(z["name"]) if "name" in z else path.stem
-    return MeshSequence(z["vertices"], faces, fps, name, str(path))
-
+    return MeshSequence(z["vertices"], faces, fps, name, str(path), uvs=z["uvs"] if "uvs" in z else None)
 
 def load_sequence(path, *, clip: str | None = None, mesh=None, fps: float | None = None) -> MeshSequence:
     """Read any supported sequence by its kind (see the module docstring); dispatches through the format registry."""
     from .formats import load_sequence as _load
     return _load(path, clip=clip, mesh=mesh, fps=fps)
+
+
+def load_mesh_frames(path, *, clip: str | None = None, fps: float | None = None) -> MeshFrames:
+    """Any supported input as per-frame meshes, whose topology may vary: a folder of OBJ/PLY/GLB frames, a USD
+    cache (time samples, value clips or visibility-switched prims), or any fixed-topology sequence input."""
+    path = Path(path)
+    if not path.exists():
+        raise AssetReadError(path, "does not exist")
+    if path.is_dir():
+        return load_frames_folder_meshes(path, fps or 30.0)
+    if path.suffix.lower() in (".usd", ".usda", ".usdc", ".usdz"):
+        return load_usd_frames(path, fps)
+    s = load_sequence(path, clip=clip, fps=fps)
+    if s.faces is None:
+        raise InvalidInputError("the sequence has no faces (point trajectories): a mesh cache needs faces",
+                                field="faces", source=str(path))
+    return MeshFrames([Mesh(v, s.faces, name=f"frame {t}", uvs=s.uvs) for t, v in enumerate(s.vertices)], s.fps,
+                      s.name, s.source)

@@ -75,6 +75,14 @@ def _sp4d_compile(default_config: str) -> CompileSpec:
     return CompileSpec(_sp4d_build, _SP4D_COMPONENTS, default_config)
 
 
+def _sg4d_cfg(kind: str, **kw):
+    def f():
+        from .shapegen4d import DiTConfig, VAEConfig
+        return {"vae": VAEConfig, "vae-tiny": VAEConfig.tiny, "dit": lambda: DiTConfig(**kw),
+                "dit-tiny": lambda: DiTConfig.tiny(**kw), "hunyuan": DiTConfig.hunyuan3d2}[kind]()
+    return f
+
+
 MODELS: dict[str, ModelSpec] = {
     "atop": ModelSpec(
         "atop", "ATOP multi-view part-motion model (ImageDream SD2.1 4-view UNet inflated for video + personalized "
@@ -112,6 +120,22 @@ MODELS: dict[str, ModelSpec] = {
          WeightFile("cogvideox-5b/transformer/config.json", "CogVideoXTransformer3DModel config (+ safetensors shards)"),
          WeightFile("cogvideox-5b/vae/config.json", "AutoencoderKLCogVideoX config (+ safetensors)")],
         "huggingface.co/THUDM/CogVideoX-5b (diffusers layout)"),
+    "step1x3d-vae": ModelSpec(
+        "step1x3d-vae", "Step1X-3D VecSet VAE (191 M; ShapeGen4D's shape VAE, aligned latents)",
+        _sg4d_cfg("vae"), _sg4d_cfg("vae-tiny"),
+        [WeightFile("step1x-3d-geometry/vae/diffusion_pytorch_model.safetensors", "Step1X-3D VAE state dict")],
+        "huggingface.co/stepfun-ai/Step1X-3D (Apache-2.0)"),
+    "step1x3d-dit": ModelSpec(
+        "step1x3d-dit", "Step1X-3D FLUX-style shape DiT (1.3 B); ShapeGen4D adds zero-init spatiotemporal layers",
+        _sg4d_cfg("dit", st_layers=True), _sg4d_cfg("dit-tiny", st_layers=True),
+        [WeightFile("step1x-3d-geometry/transformer/diffusion_pytorch_model.safetensors",
+                    "Step1X-3D transformer state dict (file name by diffusers convention, unverified)")],
+        "huggingface.co/stepfun-ai/Step1X-3D (Apache-2.0)"),
+    "hunyuan3d2-dit": ModelSpec(
+        "hunyuan3d2-dit", "Hunyuan3D-2.0 DiT (1.1 B, BFL layout) as a second loadable layout",
+        _sg4d_cfg("hunyuan"), None,
+        [WeightFile("hunyuan3d-dit-v2-0/model.fp16.safetensors", "Hunyuan3DDiT state dict (BFL names)")],
+        "huggingface.co/tencent/Hunyuan3D-2 (Tencent Hunyuan 3D 2.0 Community licence; excludes EU/UK/KR)"),
     "sam-vit-b": ModelSpec(
         "sam-vit-b", "Segment Anything ViT-B for SP4D back-mapping (optional; colour clustering otherwise)",
         None, None, [WeightFile("sam_vit_b_01ec64.pth", "SAM ViT-B checkpoint")],

@@ -49,7 +49,7 @@ def torch_threads(n: int | None):
 
 
 def rig_from_motion(
-    seq: MeshSequence,
+    seq: MeshSequence,  # or MeshFrames of one topology
     max_bones: int | None = None,
     max_influences: int = 4,
     iterations: int = 8,
@@ -74,6 +74,9 @@ def rig_from_motion(
     ``nan_frames="drop"``) or no motion at all.
     """
     check_budget(max_influences, max_bones, None)  # the same bounds as rigging from parts
+    from ..core import MeshFrames
+    if isinstance(seq, MeshFrames):  # per-frame meshes: fine when they share one topology (else register first)
+        seq = seq.validate(min_frames=2).to_sequence()
     seq = seq.validate(nan_frames=nan_frames)
     if seq.static:
         raise InvalidInputError(f"the sequence has no motion (largest displacement {seq.motion_extent():.2e} of the "

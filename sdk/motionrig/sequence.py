@@ -15,13 +15,15 @@ from ..core.sequence import MeshSequence
 from ..errors import AssetReadError, InvalidInputError, MotionWarning  # noqa: F401 (old names)
 from ..geometry.graph import mesh_graph  # noqa: F401 (old name)
 from ..geometry.weld import weld_over_time as weld  # noqa: F401 (old name: weld over time)
-from ..io.sequence import (load_frames_folder, load_gltf_clip, load_npz, load_sequence,  # noqa: F401 (old names)
-                           load_trajectories, load_usd_points)
+from ..io.sequence import (load_frames_folder, load_frames_folder_meshes, load_gltf_clip,  # noqa: F401 (old names)
+                           load_mesh_frames, load_npz, load_sequence, load_trajectories, load_usd_frames,
+                           load_usd_points)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MeshSequence", "load_frames_folder", "load_gltf_clip", "load_npz", "load_sequence", "load_trajectories",
-           "load_usd_points", "mesh_graph", "save_npz", "weld"]
+__all__ = ["MeshSequence", "load_frames_folder", "load_frames_folder_meshes", "load_gltf_clip", "load_mesh_frames",
+           "load_npz", "load_sequence", "load_trajectories", "load_usd_frames", "load_usd_points", "mesh_graph",
+           "save_npz", "weld"]
 
 
 def save_npz(seq: MeshSequence, path) -> Path:

@@ -1,0 +1,69 @@
+"""Write a fixed-topology mesh sequence as a glTF 2.0 morph-target flipbook (the portable 4D-cache fallback).
+
+The base mesh is frame 0; morph target ``t`` holds ``vertices[t] - vertices[0]`` (target 0 is all zeros). One
+animation drives the node's ``weights`` with ``STEP`` interpolation: at time ``t / fps`` the weights are the one-hot
+vector of frame ``t``. Every glTF viewer and engine plays it; memory grows as frames x vertices (short clips only).
+``TEXCOORD_0`` (glTF convention, as :class:`~sdk.core.MeshSequence` stores it) is written when the sequence has uvs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sdk.core import MeshFrames, MeshSequence
+from sdk.errors import InvalidInputError
+from sdk.util.atomic import atomic_path
+
+from .gltf import _Blob
+
+
+def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | None = None) -> Path:
+    """Write ``seq`` to ``path`` (.glb or .gltf) as a morph-target flipbook, atomically; returns the path."""
+    import pygltflib as G
+    if isinstance(seq, MeshFrames):
+        seq = seq.validate().to_sequence()  # names the first frame whose topology differs
+    path = Path(path)
+    if path.suffix.lower() not in (".glb", ".gltf"):
+        raise InvalidInputError(f"glTF output must end in .glb or .gltf, got '{path.suffix}'", field="output")
+    if seq.faces is None:
+        raise InvalidInputError("a morph-target flipbook needs faces", field="faces", source=seq.source)
+    bad = ~np.isfinite(seq.vertices).all(axis=(1, 2))
+    if bad.any():
+        t = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(f"frame {t} has non-finite vertices", field=f"frame {t}", source=seq.source)
+    T, V = seq.n_frames, seq.n_vertices
+    FLOAT, U32 = 5126, 5125
+    b = _Blob()
+    base = seq.vertices[0].astype(np.float32)
+    pos = b.add(base, "VEC3", FLOAT, 34962, minmax=True)
+    idx = b.add(seq.faces.astype(np.uint32).ravel(), "SCALAR", U32, 34963)
+    attrs = G.Attributes(POSITION=pos)
+    if seq.uvs is not None:
+        attrs.TEXCOORD_0 = b.add(seq.uvs.astype(np.float32), "VEC2", FLOAT, 34962)
+    targets = []
+    for t in range(T):
+        d = (seq.vertices[t] - seq.vertices[0]).astype(np.float32)
+        targets.append({"POSITION": b.add(d, "VEC3", FLOAT, 34962, minmax=True)})  # min/max required for targets
+    weights0 = [1.0 if t == 0 else 0.0 for t in range(T)]
+    prim = G.Primitive(attributes=attrs, indices=idx, mode=4, targets=targets)
+    mesh = G.Mesh(name=name or seq.name, primitives=[prim], weights=weights0,
+                  extras={"targetNames": [f"frame_{t:05d}" for t in range(T)]})
+    times = b.add((np.arange(T) / float(seq.fps)).astype(np.float32), "SCALAR", FLOAT, minmax=True)
+    w = b.add(np.eye(T, dtype=np.float32).ravel(), "SCALAR", FLOAT)
+    anim = G.Animation(name="flipbook", samplers=[G.AnimationSampler(input=times, output=w, interpolation="STEP")],
+                       channels=[G.AnimationChannel(sampler=0, target=G.AnimationChannelTarget(node=0, path="weights"))])
+    gltf = G.GLTF2(asset=G.Asset(version="2.0", generator="articulate-sdk mesh cache"), scene=0,
+                   scenes=[G.Scene(nodes=[0])], nodes=[G.Node(name=name or seq.name, mesh=0)], meshes=[mesh],
+                   animations=[anim] if T > 1 else [])
+    gltf.bufferViews, gltf.accessors = b.views, b.accessors
+    gltf.buffers = [G.Buffer(byteLength=len(b.data))]
+    with atomic_path(path) as tmp:
+        gltf.set_binary_blob(bytes(b.data))
+        if path.suffix.lower() == ".glb":
+            gltf.save_binary(str(tmp))
+        else:
+            gltf.convert_buffers(G.BufferFormat.DATAURI)
+            gltf.save_json(str(tmp))
+    return path
+

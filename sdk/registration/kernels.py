@@ -1,0 +1,133 @@
+"""Geometry kernels for registration (numpy / torch; no pytorch3d): nearest neighbours, surface sampling, exact
+closest points on triangles with barycentrics, normals, mesh graph Laplacian."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+# ------------------------------------------------------------------------------------------------ neighbours
+def knn1(query: Tensor, ref: Tensor, chunk: int = 4096, tree=None) -> tuple[Tensor, Tensor]:
+    """Nearest ``ref`` point of every ``query`` point.
+
+    query: [N, 3], ref: [M, 3] -> (squared distance [N], index [N]). CPU: scipy cKDTree (``tree``: a prebuilt one
+    over ``ref``); CUDA: chunked cdist.
+    """
+    if query.device.type == "cpu":
+        from scipy.spatial import cKDTree
+        tree = tree if tree is not None else cKDTree(ref.detach().numpy())
+        d, j = tree.query(query.detach().numpy(), k=1)
+        j = torch.as_tensor(j, dtype=torch.int64)
+        return ((query.detach() - ref.detach()[j]) ** 2).sum(-1), j
+    ds, js = [], []
+    r = ref.detach()
+    for i in range(0, len(query), chunk):
+        d = torch.cdist(query[i:i + chunk].detach(), r)
+        v, j = d.min(1)
+        ds.append(v * v)
+        js.append(j)
+    return torch.cat(ds), torch.cat(js)
+
+
+# ------------------------------------------------------------------------------------------------ meshes
+def face_normals_np(v: np.ndarray, f: np.ndarray) -> np.ndarray:  # -> [F, 3] unnormalised (2 x area)
+    return np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+
+
+def vertex_normals(v: Tensor, f: Tensor) -> Tensor:
+    """Area-weighted unit vertex normals. v: [V, 3], f: [F, 3] -> [V, 3]."""
+    fn = torch.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]], dim=-1)
+    n = torch.zeros_like(v).index_add_(0, f[:, 0], fn).index_add_(0, f[:, 1], fn).index_add_(0, f[:, 2], fn)
+    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-20)
+
+
+def unique_edges(f: np.ndarray) -> np.ndarray:  # [F, 3] -> [E, 2] sorted pairs
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    e.sort(axis=1)
+    return np.unique(e, axis=0)
+
+
+def sample_surface(v: np.ndarray, f: np.ndarray, n: int, rng: np.random.Generator):
+    """Area-uniform surface samples -> (points [n, 3], face index [n], barycentrics [n, 3])."""
+    area = np.linalg.norm(face_normals_np(v, f), axis=1)
+    p = area / area.sum() if area.sum() > 0 else None
+    fi = rng.choice(len(f), size=n, p=p)
+    r1, r2 = np.sqrt(rng.random(n)), rng.random(n)
+    bary = np.stack([1 - r1, r1 * (1 - r2), r1 * r2], 1)
+    pts = (v[f[fi]] * bary[..., None]).sum(1)
+    return pts, fi, bary
+
+
+def closest_points_on_mesh(q: np.ndarray, v: np.ndarray, f: np.ndarray, k: int = 16):
+    """Exact closest point on a triangle mesh for every query (candidate faces: the ``k`` faces whose centroids are
+    nearest, plus the faces of the nearest vertex).
+
+    q [N, 3] -> (points [N, 3], face [N], barycentrics [N, 3], distance [N]).
+    """
+    from scipy.spatial import cKDTree
+    cen = v[f].mean(1)
+    k = min(k, len(f))
+    _, cand = cKDTree(cen).query(q, k=k)
+    cand = cand.reshape(len(q), -1)
+    best_d = np.full(len(q), np.inf)
+    best_p = np.zeros_like(q)
+    best_f = np.zeros(len(q), np.int64)
+    best_b = np.zeros((len(q), 3))
+    for c in range(cand.shape[1]):
+        fi = cand[:, c]
+        p, b = _closest_on_triangles(q, v[f[fi, 0]], v[f[fi, 1]], v[f[fi, 2]])
+        d = np.linalg.norm(q - p, axis=1)
+        better = d < best_d
+        best_d[better], best_p[better], best_f[better], best_b[better] = d[better], p[better], fi[better], b[better]
+    return best_p, best_f, best_b, best_d
+
+
+def _closest_on_triangles(p, a, b, c):
+    """Closest point on triangles (a, b, c) to p, all [N, 3] (Ericson, Real-Time Collision Detection 5.1.5)
+    -> (point [N, 3], barycentrics [N, 3])."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = (ab * ap).sum(1), (ac * ap).sum(1)
+    bp = p - b
+    d3, d4 = (ab * bp).sum(1), (ac * bp).sum(1)
+    cp = p - c
+    d5, d6 = (ab * cp).sum(1), (ac * cp).sum(1)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    n = len(p)
+    bary = np.zeros((n, 3))
+    done = np.zeros(n, bool)
+
+    def put(mask, w):
+        m = mask & ~done
+        bary[m] = w[m] if w.ndim == 2 else w
+        done[m] = True
+
+    eps = 1e-30
+    put((d1 <= 0) & (d2 <= 0), np.array([1.0, 0, 0]))
+    put((d3 >= 0) & (d4 <= d3), np.array([0, 1.0, 0]))
+    put((d6 >= 0) & (d5 <= d6), np.array([0, 0, 1.0]))
+    t = d1 / np.where(np.abs(d1 - d3) > eps, d1 - d3, eps)
+    put((vc <= 0) & (d1 >= 0) & (d3 <= 0), np.stack([1 - t, t, np.zeros(n)], 1))
+    t = d2 / np.where(np.abs(d2 - d6) > eps, d2 - d6, eps)
+    put((vb <= 0) & (d2 >= 0) & (d6 <= 0), np.stack([1 - t, np.zeros(n), t], 1))
+    den = (d4 - d3) + (d5 - d6)
+    t = (d4 - d3) / np.where(np.abs(den) > eps, den, eps)
+    put((va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0), np.stack([np.zeros(n), 1 - t, t], 1))
+    s = va + vb + vc
+    s = np.where(np.abs(s) > eps, s, eps)
+    w1, w2 = vb / s, vc / s
+    put(np.ones(n, bool), np.stack([1 - w1 - w2, w1, w2], 1))
+    pt = a * bary[:, :1] + b * bary[:, 1:2] + c * bary[:, 2:]
+    return pt, bary
+
+
+# ------------------------------------------------------------------------------------------------ Laplacian
+def graph_laplacian(n: int, edges: np.ndarray, dtype=torch.float64):
+    """Combinatorial Laplacian L = D - A of the mesh graph as a scipy CSR matrix."""
+    import scipy.sparse as sp
+    i, j = edges[:, 0], edges[:, 1]
+    a = sp.coo_matrix((np.ones(2 * len(edges)), (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    a.data[:] = 1.0
+    return (sp.diags(np.asarray(a.sum(1)).ravel()) - a).tocsr()
