@@ -14,7 +14,7 @@ def test_every_suffix_has_one_format_and_roles_are_consistent():
         for s in f.suffixes:
             assert s not in seen, (s, f.name, seen.get(s))
             seen[s] = f.name
-    assert set(formats.suffixes("rig")) == {".gltf", ".glb", ".usd", ".usda", ".usdc", ".npz"}
+    assert set(formats.suffixes("rig")) == {".gltf", ".glb", ".usd", ".usda", ".usdc", ".npz", ".fbx"}
     assert set(formats.suffixes("articulation")) == {".usd", ".usda", ".usdc", ".urdf"}
     assert ".urdf" in formats.suffixes("asset") and ".urdf" not in formats.suffixes("asset", upload=True)
     assert ".npy" in formats.suffixes("sequence") and ".npy" not in formats.suffixes("sequence", upload=True)
