@@ -218,6 +218,8 @@ class Plan:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     result_bytes: int = 0        # estimated size of the structured result (decided at plan time)
     chunked: bool = False        # the result goes out as result_header + result_chunk events
+    in_server: bool = False      # run on the queue's threads even under process isolation (a job that only
+    #                              orchestrates work elsewhere, e.g. a batch on Ray, and reads the server's settings)
 
 
 def _asset_from_upload(u: Upload, field: str):
@@ -773,7 +775,7 @@ def plan_batch(req: spb.GenericTask, *, articulator, uploads, cfg: ServiceConfig
         job.emit(blob_chunk=data)
         job.emit(blob_end=spb.BlobEnd(name="batch_summary.json"))
 
-    return Plan("batch", run)
+    return Plan("batch", run, in_server=True)  # Ray runs the assets; the server's batch roots live in this process
 
 
 GENERIC_TASKS["batch"] = plan_batch
@@ -838,6 +840,8 @@ class ArticulateServicer(sgrpc.ArticulateServiceServicer):
         return JobSpec(planner, type(request).__name__, request.SerializeToString(), self.articulator, items, self.cfg)
 
     def _submit(self, plan: Plan, context, *, label: str = "", bind_to_call: bool, spec: JobSpec | None = None) -> Job:
+        if plan.in_server:
+            spec = None
         remaining = context.time_remaining() if bind_to_call else None
         limit = self.cfg.max_call_s if bind_to_call else None
         if remaining is not None:

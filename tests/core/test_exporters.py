@@ -52,4 +52,4 @@ def test_failed_export_leaves_no_file_and_keeps_old(tmp_path, shared_data):
 def test_bad_output_extension(tmp_path, shared_data):
     a = load_asset(shared_data / "rigged" / "RiggedSimple" / "RiggedSimple.glb")
     with pytest.raises(InvalidInputError, match="unknown output format"):
-        save(a.rig, tmp_path / "x.fbx")
+        save(a.rig, tmp_path / "x.xyz")

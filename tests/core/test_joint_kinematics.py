@@ -46,4 +46,4 @@ def test_merge_compat_shims(tmp_path, samples_dir):
     assert sorted(load_asset(out).rig.skeleton.names) == sorted(rig.skeleton.names)
     from sdk.errors import InvalidInputError
     with pytest.raises(InvalidInputError, match="unknown output format"):
-        rig.export_usd(tmp_path / "arm.fbx")
+        rig.export_usd(tmp_path / "arm.xyz")

@@ -76,7 +76,7 @@ def test_bad_shapes_and_files(tmp_path):
 
 def test_cli_bad_output_writes_nothing(tmp_path, samples_dir):
     from sdk.cli import main
-    out = tmp_path / "out.fbx"
+    out = tmp_path / "out.xyz"
     assert main(["rig-from-motion", str(samples_dir / "arm_motion.npz"), "-o", str(out)]) == 2
     assert not out.exists()
     single = tmp_path / "single.npz"

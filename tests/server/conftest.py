@@ -39,9 +39,10 @@ def rigged(shared_data):
 
 @pytest.fixture(scope="session")
 def big_tube():
-    """A 100k-vertex parted tube: several seconds of rigging, for deadline tests on fast machines too."""
+    """A 300k-vertex parted tube: several seconds of rigging (100k took ~1.1 s warm on a quiet 2-core machine), for
+    deadline and cancel tests on fast machines too (those jobs are stopped long before they finish)."""
     from sdk.core import Mesh, PartLabels
-    rings, segs = 400, 250
+    rings, segs = 1200, 250
     xs = np.linspace(0, 4.0, rings)
     th = np.linspace(0, 2 * np.pi, segs, endpoint=False)
     r = (0.3 + 0.05 * np.sin(xs * 3))[:, None]

@@ -81,8 +81,11 @@ def venv_python():
 
 
 def test_venv_has_no_torch(venv_python):
+    # from outside the checkout, with no PYTHONPATH: the repo root holds articulate_sdk.egg-info (editable install),
+    # which `python -m` would put on sys.path and pip would then list
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([str(venv_python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
-                       timeout=120, check=True)
+                       timeout=120, check=True, cwd=VENV, env=env)
     names = {p["name"].lower() for p in json.loads(r.stdout)}
     assert "articulate-client" in names and "grpcio" in names and "numpy" in names
     assert "torch" not in names and "articulate-sdk" not in names
