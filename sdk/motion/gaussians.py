@@ -17,47 +17,7 @@ import torch
 from torch import Tensor
 
 from ..core import GaussianCloud, Mesh, SkinWeights
-
-
-def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Closest points on triangles (Ericson, Real-Time Collision Detection §5.1.5), vectorised.
-    p, a, b, c [N, 3] -> (point [N, 3], barycentric [N, 3])."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = (ab * ap).sum(1), (ac * ap).sum(1)
-    bp = p - b
-    d3, d4 = (ab * bp).sum(1), (ac * bp).sum(1)
-    cp = p - c
-    d5, d6 = (ab * cp).sum(1), (ac * cp).sum(1)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    n = len(p)
-    bary = np.zeros((n, 3))
-    denom = va + vb + vc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v_in = vb / denom
-        w_in = vc / denom
-    bary[:] = np.stack([1 - v_in - w_in, v_in, w_in], 1)
-    # edge / vertex regions, in reverse priority so the earlier (vertex) cases win
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)  # edge BC
-        w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        bary[m] = np.stack([np.zeros(m.sum()), 1 - w[m], w[m]], 1)
-        m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)  # edge AC
-        w = d2 / (d2 - d6)
-        bary[m] = np.stack([1 - w[m], np.zeros(m.sum()), w[m]], 1)
-        m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)  # edge AB
-        v = d1 / (d1 - d3)
-        bary[m] = np.stack([1 - v[m], v[m], np.zeros(m.sum())], 1)
-    m = (d6 >= 0) & (d5 <= d6)
-    bary[m] = [0, 0, 1]
-    m = (d3 >= 0) & (d4 <= d3)
-    bary[m] = [0, 1, 0]
-    m = (d1 <= 0) & (d2 <= 0)
-    bary[m] = [1, 0, 0]
-    bary = np.nan_to_num(bary, nan=1.0 / 3)
-    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
-    return q, bary
+from ..geometry.closest import closest_on_triangles
 
 
 def closest_surface_points(points: np.ndarray, mesh: Mesh, k: int = 16, k_vertices: int = 4):
@@ -101,7 +61,7 @@ def closest_surface_points(points: np.ndarray, mesh: Mesh, k: int = 16, k_vertic
         fi = cand[:, i]
         valid = fi >= 0
         fi = np.where(valid, fi, 0)
-        q, b = _closest_on_triangles(points, v[f[fi, 0]], v[f[fi, 1]], v[f[fi, 2]])
+        q, b = closest_on_triangles(points, v[f[fi, 0]], v[f[fi, 1]], v[f[fi, 2]])
         d = np.where(valid, ((q - points) ** 2).sum(1), np.inf)
         better = d < best_d
         best_d[better], best_f[better], best_b[better], best_q[better] = d[better], fi[better], b[better], q[better]

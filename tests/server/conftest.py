@@ -41,17 +41,8 @@ def rigged(shared_data):
 def big_tube():
     """A 300k-vertex parted tube: several seconds of rigging (100k took ~1.1 s warm on a quiet 2-core machine), for
     deadline and cancel tests on fast machines too (those jobs are stopped long before they finish)."""
-    from sdk.core import Mesh, PartLabels
-    rings, segs = 1200, 250
-    xs = np.linspace(0, 4.0, rings)
-    th = np.linspace(0, 2 * np.pi, segs, endpoint=False)
-    r = (0.3 + 0.05 * np.sin(xs * 3))[:, None]
-    v = np.stack([np.repeat(xs[:, None], segs, 1), r * np.cos(th), r * np.sin(th)], -1).reshape(-1, 3)
-    i, j = np.meshgrid(np.arange(rings - 1), np.arange(segs), indexing="ij")
-    a, b = i * segs + j, i * segs + (j + 1) % segs
-    f = np.concatenate([np.stack([a, a + segs, b], -1).reshape(-1, 3), np.stack([b, a + segs, b + segs], -1).reshape(-1, 3)])
-    lab = np.minimum((v[:, 0] / 4.0 * 4).astype(int), 3)
-    return Mesh(v, f, name="tube"), PartLabels(lab, ["p0", "p1", "p2", "p3"])
+    from sdk.procedural.tube import parted_tube
+    return parted_tube(1200, 250)
 
 
 def wait_idle(server, timeout=30.0):
