@@ -117,6 +117,11 @@ def load_obj(path) -> Asset:
     if not verts or not faces:
         raise AssetReadError(path, "OBJ has no faces" if verts else "OBJ has no vertices")
     mesh = Mesh(np.array(verts), np.array(faces), name=sanitize_name(path.stem))
+    bad = (mesh.faces < 0).any(1) | (mesh.faces >= mesh.n_vertices).any(1)
+    if bad.any():  # before the part labels index with them
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(f"face {i} references vertex out of range {mesh.faces[i].tolist()} (the OBJ has "
+                                f"{mesh.n_vertices} vertices)", field=f"faces[{i}]", source=str(path))
     used = np.unique(face_group)
     remap = np.full(len(groups), -1)
     remap[used] = np.arange(len(used))

@@ -149,3 +149,13 @@ def test_glb_container_version_checked(tmp_path, shared_data):
     p.write_bytes(bytes(data))
     with pytest.raises(AssetReadError, match="container version 1"):
         load_asset(p)
+
+
+def test_obj_face_index_out_of_range_names_the_face(tmp_path):
+    from sdk.errors import InvalidInputError
+    from sdk.io import load_asset
+    p = tmp_path / "bad.obj"
+    p.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\ng a\nf 1 2 3\ng b\nf 1 2 99\n")
+    with pytest.raises(InvalidInputError, match=r"face 1 references vertex out of range") as e:
+        load_asset(p)
+    assert e.value.field == "faces[1]"
