@@ -28,10 +28,10 @@ def register(sub):
     p.add_argument("--parts", default=None, help=".npy/.txt per-vertex or per-face part labels")
     p.add_argument("--parts-from-skin", action="store_true",
                    help="parts = argmax of the input's skin (SP4D's ground-truth kinematic parts; for evaluation)")
-    p.add_argument("--up-axis", choices=["Y", "Z"], default="Y")
-    p.add_argument("--meters-per-unit", type=float, default=1.0)
+    p.add_argument("--up-axis", choices=["Y", "Z"], default="Y", help="up axis written to a USD stage (default Y)")
+    p.add_argument("--meters-per-unit", type=float, default=1.0, help="USD stage metersPerUnit (default 1.0)")
     p.add_argument("--preview", default=None, help="PNG preview path (default: OUTPUT with .png)")
-    p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--no-preview", action="store_true", help="do not write the PNG preview")
     p.set_defaults(func=run)
 
 
@@ -79,10 +79,10 @@ def run(args) -> int:
     from ..rigging.config import RigConfig
     out = Path(args.output)
     suffix = out.suffix.lower()
-    if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
-        raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
     if out.is_dir():
         raise InvalidInputError(f"output {out} is a folder; give a file name (e.g. {out / 'rig.usda'})", field="output")
+    if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
+        raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
     if out.parent.exists() and not out.parent.is_dir():
         raise InvalidInputError(f"output folder {out.parent} is a file", field="output")
     out.parent.mkdir(parents=True, exist_ok=True)  # `-o out/critter.usda` on a fresh clone makes out/
