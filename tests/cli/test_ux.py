@@ -150,3 +150,15 @@ def test_error_is_not_glued_to_the_progress_bar(tmp_path):
     assert sep, err
     assert "%|" in before or "loading" in before, err  # the bar was drawn ...
     assert before.endswith(("\r\x1b[K", "\n")), repr(before[-80:])  # ... and cleared before the error
+
+
+def test_parts_defaults_to_colour(tmp_path, samples_dir, capsys):
+    """docs/models.md: the shipped SP4D-small loses to colour clustering, so `parts` defaults to colour."""
+    from sdk.cli import build_parser
+    args = build_parser().parse_args(["parts", "x.obj", "-o", "out"])
+    assert args.method == "colour"
+    rc, out, err = run_cli(["parts", samples_dir / "critter.obj", "-o", tmp_path / "p", "--passes", "1"], capsys)
+    assert rc == 0, err
+    import json
+    meta = json.loads((tmp_path / "p" / "vertex_labels.json").read_text())
+    assert meta["method"] == "colour" and meta["num_parts"] >= 2
