@@ -162,3 +162,20 @@ def test_parts_defaults_to_colour(tmp_path, samples_dir, capsys):
     import json
     meta = json.loads((tmp_path / "p" / "vertex_labels.json").read_text())
     assert meta["method"] == "colour" and meta["num_parts"] >= 2
+
+
+def test_rig_from_motion_names_the_clip_of_a_multi_clip_gltf(tmp_path, shared_data, capsys):
+    fox = shared_data / "rigged" / "Quaternius_Fox" / "Fox.glb"
+    if not fox.is_file():
+        pytest.skip(f"shared asset {fox} not present")
+    base = ["rig-from-motion", fox, "--max-frames", "4", "--iterations", "1"]
+    rc, out, err = run_cli(base + ["-o", tmp_path / "a.usda"], capsys)
+    assert rc == 0, err
+    warn = [ln for ln in err.splitlines() if ln.startswith("warning:") and "clip" in ln]
+    assert len(warn) == 1, err
+    assert "'Attack'" in warn[0] and "Walk" in warn[0] and "Gallop" in warn[0] and "--clip" in warn[0]
+    rc, out, err = run_cli(base + ["--clip", "Walk", "-o", tmp_path / "b.usda"], capsys)
+    assert rc == 0, err
+    assert "clip" not in err  # an explicit clip: nothing to warn about
+    rc, out, err = run_cli(base + ["--clip", "Nope", "-o", tmp_path / "c.usda"], capsys)
+    assert_one_line_error(rc, err, "Nope")
