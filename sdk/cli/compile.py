@@ -31,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("model", nargs="?", help=f"NAME[:COMPONENT], one of: {', '.join(list_models())}")
     p.add_argument("--backend", choices=[b for b in BACKENDS if b != "eager"],
                    help="default: settings.backend if compiled, else torch_compile on GPU / onnxruntime on CPU")
-    p.add_argument("--precision", choices=PRECISIONS, help="default: fp16 on GPU, fp32 on CPU")
+    p.add_argument("--precision", choices=PRECISIONS, help="default: fp16 on GPU, fp32 on CPU; fp8 only with "
+                   "--backend tensorrt on SM >= 89 (docs/compile.md)")
     p.add_argument("--config", default=None, choices=["tiny", "small", "full"],
                    help="architecture with --random-weights (default: the registry model's, full for shorthands)")
     p.add_argument("--checkpoint", help="SP4D checkpoint (.safetensors written by SP4DModel.save)")

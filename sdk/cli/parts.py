@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=12, help="sampler steps")
     p.add_argument("--passes", type=int, default=2, help="orbit passes (each adds 4 views, rotated 45 deg)")
     p.add_argument("--sam-checkpoint", default=None, help="SAM checkpoint for back-mapping (default: colour fallback)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (--method sp4d)")
     p.add_argument("--device", default=None, help="torch device for --method sp4d (cpu, cuda, cuda:N)")
     p.set_defaults(func=run)
 

@@ -21,7 +21,9 @@ def register(sub):
     p.add_argument("--target", choices=["ue5", "unity", "gltf", "omniverse"], default=None,
                    help="engine for the validation report written next to the output (default from the format)")
     p.add_argument("--no-report", action="store_true", help="do not write OUTPUT.validation.json")
-    p.add_argument("--max-influences", type=int, default=4, help="influences per vertex, 1..16 (engines: 4 or 8)")
+    from ..rigging.budget import MAX_INFLUENCES
+    p.add_argument("--max-influences", type=int, default=4,
+                   help=f"influences per vertex, 1..{MAX_INFLUENCES} (engines: 4 or 8; default 4)")
     p.add_argument("--max-bones", type=int, default=None, help="merge parts by contact until at most N bones")
     p.add_argument("--root", default=None, help="root part name (default: most central/largest)")
     p.add_argument("--quantize", type=int, choices=[8, 16], default=None, help="quantize weights (exact unit sums)")

@@ -15,8 +15,9 @@ def register(sub):
                                                 "it and lists the others)")
     p.add_argument("--mesh", default=None, help="mesh giving faces for .npy trajectories")
     p.add_argument("--max-bones", type=int, default=None, help="at most N bones (default: automatic)")
-    p.add_argument("--max-influences", type=int, default=4, help="influences per vertex, 1..16 (engines: 4 or 8; "
-                                                                  "default 4)")
+    from ..rigging.budget import MAX_INFLUENCES
+    p.add_argument("--max-influences", type=int, default=4,
+                   help=f"influences per vertex, 1..{MAX_INFLUENCES} (engines: 4 or 8; default 4)")
     p.add_argument("--iterations", type=int, default=8, help="SSDR iterations")
     p.add_argument("--max-frames", type=int, default=None, help="use at most N evenly spaced frames")
     p.add_argument("--fps", type=float, default=None,

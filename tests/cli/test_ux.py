@@ -179,3 +179,38 @@ def test_rig_from_motion_names_the_clip_of_a_multi_clip_gltf(tmp_path, shared_da
     assert "clip" not in err  # an explicit clip: nothing to warn about
     rc, out, err = run_cli(base + ["--clip", "Nope", "-o", tmp_path / "c.usda"], capsys)
     assert_one_line_error(rc, err, "Nope")
+
+
+def _subcommands():
+    import argparse
+
+    from sdk.cli import build_parser
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    return sub
+
+
+def test_every_command_and_option_has_help_text():
+    import argparse
+    sub = _subcommands()
+    command_help = {c.dest: c.help for c in sub._choices_actions}
+    missing = [name for name in sub.choices if not command_help.get(name)]
+    for name, sp in sub.choices.items():
+        missing += [f"{name} {'/'.join(a.option_strings) or a.dest}" for a in sp._actions
+                    if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert missing == []
+
+
+def test_max_influences_and_precision_documented_one_way():
+    from sdk.rigging.budget import MAX_INFLUENCES
+    from trt_engines.select import PRECISIONS
+    sub = _subcommands()
+    for name in ("rig", "rig-from-motion"):
+        a = next(a for a in sub.choices[name]._actions if "--max-influences" in a.option_strings)
+        assert f"1..{MAX_INFLUENCES}" in a.help and a.choices is None, (name, a.help)
+    readme = (ROOT / "README.md").read_text()
+    assert f"--max-influences 1..{MAX_INFLUENCES}" in readme
+    line = next(ln for ln in readme.splitlines() if ln.startswith("articulate compile MODEL"))
+    assert all(p in line for p in PRECISIONS), line
+    a = next(a for a in sub.choices["compile"]._actions if "--precision" in a.option_strings)
+    assert "fp8" in a.help
