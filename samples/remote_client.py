@@ -26,7 +26,6 @@ def make_articulator(target: str | None, token: str | None):
 
 
 def main(argv=None) -> int:
-    from sdk.io import save
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--target", help="host:port of an articulate server (default: start one here)")
     p.add_argument("--token-file", type=Path, help="bearer token file (first line is used)")
@@ -35,7 +34,29 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", type=Path, default=Path("critter_remote.usda"))
     args = p.parse_args(argv)
 
-    token = args.token_file.read_text().split()[0] if args.token_file else None
+    from sdk.errors import ArticulateError
+    try:
+        return _run(args)
+    except ArticulateError as e:  # bad token, server down, bad input: one line, like the articulate CLI
+        hint = (" (pass --token-file with a token the server accepts)"
+                if "UNAUTHENTICATED" in str(e) or "PERMISSION_DENIED" in str(e) else "")
+        print(f"error: {e}{hint}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from sdk.errors import InvalidInputError
+    from sdk.io import save
+    token = None
+    if args.token_file:
+        try:
+            words = args.token_file.read_text().split()
+        except OSError as e:
+            raise InvalidInputError(f"cannot read token file {args.token_file}: {e.strerror or e}",
+                                    field="--token-file") from None
+        if not words:
+            raise InvalidInputError(f"token file {args.token_file} is empty", field="--token-file")
+        token = words[0]
     running = None
     if args.target is None and not args.local:
         from sdk.server.server import ServerOptions, start_server

@@ -31,10 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
+        check_device(getattr(args, "device", None))
         return int(args.func(args) or 0)
     except ArticulateError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def check_device(device: str | None) -> None:
+    """``--device`` once, before any work: a CUDA device on a torch without CUDA (or past the GPU count) is an
+    :class:`InvalidInputError` naming the flag, not torch's AssertionError deep inside the run."""
+    if not device or not str(device).startswith("cuda"):
+        return
+    from ..errors import InvalidInputError
+    import torch
+    if not torch.cuda.is_available():
+        raise InvalidInputError(f"--device {device}: this torch ({torch.__version__}) has no CUDA device; "
+                                f"use --device cpu", field="device")
+    idx = str(device).partition(":")[2]
+    if idx and (not idx.isdigit() or int(idx) >= torch.cuda.device_count()):
+        raise InvalidInputError(f"--device {device}: {torch.cuda.device_count()} CUDA device(s) here", field="device")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ def register(sub):
     p.add_argument("--method", choices=["auto", "procedural", "sds"], default="auto",
                    help="auto: sds when CogVideoX weights and --prompt-embeds are present, else procedural")
     p.add_argument("--prompt-embeds", default=None, help=".pt file with T5 prompt embeddings [1, 226, 4096] (sds)")
-    p.add_argument("--seconds", type=float, default=1.0)
-    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--seconds", type=float, default=1.0, help="clip length in seconds (default 1.0)")
+    p.add_argument("--fps", type=float, default=30.0, help="clip frame rate (default 30)")
     p.add_argument("--no-physics", action="store_true", help="skip the physics tracking step")
     p.add_argument("--physics-iterations", type=int, default=2, help="tracking iterations (CPU budget; the paper: 200)")
     p.add_argument("--report", default=None, help="JSON report (default: OUTPUT with .json)")
     p.add_argument("--preview", default=None, help="GIF preview (default: OUTPUT with .gif)")
-    p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--no-preview", action="store_true", help="do not write the GIF preview")
     p.set_defaults(func=run)
 
 

@@ -31,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("model", nargs="?", help=f"NAME[:COMPONENT], one of: {', '.join(list_models())}")
     p.add_argument("--backend", choices=[b for b in BACKENDS if b != "eager"],
                    help="default: settings.backend if compiled, else torch_compile on GPU / onnxruntime on CPU")
-    p.add_argument("--precision", choices=PRECISIONS, help="default: fp16 on GPU, fp32 on CPU")
+    p.add_argument("--precision", choices=PRECISIONS, help="default: fp16 on GPU, fp32 on CPU; fp8 only with "
+                   "--backend tensorrt on SM >= 89 (docs/compile.md)")
     p.add_argument("--config", default=None, choices=["tiny", "small", "full"],
                    help="architecture with --random-weights (default: the registry model's, full for shorthands)")
     p.add_argument("--checkpoint", help="SP4D checkpoint (.safetensors written by SP4DModel.save)")
@@ -91,38 +92,41 @@ def run(args) -> int:
             bar.update(1)
             done[0] += 1
 
-    t0 = time.perf_counter()
-    stage(f"loading {args.model}")
-    tgt = resolve(args.model, config=args.config, checkpoint=args.checkpoint, random_weights=args.random_weights,
-                  batch=args.batch, dynamic_batch=args.dynamic_batch)
-    module = tgt.module.to(device).eval()
-    inputs = {k: v.to(device) for k, v in tgt.inputs.items()}
-    import copy
-    reference = None if args.no_verify else copy.deepcopy(module).float()
-    run_fn = compile_module(module, inputs, model=tgt.name, backend=backend, precision=precision,
-                            profiles=tgt.profiles, cache=cache, warmup=backend == "torch_compile", stage=stage,
-                            regional=tgt.regional)
-    report = {"model": tgt.name, "backend": backend, "precision": precision, "device": str(device),
-              "buckets": [p.bucket_id() for p in tgt.profiles], "cache": str(cache.root)}
-    if reference is not None:
-        stage("checking against the torch module")
-        g = torch.Generator(device="cpu").manual_seed(1234)
-        fresh = {k: (torch.randn(v.shape, generator=g).to(device, v.dtype) if v.is_floating_point() and v.dim() > 1
-                     else v) for k, v in inputs.items()}
-        rep = parity(reference, run_fn, fresh, ref_dtype=torch.float32, ref_device=device)
-        tol = args.tolerance or (1e-4 if precision == "fp32" else 2e-2)
-        report["rel_l2"] = rep.rel_l2
-        report["max_abs"] = rep.max_abs
-        if not rep.ok(tol):
-            if bar is not None:
-                bar.close()
-            print(json.dumps(report, indent=1))
-            print(f"error: compiled {tgt.name} differs from the torch module: relative L2 {rep.rel_l2} > {tol}",
-                  file=sys.stderr)
-            return 1
-    if bar is not None:
-        bar.update(max(bar.total - done[0], 0))
-        bar.close()
+    from sdk.util.progress import end_bar
+    try:
+        t0 = time.perf_counter()
+        stage(f"loading {args.model}")
+        tgt = resolve(args.model, config=args.config, checkpoint=args.checkpoint, random_weights=args.random_weights,
+                      batch=args.batch, dynamic_batch=args.dynamic_batch)
+        module = tgt.module.to(device).eval()
+        inputs = {k: v.to(device) for k, v in tgt.inputs.items()}
+        import copy
+        reference = None if args.no_verify else copy.deepcopy(module).float()
+        run_fn = compile_module(module, inputs, model=tgt.name, backend=backend, precision=precision,
+                                profiles=tgt.profiles, cache=cache, warmup=backend == "torch_compile", stage=stage,
+                                regional=tgt.regional)
+        report = {"model": tgt.name, "backend": backend, "precision": precision, "device": str(device),
+                  "buckets": [p.bucket_id() for p in tgt.profiles], "cache": str(cache.root)}
+        if reference is not None:
+            stage("checking against the torch module")
+            g = torch.Generator(device="cpu").manual_seed(1234)
+            fresh = {k: (torch.randn(v.shape, generator=g).to(device, v.dtype) if v.is_floating_point() and v.dim() > 1
+                         else v) for k, v in inputs.items()}
+            rep = parity(reference, run_fn, fresh, ref_dtype=torch.float32, ref_device=device)
+            tol = args.tolerance or (1e-4 if precision == "fp32" else 2e-2)
+            report["rel_l2"] = rep.rel_l2
+            report["max_abs"] = rep.max_abs
+            if not rep.ok(tol):
+                end_bar(bar)
+                print(json.dumps(report, indent=1))
+                print(f"error: compiled {tgt.name} differs from the torch module: relative L2 {rep.rel_l2} > {tol}",
+                      file=sys.stderr)
+                return 1
+        if bar is not None:
+            bar.update(max(bar.total - done[0], 0))
+        end_bar(bar)
+    finally:
+        end_bar(bar)
     report["seconds"] = round(time.perf_counter() - t0, 2)
     print(json.dumps(report, indent=1))
     return 0

@@ -17,7 +17,7 @@ EVALUATIONS = {
 
 def register(sub):
     p = sub.add_parser("evaluate", help="print evaluation tables against ground truth")
-    esub = p.add_subparsers(dest="evaluation", required=True)
+    esub = p.add_subparsers(dest="evaluation", required=True, help="which evaluation to run")
     for name, modname in EVALUATIONS.items():
         try:
             mod = importlib.import_module(modname)

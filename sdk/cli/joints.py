@@ -20,18 +20,20 @@ def load_any(path):
 def register(sub):
     p = sub.add_parser("joints", help="estimate joints of a prop's parts (ATOP search + physics prior) and export "
                                       "UsdPhysics USD or URDF")
-    p.add_argument("input")
+    p.add_argument("input", help="OBJ (groups = parts), glTF/GLB (nodes), USD (mesh prims), PLY (part labels) or "
+                                  "URDF/MJCF (links; their joints are re-estimated)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--part", action="append", help="part name (repeatable)")
     g.add_argument("--all-parts", action="store_true", help="articulate every part but the root body")
     p.add_argument("--prompt", action="append", help="motion prompt; one per --part, in order (e.g. 'open the door')")
     p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
     from ..articulation.methods import AXIS_ESTIMATORS, available_priors
-    p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search")
+    p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search",
+                   help="joint axis estimator (default atop_search: ATOP's search over candidate axes)")
     p.add_argument("--prior", choices=available_priors(), default="physics",
                    help="motion prior (only the ones that can run here are offered)")
     p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
-    p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--no-preview", action="store_true", help="do not write OUT_preview.png / .gif")
     p.set_defaults(func=run)
 
 

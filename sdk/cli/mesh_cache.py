@@ -21,7 +21,7 @@ def register(sub):
     p.add_argument("input", help="glTF/GLB with a skinned clip, folder of OBJ/PLY/GLB frames, USD cache or .npz")
     p.add_argument("-o", "--output", required=True, help="output .usdc (default kind) / .usda / .abc / .glb")
     p.add_argument("--clip", default=None, help="animation clip of a glTF input (default: the first)")
-    p.add_argument("--fps", type=float, default=None)
+    p.add_argument("--fps", type=float, default=None, help="frame rate of a frames folder / .npz input (default: the file's own, else 30)")
     p.add_argument("--max-frames", type=int, default=None, help="use at most N evenly spaced frames")
     p.add_argument("--register", action="store_true",
                    help="register frames of varying topology into the first frame's topology")
@@ -31,11 +31,11 @@ def register(sub):
     p.add_argument("--device", default=None, help="torch device for registration (cpu, cuda)")
     p.add_argument("--normals", action="store_true", help="author per-frame vertex normals (USD)")
     p.add_argument("--velocities", action="store_true", help="author per-frame velocities (USD)")
-    p.add_argument("--up-axis", default="Y", choices=("Y", "Z"))
-    p.add_argument("--meters-per-unit", type=float, default=1.0)
+    p.add_argument("--up-axis", default="Y", choices=("Y", "Z"), help="up axis written to a USD stage (default Y)")
+    p.add_argument("--meters-per-unit", type=float, default=1.0, help="USD stage metersPerUnit (default 1.0)")
     p.add_argument("--single-file", action="store_true", help="USD: put the cache in the asset file itself")
     p.add_argument("--preview", default=None, help="GIF preview path (default: OUTPUT with .gif)")
-    p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--no-preview", action="store_true", help="do not write the preview")
     p.add_argument("--report", default=None, help="JSON report path (registration only; default OUTPUT .json)")
     p.set_defaults(func=run)
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("models", help="list models, expected weight files and whether present")
+    p = sub.add_parser("models", help="list models, expected weight files and whether present",
+                       description="List every learned model, the weight file it loads, whether that file is present "
+                                   "and where it is looked for ($ARTICULATE_WEIGHTS_DIR, then sdk/assets/weights).")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 

@@ -24,13 +24,15 @@ def register(sub) -> None:
                        description=__doc__)
     p.add_argument("input", help="mesh file (obj, glb, ply, ...)")
     p.add_argument("-o", "--out", required=True, help="output folder")
-    p.add_argument("--method", choices=["sp4d", "colour"], default="sp4d")
+    p.add_argument("--method", choices=["sp4d", "colour"], default="colour",
+                   help="colour: clustering of the renders (default; better than the shipped small SP4D, see "
+                        "docs/models.md); sp4d: the learned part branch")
     p.add_argument("--weights", default=None, help="SP4D .safetensors (default: sp4d_small from the registry)")
     p.add_argument("--steps", type=int, default=12, help="sampler steps")
     p.add_argument("--passes", type=int, default=2, help="orbit passes (each adds 4 views, rotated 45 deg)")
     p.add_argument("--sam-checkpoint", default=None, help="SAM checkpoint for back-mapping (default: colour fallback)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (--method sp4d)")
+    p.add_argument("--device", default=None, help="torch device for --method sp4d (cpu, cuda, cuda:N)")
     p.set_defaults(func=run)
 
 
@@ -63,11 +65,18 @@ def predict_parts(*args, **kw) -> dict:
 def run(args) -> int:
     from ..util.atomic import atomic_path, atomic_write_text
     from ..util.progress import cli_bar
+    from ..errors import InvalidInputError
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # before the work: -o names the output folder
+        raise InvalidInputError(f"output {out} is a file; -o names a folder for part_maps.npz, vertex_labels.npy, "
+                                f"preview.png", field="out")
+    if args.weights is not None and not Path(args.weights).is_file():
+        from ..errors import AssetReadError
+        raise AssetReadError(args.weights, "no such SP4D weights file (--weights)")
     v, f = _load_mesh(args.input)
     with cli_bar("parts") as progress:
         res = predict_parts(v, f, args.method, args.weights, args.steps, args.passes, args.sam_checkpoint,
                             args.seed, args.device, progress=progress)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "part_maps.npz") as tmp:
         np.savez_compressed(tmp, labels=res["part_maps"], encodings=res["enc"].astype(np.float32),

@@ -12,13 +12,13 @@ def register(sub):
     p.add_argument("--clip", default=None, help="animation clip (default: the first)")
     p.add_argument("--protocol", default="paper4", choices=["paper4", "dense24", "test"],
                    help="paper4: az 0/90/180/270 el 15 (Track4DGen); dense24: Fibonacci sphere; test: held-out views")
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--frames", type=int, default=16, help="frames per view, >= 2 (default 16)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels, >= 8 (default 256)")
     p.add_argument("--in-between", action="store_true", help="render the midpoints between the training frames")
     p.add_argument("--lit", action="store_true", help="camera-fixed Lambert light (default: unlit base colour)")
-    p.add_argument("--supersample", type=int, default=2)
+    p.add_argument("--supersample", type=int, default=2, help="s x s samples per pixel (anti-aliasing; default 2)")
     p.add_argument("--extent", type=float, default=1.0, help="longest side of the clip's bounding box")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device of the renderer (cpu, cuda; default cpu)")
     p.add_argument("--no-gt", action="store_true", help="do not write gt.npz (ground-truth vertices)")
     p.set_defaults(func=run)
 

@@ -21,17 +21,19 @@ def register(sub):
     p.add_argument("--target", choices=["ue5", "unity", "gltf", "omniverse"], default=None,
                    help="engine for the validation report written next to the output (default from the format)")
     p.add_argument("--no-report", action="store_true", help="do not write OUTPUT.validation.json")
-    p.add_argument("--max-influences", type=int, default=4, help="influences per vertex, 1..16 (engines: 4 or 8)")
+    from ..rigging.budget import MAX_INFLUENCES
+    p.add_argument("--max-influences", type=int, default=4,
+                   help=f"influences per vertex, 1..{MAX_INFLUENCES} (engines: 4 or 8; default 4)")
     p.add_argument("--max-bones", type=int, default=None, help="merge parts by contact until at most N bones")
     p.add_argument("--root", default=None, help="root part name (default: most central/largest)")
     p.add_argument("--quantize", type=int, choices=[8, 16], default=None, help="quantize weights (exact unit sums)")
     p.add_argument("--parts", default=None, help=".npy/.txt per-vertex or per-face part labels")
     p.add_argument("--parts-from-skin", action="store_true",
                    help="parts = argmax of the input's skin (SP4D's ground-truth kinematic parts; for evaluation)")
-    p.add_argument("--up-axis", choices=["Y", "Z"], default="Y")
-    p.add_argument("--meters-per-unit", type=float, default=1.0)
+    p.add_argument("--up-axis", choices=["Y", "Z"], default="Y", help="up axis written to a USD stage (default Y)")
+    p.add_argument("--meters-per-unit", type=float, default=1.0, help="USD stage metersPerUnit (default 1.0)")
     p.add_argument("--preview", default=None, help="PNG preview path (default: OUTPUT with .png)")
-    p.add_argument("--no-preview", action="store_true")
+    p.add_argument("--no-preview", action="store_true", help="do not write the PNG preview")
     p.set_defaults(func=run)
 
 
@@ -79,10 +81,10 @@ def run(args) -> int:
     from ..rigging.config import RigConfig
     out = Path(args.output)
     suffix = out.suffix.lower()
-    if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
-        raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
     if out.is_dir():
         raise InvalidInputError(f"output {out} is a folder; give a file name (e.g. {out / 'rig.usda'})", field="output")
+    if suffix not in OUTPUTS:  # before the solve: a typo must not cost a rig
+        raise InvalidInputError(f"unknown output format '{suffix}' (use {', '.join(OUTPUTS)})", field="output")
     if out.parent.exists() and not out.parent.is_dir():
         raise InvalidInputError(f"output folder {out.parent} is a file", field="output")
     out.parent.mkdir(parents=True, exist_ok=True)  # `-o out/critter.usda` on a fresh clone makes out/

@@ -11,13 +11,17 @@ def register(sub):
     p.add_argument("input", help="glTF/GLB with a skinned clip, folder of OBJ/PLY frames, USD with time-sampled "
                                  "points, .npy trajectories [N,T,3] (with --mesh) or .npz (vertices [T,V,3], faces)")
     p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd or .glb/.gltf (or .npz)")
-    p.add_argument("--clip", default=None, help="animation clip of a glTF input (default: the first)")
+    p.add_argument("--clip", default=None, help="animation clip of a glTF input (default: the first; a warning names "
+                                                "it and lists the others)")
     p.add_argument("--mesh", default=None, help="mesh giving faces for .npy trajectories")
     p.add_argument("--max-bones", type=int, default=None, help="at most N bones (default: automatic)")
-    p.add_argument("--max-influences", type=int, default=4)
+    from ..rigging.budget import MAX_INFLUENCES
+    p.add_argument("--max-influences", type=int, default=4,
+                   help=f"influences per vertex, 1..{MAX_INFLUENCES} (engines: 4 or 8; default 4)")
     p.add_argument("--iterations", type=int, default=8, help="SSDR iterations")
     p.add_argument("--max-frames", type=int, default=None, help="use at most N evenly spaced frames")
-    p.add_argument("--fps", type=float, default=None)
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of a frames folder / .npy / .npz input (default: the file's own, else 30)")
     p.add_argument("--merge-tol", type=float, default=0.01,
                    help="SP4D bone merging threshold: mean relative displacement / bbox diagonal (default 0.01)")
     p.add_argument("--drop-nan-frames", action="store_true", help="drop frames with NaN vertices instead of failing")
@@ -35,7 +39,17 @@ def run(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.output)
     formats.check_output(out, "rig")
-    seq = load_sequence(args.input, clip=args.clip, mesh=args.mesh, fps=args.fps).subsample(args.max_frames)
+    import sys
+    import warnings
+    from ..errors import MotionWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MotionWarning)
+        seq = load_sequence(args.input, clip=args.clip, mesh=args.mesh, fps=args.fps).subsample(args.max_frames)
+    for w in caught:  # which clip of several was used, dropped frames, ...: one line each
+        if issubclass(w.category, MotionWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     with cli_bar("rig-from-motion") as progress:
         rig = Articulator(device=args.device).rig_from_motion(
             seq, max_bones=args.max_bones, max_influences=args.max_influences, progress=sub(progress, 0.0, 0.95),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import AssetReadError, InvalidInputError
+from ..errors import ArticulateError, AssetReadError, InvalidInputError
 
 #: object kinds a writer can take, by the class name of the object
 KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence", "MeshFrames": "sequence", "Mesh": "mesh"}
@@ -143,11 +143,18 @@ def load_sequence(path, *, clip: str | None = None, mesh=None, fps: float | None
 
 def load_labels(path):
     """A per-vertex or per-face integer label array: a format's label reader (.npy), else whitespace text."""
+    if not Path(path).is_file():
+        raise AssetReadError(path, "no such part-label file")
     f = by_suffix(path)
-    if f is not None and f.read_labels is not None:
-        return f.read_labels(Path(path))
-    import numpy as np
-    return np.loadtxt(path, dtype=np.int64)
+    try:
+        if f is not None and f.read_labels is not None:
+            return f.read_labels(Path(path))
+        import numpy as np
+        return np.loadtxt(path, dtype=np.int64)
+    except ArticulateError:
+        raise
+    except (ValueError, OSError) as e:
+        raise AssetReadError(path, f"not a part-label file (.npy or text of integers): {e}") from None
 
 
 def save(obj, path, **options) -> Path:

@@ -78,6 +78,13 @@ def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequ
         anim = a.rig.animation(clip)
     except KeyError as e:
         raise InvalidInputError(str(e.args[0]), field="clip", source=str(path)) from None
+    if clip is None and len(a.rig.animations) > 1:  # never pick one of several clips silently
+        import warnings
+        from ..errors import MotionWarning
+        others = [x.name for x in a.rig.animations if x.name != anim.name]
+        warnings.warn(MotionWarning(
+            f"{path}: using clip '{anim.name}', the first of {len(a.rig.animations)}; the others: "
+            f"{', '.join(others)} (choose one with --clip NAME / clip=)"), stacklevel=2)
     v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
     return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name,
                         uvs=a.mesh.uvs)

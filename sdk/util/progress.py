@@ -119,7 +119,26 @@ def cli_bar(desc: str, enable: bool | None = None):
     try:
         yield progress
     finally:
+        end_bar(bar)
+
+
+def end_bar(bar) -> None:
+    """Close a CLI tqdm bar and leave the cursor at the start of an empty line, so the error (or result) printed
+    next is not glued to the bar's last line (a nested or unclosed bar would otherwise leave its text there)."""
+    if bar is None:
+        return
+    if bar.disable:  # silenced or already closed (a disabled tqdm has no stream)
         bar.close()
+        return
+    fp = bar.fp
+    bar.close()
+    try:
+        isatty = fp.isatty()
+    except (AttributeError, ValueError):
+        isatty = False
+    # a terminal: carriage return + erase line; a pipe/file: tqdm wrote "\r" + spaces, end that line
+    fp.write("\r\x1b[K" if isatty else "\n")
+    fp.flush()
 
 
 def progress(it: Iterable[T], desc: str = "", total: int | None = None, enable: bool | None = None):

@@ -72,8 +72,12 @@ def _load_checkpoint(path: Path, cfg_name: str | None):
     meta = {}
     if path.suffix == ".safetensors":
         from safetensors import safe_open
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+        except Exception as e:  # safetensors' own error type for a file that is not one
+            from ...errors import AssetReadError
+            raise AssetReadError(path, f"not a .safetensors checkpoint ({e})") from None
     if "sp4d" in meta:
         from .model import SP4DModel
         m = SP4DModel.load(path)

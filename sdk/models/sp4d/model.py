@@ -180,8 +180,17 @@ class SP4DModel(nn.Module):
     def load(cls, path, device="cpu") -> "SP4DModel":
         from safetensors import safe_open
         from safetensors.torch import load_file
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["sp4d"])
+        from ...errors import AssetReadError
+        if not Path(path).is_file():
+            raise AssetReadError(path, "no such SP4D weights file" + (" (it is a folder)" if Path(path).is_dir() else ""))
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = json.loads((f.metadata() or {})["sp4d"])
+        except KeyError:
+            raise AssetReadError(path, "not an SP4D weights file (a .safetensors without 'sp4d' metadata, "
+                                       "written by SP4DModel.save)") from None
+        except Exception as e:  # safetensors raises its own error type for a non-safetensors file
+            raise AssetReadError(path, f"not a .safetensors weights file ({e})") from None
         cfg = SP4DConfig.from_dict(meta["unet"])
         vae_cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["vae"].items()}
         m = ModelMeta(**{**meta, "vae": vae_cfg})
