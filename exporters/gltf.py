@@ -30,6 +30,22 @@ class _Blob:
         return len(self.accessors) - 1
 
 
+def save_gltf(gltf, blob: _Blob, path: Path) -> Path:
+    """Attach ``blob``'s buffer views and accessors to ``gltf`` and write it atomically: binary ``.glb``, or ``.gltf``
+    JSON with the buffer as a data URI."""
+    import pygltflib as G
+    gltf.bufferViews, gltf.accessors = blob.views, blob.accessors
+    gltf.buffers = [G.Buffer(byteLength=len(blob.data))]
+    with atomic_path(path) as tmp:
+        gltf.set_binary_blob(bytes(blob.data))
+        if path.suffix.lower() == ".glb":
+            gltf.save_binary(str(tmp))
+        else:
+            gltf.convert_buffers(G.BufferFormat.DATAURI)
+            gltf.save_json(str(tmp))
+    return path
+
+
 def write_rig_gltf(rig: Rig, path, *, animations: bool = True) -> Path:
     """Write ``rig`` to ``path`` (.glb binary or .gltf with embedded buffer) atomically."""
     import pygltflib as G
@@ -83,13 +99,4 @@ def write_rig_gltf(rig: Rig, path, *, animations: bool = True) -> Path:
                     samplers.append(G.AnimationSampler(input=times, output=out, interpolation="LINEAR"))
                     channels.append(G.AnimationChannel(sampler=len(samplers) - 1, target=G.AnimationChannelTarget(node=j, path=key)))
             gltf.animations.append(G.Animation(name=anim.name, samplers=samplers, channels=channels))
-    gltf.bufferViews, gltf.accessors = b.views, b.accessors
-    gltf.buffers = [G.Buffer(byteLength=len(b.data))]
-    with atomic_path(path) as tmp:
-        gltf.set_binary_blob(bytes(b.data))
-        if path.suffix.lower() == ".glb":
-            gltf.save_binary(str(tmp))
-        else:
-            gltf.convert_buffers(G.BufferFormat.DATAURI)
-            gltf.save_json(str(tmp))
-    return path
+    return save_gltf(gltf, b, path)

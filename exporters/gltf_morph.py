@@ -13,9 +13,8 @@ import numpy as np
 
 from sdk.core import MeshFrames, MeshSequence
 from sdk.errors import InvalidInputError
-from sdk.util.atomic import atomic_path
 
-from .gltf import _Blob
+from .gltf import _Blob, save_gltf
 
 
 def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | None = None) -> Path:
@@ -56,14 +55,5 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     gltf = G.GLTF2(asset=G.Asset(version="2.0", generator="articulate-sdk mesh cache"), scene=0,
                    scenes=[G.Scene(nodes=[0])], nodes=[G.Node(name=name or seq.name, mesh=0)], meshes=[mesh],
                    animations=[anim] if T > 1 else [])
-    gltf.bufferViews, gltf.accessors = b.views, b.accessors
-    gltf.buffers = [G.Buffer(byteLength=len(b.data))]
-    with atomic_path(path) as tmp:
-        gltf.set_binary_blob(bytes(b.data))
-        if path.suffix.lower() == ".glb":
-            gltf.save_binary(str(tmp))
-        else:
-            gltf.convert_buffers(G.BufferFormat.DATAURI)
-            gltf.save_json(str(tmp))
-    return path
+    return save_gltf(gltf, b, path)
 
