@@ -41,9 +41,7 @@ def _load_rig(path):
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from ..config import settings
+    from ..util.progress import cli_bar, sub
     from ..pipelines.animate import animate
     from ..motion.output import check_output, write_gif, write_motion
     from ..util.atomic import atomic_write_text
@@ -66,33 +64,26 @@ def run(args) -> int:
             method = "sds"
         else:
             method = "procedural"
-    bar = tqdm(total=100, desc="animate", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(90 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rig2, anim, rep, kin, params = animate(rig, args.prompt, seconds=args.seconds, fps=args.fps, method=method,
-                                               physics=not args.no_physics,
-                                               physics_iterations=args.physics_iterations, progress=progress,
-                                               guidance=guidance)
-    for w in caught:
-        if "no motion word" in str(w.message) or "physics" in str(w.message):
-            print(f"warning: {w.message}", file=sys.stderr)
-    progress(0.92, "export")
-    path, problems = write_motion(rig2, anim, out)
-    if problems:
-        from ..errors import InvalidInputError
-        raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
-    preview = None
-    if not args.no_preview:
-        progress(0.95, "preview")
-        preview = write_gif(kin, params, args.preview or out.with_suffix(".gif"), fps=anim.fps)
-    bar.close()
+    with cli_bar("animate") as top:
+        progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rig2, anim, rep, kin, params = animate(rig, args.prompt, seconds=args.seconds, fps=args.fps, method=method,
+                                                   physics=not args.no_physics,
+                                                   physics_iterations=args.physics_iterations, progress=progress,
+                                                   guidance=guidance)
+        for w in caught:
+            if "no motion word" in str(w.message) or "physics" in str(w.message):
+                print(f"warning: {w.message}", file=sys.stderr)
+        progress(0.92, "export")
+        path, problems = write_motion(rig2, anim, out)
+        if problems:
+            from ..errors import InvalidInputError
+            raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
+        preview = None
+        if not args.no_preview:
+            progress(0.95, "preview")
+            preview = write_gif(kin, params, args.preview or out.with_suffix(".gif"), fps=anim.fps)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
     atomic_write_text(report_path, json.dumps(rep.__dict__, indent=1, default=str))
     phys = ""

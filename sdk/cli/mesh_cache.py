@@ -8,7 +8,6 @@ frame, UVs carried along) and written as a time-sampled cache.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -75,9 +74,7 @@ def write_preview(frames, path, size: int = 192, max_frames: int = 16) -> Path:
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from ..config import settings
+    from ..util.progress import cli_bar, sub
     from ..errors import InvalidInputError
     from ..io.sequence import load_mesh_frames
     t0 = time.perf_counter()
@@ -87,50 +84,43 @@ def run(args) -> int:
         raise InvalidInputError(f"unknown output format '{out.suffix}' (use {', '.join(_OUT)})", field="output")
     frames = _subsample(load_mesh_frames(args.input, clip=args.clip, fps=args.fps), args.max_frames)
     frames.validate(min_frames=2)
-    bar = tqdm(total=100, desc="mesh-cache", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(90 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    report = None
-    if args.register:
-        from ..registration import RegistrationConfig, register_frames
-        cfg = RegistrationConfig(mode=args.mode)
-        if args.iterations:
-            cfg.iterations = args.iterations
-        if args.device:
-            cfg.device = args.device
-        seq, report = register_frames(frames, cfg, progress=progress)
-    elif frames.fixed_topology:
-        seq = frames.to_sequence()
-    elif ext in (".usdc", ".usda", ".usd"):
-        seq = frames  # value clips
-    else:
-        bad = next(i for i, m in enumerate(frames.frames)
-                   if m.n_vertices != frames.frames[0].n_vertices or m.n_faces != frames.frames[0].n_faces
-                   or not (m.faces == frames.frames[0].faces).all())
-        raise InvalidInputError(f"topology changes at frame {bad}: {ext} needs one topology; pass --register or "
-                                f"write .usdc (value clips)", field=f"frame {bad}", source=str(args.input))
-    progress(0.95, "export")
-    if ext in (".usdc", ".usda", ".usd"):
-        from exporters.usd_cache import write_mesh_cache_usd
-        write_mesh_cache_usd(seq, out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit,
-                             normals=args.normals, velocities=args.velocities, separate_layer=not args.single_file)
-    elif ext == ".abc":
-        from exporters.alembic import write_mesh_cache_alembic
-        write_mesh_cache_alembic(seq, out)
-    else:
-        from exporters.gltf_morph import write_mesh_cache_gltf
-        write_mesh_cache_gltf(seq, out)
-    preview = None
-    if not args.no_preview:
-        from ..core import Mesh, MeshFrames
-        pf = seq if isinstance(seq, MeshFrames) else MeshFrames([Mesh(v, seq.faces) for v in seq.vertices], seq.fps)
-        preview = write_preview(pf, args.preview or out.with_suffix(".gif"))
-    bar.close()
+    with cli_bar("mesh-cache") as top:
+        progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
+        report = None
+        if args.register:
+            from ..registration import RegistrationConfig, register_frames
+            cfg = RegistrationConfig(mode=args.mode)
+            if args.iterations:
+                cfg.iterations = args.iterations
+            if args.device:
+                cfg.device = args.device
+            seq, report = register_frames(frames, cfg, progress=progress)
+        elif frames.fixed_topology:
+            seq = frames.to_sequence()
+        elif ext in (".usdc", ".usda", ".usd"):
+            seq = frames  # value clips
+        else:
+            bad = next(i for i, m in enumerate(frames.frames)
+                       if m.n_vertices != frames.frames[0].n_vertices or m.n_faces != frames.frames[0].n_faces
+                       or not (m.faces == frames.frames[0].faces).all())
+            raise InvalidInputError(f"topology changes at frame {bad}: {ext} needs one topology; pass --register or "
+                                    f"write .usdc (value clips)", field=f"frame {bad}", source=str(args.input))
+        progress(0.95, "export")
+        if ext in (".usdc", ".usda", ".usd"):
+            from exporters.usd_cache import write_mesh_cache_usd
+            write_mesh_cache_usd(seq, out, up_axis=args.up_axis, meters_per_unit=args.meters_per_unit,
+                                 normals=args.normals, velocities=args.velocities, separate_layer=not args.single_file)
+        elif ext == ".abc":
+            from exporters.alembic import write_mesh_cache_alembic
+            write_mesh_cache_alembic(seq, out)
+        else:
+            from exporters.gltf_morph import write_mesh_cache_gltf
+            write_mesh_cache_gltf(seq, out)
+        preview = None
+        if not args.no_preview:
+            from ..core import Mesh, MeshFrames
+            pf = seq if isinstance(seq, MeshFrames) else MeshFrames([Mesh(v, seq.faces) for v in seq.vertices], seq.fps)
+            preview = write_preview(pf, args.preview or out.with_suffix(".gif"))
     if report is not None:
         from ..util.atomic import atomic_write_text
         rp = Path(args.report) if args.report else out.with_suffix(".json")

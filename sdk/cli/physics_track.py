@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -41,9 +40,7 @@ def format_table(rep) -> str:
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from ..config import settings
+    from ..util.progress import cli_bar, sub
     from ..errors import InvalidInputError
     from ..io import load_asset
     from ..motion.output import check_output, write_gif, write_motion
@@ -65,28 +62,21 @@ def run(args) -> int:
         cfg.ke = args.ke
     if args.kd is not None:
         cfg.kd = args.kd
-    bar = tqdm(total=100, desc="physics-track", disable=not settings.progress, leave=False, file=sys.stderr,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
-
-    def progress(frac: float, msg: str):
-        bar.n = int(90 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    rig2, anim, rep = physics_track(asset.rig, args.clip, cfg=cfg, tcfg=TrackingConfig(iterations=args.iterations),
-                                    max_frames=args.max_frames, rebuild_root=args.root, progress=progress)
-    progress(0.92, "export")
-    path, problems = write_motion(rig2, anim, out)
-    if problems:
-        raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
-    preview = None
-    if not args.no_preview:
-        progress(0.95, "preview")
-        from ..motion.kinematics import KinematicRig
-        kin = KinematicRig(rig2)
-        preview = write_gif(kin, kin.params_from_animation(anim), args.preview or out.with_suffix(".gif"),
-                            fps=anim.fps)
-    bar.close()
+    with cli_bar("physics-track") as top:
+        progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
+        rig2, anim, rep = physics_track(asset.rig, args.clip, cfg=cfg, tcfg=TrackingConfig(iterations=args.iterations),
+                                        max_frames=args.max_frames, rebuild_root=args.root, progress=progress)
+        progress(0.92, "export")
+        path, problems = write_motion(rig2, anim, out)
+        if problems:
+            raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
+        preview = None
+        if not args.no_preview:
+            progress(0.95, "preview")
+            from ..motion.kinematics import KinematicRig
+            kin = KinematicRig(rig2)
+            preview = write_gif(kin, kin.params_from_animation(anim), args.preview or out.with_suffix(".gif"),
+                                fps=anim.fps)
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
     atomic_write_text(report_path, json.dumps(rep.as_dict(), indent=1))
     print(format_table(rep))

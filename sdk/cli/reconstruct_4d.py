@@ -12,7 +12,6 @@ skinned rig through ``rig_from_motion``.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 
@@ -34,9 +33,7 @@ def register(sub):
 def run(args) -> int:
     import numpy as np
     import torch
-    from tqdm.auto import tqdm
-
-    from ..config import settings
+    from ..util.progress import cli_bar, sub
     from ..errors import InvalidInputError
     from ..gs4d.export import to_gaussian_sequence, to_mesh_sequence
     from ..gs4d.fit import Fit4DConfig, canonical_from_mesh, fit_4dgs, render_model, video_cameras
@@ -66,53 +63,47 @@ def run(args) -> int:
     can = canonical_from_mesh(v0, faces, args.gaussians, **kw)
     cfg = Fit4DConfig(iterations=args.iterations, refine_iterations=args.iterations // 4,
                       progressive_iterations=(3 * args.iterations) // 4, batch=args.batch, time_basis=args.time_basis)
-    bar = tqdm(total=100, desc="reconstruct-4d", disable=not settings.progress, leave=False, file=sys.stderr)
-
-    def progress(frac, msg):
-        bar.n = int(90 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    res = fit_4dgs(video, can, cfg, device=device, progress=progress, canonical_vertices=len(v0))
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save({"state_dict": res.model.state_dict(), "summary": res.summary(), "n_vertices": len(v0)}, tmp)
-    seq = to_mesh_sequence(res.model, len(v0), faces, video.times, fps=video.fps, name=video.name)
-    with atomic_path(out / "mesh_sequence.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, vertices=seq.vertices, faces=seq.faces, times=video.times, fps=video.fps)
-    report = res.summary()
-    if not args.no_splats:
-        from exporters.splat_ply import write_splat_ply_sequence
-        gs = to_gaussian_sequence(res.model, video.times, fps=video.fps, name=video.name)
-        write_splat_ply_sequence(gs, out / "splats")
-        try:
-            from exporters.usd_splat import write_splats_usd
-            write_splats_usd(gs, out / "splats.usda")
-            report["splats_usd"] = "splats.usda"
-        except ImportError as e:  # no usd-core, or one without the ParticleField schema
-            report["splats_usd"] = f"skipped: {e}"
-    try:  # USD points cache (exporters.usd_cache, from the mesh-cache work), when present
-        from exporters.usd_cache import write_mesh_cache_usd
-        write_mesh_cache_usd(seq, out / "mesh_cache.usdc")
-        report["mesh_cache"] = "mesh_cache.usdc"
-    except ImportError as e:
-        report["mesh_cache"] = f"skipped: {e}"
-    if args.rig:
-        from ..motionrig.pipeline import rig_from_motion
-        rig, rep = rig_from_motion(seq, device=None if device == "cpu" else device)
-        rig.export(args.rig)
-        report["rig"] = {k: v for k, v in rep.items() if k in ("bones", "rmse", "rmse_rel", "seconds")}
-    with torch.no_grad():
-        cams = video_cameras(video, device)
-        r = render_model(res.model, cams, [float(video.times[-1])] * video.n_views, video.background)
-    from PIL import Image
-    strip = np.concatenate([np.concatenate(list(video.frames[:, -1]), 1),
-                            np.concatenate(list(r.rgb.clamp(0, 1).cpu().numpy()), 1)], 0)
-    Image.fromarray((strip * 255).astype(np.uint8)).save(out / "preview.png")
-    atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
-    bar.close()
+    with cli_bar("reconstruct-4d") as top:
+        progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
+        res = fit_4dgs(video, can, cfg, device=device, progress=progress, canonical_vertices=len(v0))
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "model.pt") as tmp:
+            torch.save({"state_dict": res.model.state_dict(), "summary": res.summary(), "n_vertices": len(v0)}, tmp)
+        seq = to_mesh_sequence(res.model, len(v0), faces, video.times, fps=video.fps, name=video.name)
+        with atomic_path(out / "mesh_sequence.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, vertices=seq.vertices, faces=seq.faces, times=video.times, fps=video.fps)
+        report = res.summary()
+        if not args.no_splats:
+            from exporters.splat_ply import write_splat_ply_sequence
+            gs = to_gaussian_sequence(res.model, video.times, fps=video.fps, name=video.name)
+            write_splat_ply_sequence(gs, out / "splats")
+            try:
+                from exporters.usd_splat import write_splats_usd
+                write_splats_usd(gs, out / "splats.usda")
+                report["splats_usd"] = "splats.usda"
+            except ImportError as e:  # no usd-core, or one without the ParticleField schema
+                report["splats_usd"] = f"skipped: {e}"
+        try:  # USD points cache (exporters.usd_cache, from the mesh-cache work), when present
+            from exporters.usd_cache import write_mesh_cache_usd
+            write_mesh_cache_usd(seq, out / "mesh_cache.usdc")
+            report["mesh_cache"] = "mesh_cache.usdc"
+        except ImportError as e:
+            report["mesh_cache"] = f"skipped: {e}"
+        if args.rig:
+            from ..motionrig.pipeline import rig_from_motion
+            rig, rep = rig_from_motion(seq, device=None if device == "cpu" else device)
+            rig.export(args.rig)
+            report["rig"] = {k: v for k, v in rep.items() if k in ("bones", "rmse", "rmse_rel", "seconds")}
+        with torch.no_grad():
+            cams = video_cameras(video, device)
+            r = render_model(res.model, cams, [float(video.times[-1])] * video.n_views, video.background)
+        from PIL import Image
+        strip = np.concatenate([np.concatenate(list(video.frames[:, -1]), 1),
+                                np.concatenate(list(r.rgb.clamp(0, 1).cpu().numpy()), 1)], 0)
+        Image.fromarray((strip * 255).astype(np.uint8)).save(out / "preview.png")
+        atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
     print(f"fitted {res.model.n} Gaussians to {video.n_views} views x {video.n_frames} frames in {res.seconds:.1f} s "
           f"on {device}; wrote {out}")
     return 0

@@ -1,7 +1,6 @@
 """``articulate render-views ASSET --clip NAME -o DIR``: multi-view videos of an animated asset (+ cameras JSON)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
@@ -25,34 +24,27 @@ def register(sub):
 
 def run(args) -> int:
     import numpy as np
-    from tqdm.auto import tqdm
 
     from exporters.multiview import write_multiview
 
-    from ..config import settings
     from ..errors import InvalidInputError
     from ..io.gltf import load_gltf
     from ..render.views import render_asset_views
+    from ..util.progress import cli_bar, sub
     if args.frames < 2:
         raise InvalidInputError(f"--frames must be >= 2 (got {args.frames})", field="--frames")
     if args.size < 8:
         raise InvalidInputError(f"--size must be >= 8 (got {args.size})", field="--size")
     asset = load_gltf(args.asset)
-    bar = tqdm(total=100, desc="render-views", disable=not settings.progress, leave=False, file=sys.stderr)
-
-    def progress(frac, msg):
-        bar.n = int(90 * frac)
-        bar.set_postfix_str(msg)
-        bar.refresh()
-
-    video, gt = render_asset_views(asset, args.clip, protocol=args.protocol, n_frames=args.frames, size=args.size,
-                                   in_between=args.in_between, lit=args.lit, supersample=args.supersample,
-                                   extent=args.extent, device=args.device, progress=progress)
-    out = write_multiview(video, args.output, None if args.no_gt else gt)
-    from PIL import Image  # preview: first frame of every view side by side
-    strip = np.concatenate(list(video.frames[:, 0]), 1)
-    Image.fromarray((np.clip(strip, 0, 1) * 255).astype(np.uint8)).save(Path(out) / "preview.png")
-    bar.close()
+    with cli_bar("render-views") as top:
+        progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
+        video, gt = render_asset_views(asset, args.clip, protocol=args.protocol, n_frames=args.frames, size=args.size,
+                                       in_between=args.in_between, lit=args.lit, supersample=args.supersample,
+                                       extent=args.extent, device=args.device, progress=progress)
+        out = write_multiview(video, args.output, None if args.no_gt else gt)
+        from PIL import Image  # preview: first frame of every view side by side
+        strip = np.concatenate(list(video.frames[:, 0]), 1)
+        Image.fromarray((np.clip(strip, 0, 1) * 255).astype(np.uint8)).save(Path(out) / "preview.png")
     print(f"wrote {video.n_views} views x {video.n_frames} frames ({video.width}x{video.height}) of "
           f"'{video.meta['clip']}' to {out}")
     return 0
