@@ -10,7 +10,7 @@ def render_autorig_preview(rig, path, size: int = 384) -> Path:
     """Two views (front, side) of the skinned mesh, bones drawn as lines, joints labelled with their names."""
     import torch
     from PIL import Image, ImageDraw
-    from ..preview import palette
+    from ..render.preview import draw_skeleton, palette
     from ..render import orbit_cameras, project, render_mesh
     from ..util.atomic import atomic_path
     v, f = rig.mesh.vertices, rig.mesh.faces
@@ -26,15 +26,9 @@ def render_autorig_preview(rig, path, size: int = 384) -> Path:
     canvas = Image.new("RGB", (2 * size, size + 18), "white")
     for i in range(2):
         im = Image.fromarray((img[i] * 255).astype(np.uint8))
-        d = ImageDraw.Draw(im)
-        for j, p in enumerate(rig.skeleton.parents):
-            if p >= 0:
-                d.line([tuple(uv[i, p]), tuple(uv[i, j])], fill=(20, 20, 20), width=2)
-        for j in range(J):
-            x, y = uv[i, j]
-            d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=tuple(int(255 * k) for k in col[j]), outline=(0, 0, 0))
-            if i == 0 or "_r" not in rig.skeleton.names[j][-2:]:
-                d.text((x + 4, y - 5), rig.skeleton.names[j], fill=(0, 0, 90))
+        # the side view labels only one side (the right side's names would overprint the left's)
+        labels = [n if i == 0 or "_r" not in n[-2:] else None for n in rig.skeleton.names]
+        draw_skeleton(ImageDraw.Draw(im), uv[i], rig.skeleton.parents, col, labels)
         canvas.paste(im, (i * size, 18))
     d = ImageDraw.Draw(canvas)
     m = rig.metadata

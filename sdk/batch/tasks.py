@@ -253,7 +253,7 @@ def run_rig(asset_path: Path, out_dir: Path, options: dict) -> dict:
         _write_rig(rig, out_dir / outputs["rig"], options)
     findings = validate_outputs(out_dir, outputs, options=options)
     if options["preview"]:
-        from ..preview import render_rig_preview
+        from ..render.preview import render_rig_preview
         with stage("preview"):
             render_rig_preview(rig, out_dir / "preview.png", size=int(options["preview_size"]))
         outputs["preview"] = "preview.png"
@@ -277,7 +277,7 @@ def run_rig_from_motion(asset_path: Path, out_dir: Path, options: dict) -> dict:
                                                             default=float))
     findings = validate_outputs(out_dir, outputs, options=options)
     if options["preview"]:
-        from ..preview import render_rig_preview
+        from ..render.preview import render_rig_preview
         with stage("preview"):
             render_rig_preview(rig, out_dir / "preview.png", size=int(options["preview_size"]))
         outputs["preview"] = "preview.png"

@@ -25,7 +25,7 @@ class SkinnedGaussians:
     @staticmethod
     def from_rig(kin: KinematicRig, n: int = 3000, seed: int = 0, dtype=torch.float32) -> "SkinnedGaussians":
         rig = kin.rig
-        from ..preview import palette
+        from ..render.preview import palette
         top = rig.skin.indices[np.arange(rig.skin.n_vertices), rig.skin.weights.argmax(1)]
         face_top = top[rig.mesh.faces[:, 0]]
         pal = palette(rig.skeleton.n_joints)

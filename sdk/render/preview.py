@@ -39,6 +39,19 @@ def _views(vertices: np.ndarray, size: int):
     return cams
 
 
+def draw_skeleton(draw, uv: np.ndarray, parents, colors: np.ndarray, labels=None) -> None:
+    """Bones as dark lines and joints as dots on a PIL ``ImageDraw``: ``uv`` [J, 2] pixel positions, ``colors``
+    [J, 3] in 0..1, optional ``labels`` [J] (a None or empty label draws no text)."""
+    for j, p in enumerate(parents):
+        if p >= 0:
+            draw.line([tuple(uv[p]), tuple(uv[j])], fill=(20, 20, 20), width=2)
+    for j in range(len(parents)):
+        x, y = uv[j]
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=tuple(int(255 * c) for c in colors[j]), outline=(0, 0, 0))
+        if labels is not None and labels[j]:
+            draw.text((x + 4, y - 5), labels[j], fill=(0, 0, 90))
+
+
 def render_rig_preview(rig: Rig, path, size: int = 256) -> Path:
     """Write a 2x3 PNG: top row parts (or dominant joint), bottom row blended weights + skeleton."""
     import torch
@@ -66,13 +79,7 @@ def render_rig_preview(rig: Rig, path, size: int = 256) -> Path:
     for i in range(3):
         canvas.paste(Image.fromarray((top[i] * 255).astype(np.uint8)), (i * size, 0))
         im = Image.fromarray((bot[i] * 255).astype(np.uint8))
-        d = ImageDraw.Draw(im)
-        for j, p in enumerate(rig.skeleton.parents):
-            if p >= 0:
-                d.line([tuple(uv[i, p]), tuple(uv[i, j])], fill=(20, 20, 20), width=2)
-        for j in range(J):
-            x, y = uv[i, j]
-            d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=tuple(int(255 * c) for c in jcol[j]), outline=(0, 0, 0))
+        draw_skeleton(ImageDraw.Draw(im), uv[i], rig.skeleton.parents, jcol)
         canvas.paste(im, (i * size, size))
     d = ImageDraw.Draw(canvas)
     d.text((6, 4), "parts", fill=(0, 0, 0))
