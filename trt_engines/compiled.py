@@ -26,6 +26,7 @@ import torch
 from sdk.errors import InvalidInputError
 
 from .onnx_export import bind_inputs, cast_inputs, forward_arg_names
+from .optimize import OptimizeConfig, optimize_, sdpa_context
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,16 @@ class CompiledModule:
     clone_outputs:  copy outputs out of the graphs' shared pool (needed when keeping outputs across calls)
     regional:       compile only submodules of these types (repeated blocks), in place, instead of the whole
                     forward; the CUDA graph still covers the whole forward
+    optimize:       :class:`~trt_engines.optimize.OptimizeConfig` rewrites (channels-last convolutions, fused
+                    q/k/v projections, SDPA kernel order, fp8 linears) applied to the owned module before
+                    compiling; ``self.optimized`` reports what changed
     """
 
     def __init__(self, module: torch.nn.Module, *, precision: str | None = "fp16", compile: bool = True,
                  cuda_graphs: bool | None = None, buckets: Sequence[Mapping[str, Sequence[int]]] = (),
                  mode: str = "default", capture_unseen: bool = True,
                  clone_outputs: bool = True, fullgraph: bool = False,
-                 regional: Sequence[type] | None = None):
+                 regional: Sequence[type] | None = None, optimize: OptimizeConfig | None = None):
         if precision not in PRECISIONS:
             raise InvalidInputError(f"precision must be one of fp32/fp16/bf16, got {precision!r}",
                                     field="precision")
@@ -129,6 +133,11 @@ class CompiledModule:
         self.module = module.eval()
         if self.dtype is not None:
             self.module.to(self.dtype)
+        self.optimize = optimize
+        self.optimized = optimize_(self.module, optimize) if optimize is not None else None
+        self._sdpa = optimize.sdpa_backends if optimize is not None else None
+        self._needs_calibration = bool(optimize is not None and optimize.fp8_linear
+                                       and optimize.fp8_scaling == "static" and self.optimized.fp8_linears)
         self.names = forward_arg_names(self.module)
         p = next(iter(self.module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
@@ -191,6 +200,24 @@ class CompiledModule:
         return cast_inputs(bound, self.dtype), caller_dtype
 
     def __call__(self, *args, **kwargs):
+        with sdpa_context(self._sdpa):  # in force while inductor traces (the kernel is chosen then)
+            return self._call(*args, **kwargs)
+
+    def calibrate(self, *args, **kwargs) -> int:
+        """Static fp8 scales (``OptimizeConfig(fp8_linear=True, fp8_scaling="static")``): run the network eagerly
+        on these inputs recording activation ranges; call once per calibration batch (ranges accumulate) before
+        the first real call, else the first call's inputs calibrate. Returns the number of layers calibrated."""
+        from .fp8 import calibrate_fp8
+        inputs, _ = self._prepare(args, kwargs)
+        with sdpa_context(self._sdpa), uncompiled(self.module), torch.no_grad():
+            n = calibrate_fp8(self.module, lambda: self.module(**inputs))
+        self._needs_calibration = False
+        return n
+
+    def _call(self, *args, **kwargs):
+        if self._needs_calibration:
+            log.warning("static fp8 scales not calibrated: calibrating on the first call's inputs")
+            self.calibrate(*args, **kwargs)
         inputs, caller_dtype = self._prepare(args, kwargs)
         out = None
         if self.cuda_graphs:
