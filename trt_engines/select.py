@@ -26,6 +26,7 @@ from sdk.errors import ArticulateError, InvalidInputError, MissingDependencyErro
 
 from .cache import EngineCache, EngineKey, gpu_sm, weights_hash
 from .compiled import CompiledModule
+from .optimize import OptimizeConfig
 from .onnx_export import DEFAULT_OPSET, ONNX_FILE, ShapeProfile, export_onnx
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def onnx_entry(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, m
 def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, model: str,
                    backend: str, precision: str | None = None, profiles: Sequence[ShapeProfile] = (),
                    cache: EngineCache | None = None, warmup: bool = False,
-                   stage: Callable[[str], None] | None = None, regional: Sequence[type] = ()):
+                   stage: Callable[[str], None] | None = None, regional: Sequence[type] = (),
+                   optimize: OptimizeConfig | None = None):
     """Build (or load from cache) ``module`` for ``backend``; returns a callable with the module's signature.
 
     inputs:   example inputs by forward parameter name (define the default static bucket)
@@ -90,6 +92,9 @@ def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
     warmup:   run once after building (compiles inductor kernels, captures the CUDA graph)
     stage:    progress callback, called with a short description of each step
     regional: torch_compile only: compile these repeated block types instead of the whole forward
+    optimize: torch_compile only: :class:`~trt_engines.optimize.OptimizeConfig` rewrites (channels-last, fused
+              q/k/v, SDPA kernel order, fp8 linears; static fp8 scales calibrate on the first call's inputs
+              unless the caller runs ``.calibrate(...)`` on the returned module first)
     Raises :class:`BackendUnavailableError` / :class:`MissingDependencyError` when the backend cannot run here.
     """
     device = _module_device(module)
@@ -107,7 +112,8 @@ def compile_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache.root / "inductor"))
         buckets = [{k: v[1] for k, v in p.shapes.items()} for p in profiles if p.is_static]
         stage(f"torch.compile ({precision}, CUDA graphs: {device.type == 'cuda'})")
-        cm = CompiledModule(module, precision=precision, buckets=buckets, regional=regional or None)
+        cm = CompiledModule(module, precision=precision, buckets=buckets, regional=regional or None,
+                            optimize=optimize)
         if warmup:
             stage("compiling and capturing")
             cm(**inputs)
@@ -187,7 +193,7 @@ class _EagerOnError:
 def select_backend(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], *, model: str,
                    backend: str | None = None, precision: str | None = None,
                    profiles: Sequence[ShapeProfile] = (), cache: EngineCache | None = None, warmup: bool = False,
-                   regional: Sequence[type] = ()):
+                   regional: Sequence[type] = (), optimize: OptimizeConfig | None = None):
     """The network as configured (``backend`` default ``settings.backend``), or eager with a warning.
 
     Returns a callable with the module's call signature. ``model`` names the network in cache keys.
@@ -202,7 +208,8 @@ def select_backend(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], 
         return compile_module(module, inputs, model=model, backend="eager", precision=eager_precision)
     try:
         compiled = compile_module(module, inputs, model=model, backend=backend, precision=precision,
-                                  profiles=profiles, cache=cache, warmup=warmup, regional=regional)
+                                  profiles=profiles, cache=cache, warmup=warmup, regional=regional,
+                                  optimize=optimize)
     except (MissingDependencyError, BackendUnavailableError, ImportError) as e:
         warnings.warn(f"backend {backend!r} unavailable ({e}); falling back to eager", BackendFallbackWarning,
                       stacklevel=2)
