@@ -14,19 +14,28 @@ Full size (default): ``SP4DConfig.full()`` — two SV4D 2.0 branches + BiDiFuse,
   GPU's dense fp16/bf16 tensor-core peak (datasheet) and against a measured 8192^3 fp16 matmul,
 * the relative L2 difference of each mode's output to eager fp16 on the same inputs (correctness check).
 
-Modes: eager fp32, eager fp16, eager bf16, eager fp16 + CUDA graphs, eager fp16 with attention forced to
-cuDNN's fused kernel (PyTorch picks flash attention by default), compiled fp16 (inductor, regional: each
-repeated block compiled, see trt_engines.compiled), compiled fp16 + CUDA graphs (one graph per batch).
+Modes (``--modes``, comma list): ``eager_{fp32,fp16,bf16}``, ``eager_fp16_graphs`` (eager + CUDA graphs),
+``eager_fp16_cudnnattn`` (cuDNN attention first), ``compiled_fp16[_graphs]`` (inductor, regional: each repeated
+block compiled, see trt_engines.compiled), ``compiled_fp16_opt[_graphs]`` (plus trt_engines.optimize rewrites:
+channels-last convolutions, fused q/k/v, the SDPA kernel order of ``--sdpa``) and ``compiled_fp8_opt[_graphs]``
+(plus e4m3 transformer linears, ``--fp8-scaling`` static (calibrated on another input draw) or dynamic).
+``--micro`` first times the SDPA kernels, fp16 vs e4m3 GEMMs and conv layouts at the network's own shapes
+(bench/micro_unet.py) and ``--sdpa auto`` takes the order that minimises their summed time. Modes in
+``--profile`` get one more forward (without the graph) under torch.profiler: GPU kernel time per op class
+(attention / conv / linear / other) and the TFLOP/s of each class.
 
-GPU run (what docs/compile.md reports; diffusers carried as a wheel in .whl/, see there)::
+GPU runs (what docs/compile.md reports; diffusers carried as a wheel in .whl/, see there)::
 
-    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --budget-s 380 --out $OUT
+    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --micro --batches 2 --out $OUT
+    PYTHONUNBUFFERED=1 python3 bench/bench_unet_compile.py --batches 2 \
+        --modes eager_fp16,compiled_fp16_opt_graphs,compiled_fp8_opt_graphs \
+        --sdpa CUDNN_ATTENTION,EFFICIENT_ATTENTION,FLASH_ATTENTION,MATH --out $OUT
 
-Re-print a saved table: ``python bench/bench_unet_compile.py --from-json bench_unet_compile.json``.
+Re-print a saved table: ``python bench/bench_unet_compile.py --from-json bench/results/unet_compile_h200_run2.json``.
 
 CPU smoke test of the script itself (tiny config)::
 
-    python bench/bench_unet_compile.py --tiny --device cpu --iters 2
+    python bench/bench_unet_compile.py --tiny --device cpu --iters 2 --modes eager_fp16,eager_fp16_opt,eager_fp8_opt
 
 ``--budget-s`` stops starting new measurements once exceeded; the table marks what was skipped.
 """
