@@ -15,9 +15,11 @@ parts of a skeleton edge**, across that edge's boundary loop:
    ratio). Measuring from the cut curve rather than from its endpoint vertices keeps a coarse mesh's first vertex
    ring hard when the band is narrower than half an edge (the endpoints of every cut edge are always free in
    :func:`.harmonic.free_band`).
-3. per loop region R: ``Laplace(w_p) = 0`` on R (cotangent stiffness, natural boundary towards other regions and
-   other parts), ``w_p = 1`` on the fixed vertices of p next to R, ``w_p = 0`` on those of q; ``w_q = 1 - w_p``.
-   All regions are solved in one block-diagonal sparse system.
+3. per loop region R: ``Laplace(h) = 0`` on R (cotangent stiffness, natural boundary towards other regions and
+   other parts), ``h = 1`` on the fixed vertices of p next to R, ``h = 0`` on those of q. A vertex of p gets
+   ``peak * (1 - h)`` on q and the rest on p (a vertex of q the mirror image): ``peak = 1`` is the two-label
+   harmonic solution, smaller values lower the neighbour's share at the cut. All regions are solved in one
+   block-diagonal sparse system.
 4. every other vertex keeps its part's indicator.
 
 So weights are non-negative (maximum principle, negative cotangents floored as in ``harmonic``), sum to one
@@ -36,9 +38,14 @@ from ..errors import InvalidInputError
 from ..util.progress import ProgressFn, report
 
 # Default half-width of a joint's blend band, in boundary-loop radii measured from the cut curve. Ours, not a
-# paper's: tuned on Fox, Quaternius_Wolf and CesiumMan (mean deformation error; docs/rigging.md, "Skeleton-pair
-# weights") and reported on the other 8 assets.
-DEFAULT_PAIR_BLEND = 0.5
+# paper's: tuned on Fox, Quaternius_Wolf and CesiumMan (grid blend 0.25..3 x peak 0.3..1; rule: the lowest mean
+# deformation error among the settings with no tuning asset worse than the hard indicator; docs/rigging.md,
+# "Skeleton-pair weights") and reported on the other 8 assets.
+DEFAULT_PAIR_BLEND = 0.25
+# Scale of the skeleton neighbour's weight (1: the two-label harmonic solution, 0.5 at the cut; 0: hard). Ours, tuned
+# with DEFAULT_PAIR_BLEND: the true skins of the tuning assets give the neighbour ~0.3-0.38 at the cut (several
+# bones share a vertex there) and a long tail (docs/rigging.md).
+DEFAULT_PEAK = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,11 @@ class PairwiseConfig:
     blend: float = DEFAULT_PAIR_BLEND  # band half-width per joint, in boundary-loop radii from the cut curve
     clamp_negative: bool = True  # floor negative cotangent edge weights (maximum principle), as in harmonic
     core_ratio: float = 0.5  # a part wholly inside its bands keeps the vertices deeper than this x its deepest fixed
+    peak: float = DEFAULT_PEAK  # the neighbour's weight is scaled by this (1: 0.5 at the cut; ours, tuned like blend)
 
     def __post_init__(self):
+        if not (isinstance(self.peak, (int, float)) and 0 <= self.peak <= 1):
+            raise InvalidInputError(f"peak must be in [0, 1], got {self.peak!r}", field="peak")
         for name in ("blend", "core_ratio"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
@@ -207,8 +217,11 @@ def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
     fv = free[solvable]
     xs = x[solvable]
     reg = region[fv]
+    own_is_p = lab[fv] == lp_p[reg]
+    other = np.where(own_is_p, 1.0 - xs, xs) * cfg.peak  # the skeleton neighbour's weight
+    own = 1.0 - other
     out[fv] = 0.0
-    out[fv, lp_p[reg]] = xs
-    out[fv, lp_q[reg]] += 1.0 - xs
+    out[fv, lab[fv]] = own
+    out[fv, np.where(own_is_p, lp_q[reg], lp_p[reg])] = other
     report(progress, 1.0, "skeleton-pair weights")
     return out
