@@ -8,11 +8,13 @@ parts of a skeleton edge**, across that edge's boundary loop:
 
 1. skeleton pairs: ``(part of joint j, part of its parent)`` for every non-root joint (the skeleton built from
    the parts, ``skeleton_from_parts``). Contacts between parts that are not skeleton neighbours stay hard.
-2. for each boundary loop of a skeleton pair (p, q): the geodesic (edge-path) distance of the vertices of p and q
-   to the **cut curve** (the cut-edge midpoints; an endpoint starts at half its cut edge's length), walking only
-   through p and q. A vertex is free for that loop when the distance is below ``blend`` x the loop's radius;
-   a vertex inside the bands of several loops of its own part belongs to the one where it is deepest (smallest
-   ratio). Measuring from the cut curve rather than from its endpoint vertices keeps a coarse mesh's first vertex
+2. for each skeleton pair (p, q) (``scope="pair"``: all cut edges between p and q are one joint boundary, with
+   the length-weighted radius of their midpoints; ``scope="loop"``: each boundary loop separately -- low-poly
+   meshes break one joint's boundary into many small loops whose radii are a fraction of the limb's): the geodesic
+   (edge-path) distance of the vertices of p and q to the **cut curve** (the cut-edge midpoints; an endpoint
+   starts at half its cut edge's length), walking only within a vertex's own part. A vertex is free for that
+   boundary when the distance is below ``blend`` x its radius; a vertex inside the bands of several boundaries of
+   its own part belongs to the one where it is deepest (smallest ratio). Measuring from the cut curve rather than from its endpoint vertices keeps a coarse mesh's first vertex
    ring hard when the band is narrower than half an edge (the endpoints of every cut edge are always free in
    :func:`.harmonic.free_band`).
 3. per loop region R: ``Laplace(h) = 0`` on R (cotangent stiffness, natural boundary towards other regions and
@@ -37,15 +39,15 @@ from ..core import Skeleton
 from ..errors import InvalidInputError
 from ..util.progress import ProgressFn, report
 
-# Default half-width of a joint's blend band, in boundary-loop radii measured from the cut curve. Ours, not a
-# paper's: tuned on Fox, Quaternius_Wolf and CesiumMan (grid blend 0.25..3 x peak 0.3..1; rule: the lowest mean
-# deformation error among the settings with no tuning asset worse than the hard indicator; docs/rigging.md,
+# Default half-width of a joint's blend band, in boundary radii measured from the cut curve. Ours, not a paper's:
+# tuned on Fox, Quaternius_Wolf and CesiumMan (grid scope pair/loop x blend 0.1..3 x peak 0.2..1; rule: the lowest
+# mean deformation error among the settings with no tuning asset worse than the hard indicator; docs/rigging.md,
 # "Skeleton-pair weights") and reported on the other 8 assets.
-DEFAULT_PAIR_BLEND = 0.25
+DEFAULT_PAIR_BLEND = 0.5
 # Scale of the skeleton neighbour's weight (1: the two-label harmonic solution, 0.5 at the cut; 0: hard). Ours, tuned
 # with DEFAULT_PAIR_BLEND: the true skins of the tuning assets give the neighbour ~0.3-0.38 at the cut (several
 # bones share a vertex there) and a long tail (docs/rigging.md).
-DEFAULT_PEAK = 0.5
+DEFAULT_PEAK = 0.4
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,12 @@ class PairwiseConfig:
     blend: float = DEFAULT_PAIR_BLEND  # band half-width per joint, in boundary-loop radii from the cut curve
     clamp_negative: bool = True  # floor negative cotangent edge weights (maximum principle), as in harmonic
     core_ratio: float = 0.5  # a part wholly inside its bands keeps the vertices deeper than this x its deepest fixed
+    scope: str = "pair"  # "pair": one boundary per skeleton pair (all its cut edges); "loop": per boundary loop
     peak: float = DEFAULT_PEAK  # the neighbour's weight is scaled by this (1: 0.5 at the cut; ours, tuned like blend)
 
     def __post_init__(self):
+        if self.scope not in ("pair", "loop"):
+            raise InvalidInputError(f"scope must be 'pair' or 'loop', got {self.scope!r}", field="scope")
         if not (isinstance(self.peak, (int, float)) and 0 <= self.peak <= 1):
             raise InvalidInputError(f"peak must be in [0, 1], got {self.peak!r}", field="peak")
         for name in ("blend", "core_ratio"):
@@ -83,9 +88,43 @@ def _edges_lengths(vertices, faces):
     return e, ln
 
 
+def joint_boundaries(vertices: np.ndarray, labels: np.ndarray, pairs: set, contacts, scope: str = "pair"):
+    """The boundaries blended across: list of (p, q, cut-edge mask [C], radius), one per skeleton pair ("pair": all
+    cut edges of the pair; their length-weighted radius) or per boundary loop of a skeleton pair ("loop")."""
+    lab = np.asarray(labels, dtype=np.int64)
+    ce = contacts.cut_edges
+    if not len(ce):
+        return []
+    a, b = lab[ce[:, 0]], lab[ce[:, 1]]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    mid = 0.5 * (vertices[ce[:, 0]] + vertices[ce[:, 1]])
+    ln = np.linalg.norm(vertices[ce[:, 0]] - vertices[ce[:, 1]], axis=1)
+    out = []
+    if scope == "loop":
+        for lp in contacts.loops:
+            p, q = lp.parts
+            if (p, q) not in pairs or lp.radius <= 0:
+                continue
+            inloop = np.zeros(len(lab), dtype=bool)
+            inloop[lp.vertices] = True
+            out.append((p, q, inloop[ce[:, 0]] & inloop[ce[:, 1]] & (lo == p) & (hi == q), float(lp.radius)))
+        return out
+    for p, q in sorted(pairs):
+        m = (lo == p) & (hi == q)
+        if not m.any():
+            continue
+        w = ln[m] + 1e-300
+        cen = (mid[m] * w[:, None]).sum(0) / w.sum()
+        rad = float((np.linalg.norm(mid[m] - cen, axis=1) * w).sum() / w.sum())
+        if rad > 0:
+            out.append((p, q, m, rad))
+    return out
+
+
 def pair_regions(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, pairs: set, contacts,
-                 blend: float, core_ratio: float = 0.5):
-    """Which loop each vertex blends across: (region [W] loop id or -1, ratio [W] distance / half-width).
+                 blend: float, core_ratio: float = 0.5, scope: str = "pair"):
+    """Which joint boundary each vertex blends across -> (region [W] index into ``bounds`` or -1,
+    ratio [W] distance / half-width, bounds: list of (p, q, cut-edge mask, radius) from :func:`joint_boundaries`).
 
     vertices: [W, 3]; faces: [F, 3]; labels: [W]; pairs: skeleton part pairs; contacts: ``find_contacts`` result.
     """
@@ -95,32 +134,21 @@ def pair_regions(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, pa
     lab = np.asarray(labels, dtype=np.int64)
     region = np.full(W, -1, dtype=np.int64)
     ratio = np.full(W, np.inf)
-    if blend <= 0 or not contacts.loops:
-        return region, ratio
+    bounds = joint_boundaries(vertices, lab, pairs, contacts, scope) if blend > 0 else []
+    if not bounds:
+        return region, ratio, bounds
     e, ln = _edges_lengths(vertices, faces)
     la, lb = lab[e[:, 0]], lab[e[:, 1]]
-    cut_len = {}
     ce = contacts.cut_edges
-    if len(ce):
-        cl = np.linalg.norm(vertices[ce[:, 0]] - vertices[ce[:, 1]], axis=1)
-    for li, lp in enumerate(contacts.loops):
-        p, q = lp.parts
-        if (p, q) not in pairs or lp.radius <= 0:
-            continue
-        half = blend * lp.radius
-        # the cut edges of this loop: both endpoints in the loop's vertex set, labels {p, q}
-        inloop = np.zeros(W, dtype=bool)
-        inloop[lp.vertices] = True
-        sel = inloop[ce[:, 0]] & inloop[ce[:, 1]] & (np.minimum(lab[ce[:, 0]], lab[ce[:, 1]]) == p) & (
-            np.maximum(lab[ce[:, 0]], lab[ce[:, 1]]) == q)
-        off = np.full(W, np.inf)
+    cl = np.linalg.norm(vertices[ce[:, 0]] - vertices[ce[:, 1]], axis=1)
+    for bi, (p, q, sel, rad) in enumerate(bounds):
+        half = blend * rad
+        off = np.full(W, np.inf)  # distance of a cut endpoint to the cut curve: half its cut edge
         np.minimum.at(off, ce[sel, 0], 0.5 * cl[sel])
         np.minimum.at(off, ce[sel, 1], 0.5 * cl[sel])
         src = np.flatnonzero(np.isfinite(off))
-        if not len(src):
-            continue
-        # graph on the edges inside p or q (both ends), plus a virtual source W joined to the cut's endpoints
-        keep = ((la == p) | (la == q)) & ((lb == p) | (lb == q)) & (la == lb)  # walk within a part only
+        # graph on the edges inside p or inside q, plus a virtual source W joined to the cut's endpoints
+        keep = ((la == p) | (la == q)) & (la == lb)  # walk within a part only
         r = np.r_[e[keep, 0], e[keep, 1], np.full(len(src), W)]
         c = np.r_[e[keep, 1], e[keep, 0], src]
         w = np.r_[ln[keep], ln[keep], np.maximum(off[src], 1e-300)]
@@ -129,7 +157,7 @@ def pair_regions(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, pa
         rt = d / half
         better = (rt < 1.0) & (rt < ratio) & ((lab == p) | (lab == q))
         ratio[better] = rt[better]
-        region[better] = li
+        region[better] = bi
     # a (connected component, part) group wholly inside bands keeps its deepest vertices fixed
     g = sp.csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(W, W))
     _, comp = graph_components(g)
@@ -145,7 +173,7 @@ def pair_regions(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, pa
     idx = np.flatnonzero(ok)
     deep = ~has_fixed[gi] & (ratio[idx] >= core_ratio * rmax[gi])
     region[idx[deep]] = -1
-    return region, ratio
+    return region, ratio, bounds
 
 
 def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_parts: int,
@@ -171,7 +199,7 @@ def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
     report(progress, 0.0, "skeleton-pair bands")
     c = contacts if contacts is not None else find_contacts(v, f, lab)
     pairs = skeleton_pairs(skeleton, joint_parts)
-    region, _ = pair_regions(v, f, lab, pairs, c, cfg.blend, cfg.core_ratio)
+    region, _, bounds = pair_regions(v, f, lab, pairs, c, cfg.blend, cfg.core_ratio, cfg.scope)
     free = np.flatnonzero(region >= 0)
     if not len(free):
         report(progress, 1.0, "skeleton-pair weights")
@@ -185,9 +213,8 @@ def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
     keep = region[r] >= 0
     r, cc, w = r[keep], cc[keep], w[keep]
     reg_r = region[r]
-    loops = c.loops
-    lp_p = np.array([lp.parts[0] for lp in loops])
-    lp_q = np.array([lp.parts[1] for lp in loops])
+    lp_p = np.array([bd[0] for bd in bounds])
+    lp_q = np.array([bd[1] for bd in bounds])
     P_of = lp_p[reg_r]
     Q_of = lp_q[reg_r]
     same = region[cc] == reg_r  # neighbour free in the same region: unknown

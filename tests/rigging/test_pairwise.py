@@ -48,7 +48,8 @@ def _thin_middle(na=16, nl=40):
     return V, F, lab
 
 
-@pytest.mark.parametrize("cfg", [PairwiseConfig(), PairwiseConfig(blend=1.5, peak=1.0), PairwiseConfig(blend=4.0)])
+@pytest.mark.parametrize("cfg", [PairwiseConfig(), PairwiseConfig(blend=1.5, peak=1.0), PairwiseConfig(blend=4.0),
+                                 PairwiseConfig(blend=1.0, scope="loop")])
 def test_partition_of_unity_nonnegative_and_blends(cfg):
     V, F, lab = tube(16, 40, parts=4)
     W, _, _ = _weights(V, F, lab, cfg)
@@ -121,6 +122,8 @@ def test_config_checks():
         PairwiseConfig(peak=1.5)
     with pytest.raises(InvalidInputError):
         PairwiseConfig(blend=float("nan"))
+    with pytest.raises(InvalidInputError):
+        PairwiseConfig(scope="everything")
     V, F, lab = tube(8, 10, parts=2)
     with pytest.raises(InvalidInputError):
         rig_from_parts(Mesh(V, F), PartLabels(lab), method="pairwise", blend=-0.5)
