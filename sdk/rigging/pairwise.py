@@ -176,12 +176,33 @@ def pair_regions(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, pa
     return region, ratio, bounds
 
 
+def _fill_unlabelled(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unlabelled vertices (-1) take the part of the nearest labelled vertex along the edges of their component."""
+    from scipy.sparse.csgraph import dijkstra
+    from ..geometry.graph import edge_graph
+    lab = labels.copy()
+    src = np.flatnonzero(lab >= 0)
+    if not len(src):
+        raise InvalidInputError("no vertex carries a part label", field="parts")
+    g = edge_graph(faces, len(vertices), vertices)
+    _, _, nearest = dijkstra(g, directed=False, indices=src, min_only=True, return_predecessors=True)
+    miss = lab < 0
+    ok = miss & (nearest >= 0)
+    lab[ok] = labels[nearest[ok]]
+    if (lab < 0).any():
+        v = int(np.flatnonzero(lab < 0)[0])
+        raise InvalidInputError(f"vertex {v} has no part and no labelled vertex in its connected component",
+                                field=f"vertex {v}")
+    return lab
+
+
 def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray, n_parts: int,
                      skeleton: Skeleton, joint_parts: np.ndarray, contacts=None,
                      config: PairwiseConfig | None = None, progress: ProgressFn | None = None) -> np.ndarray:
     """Per-part weights [W, P] (float64, rows sum to 1) blended only across skeleton edges (module docstring).
 
-    vertices: [W, 3] welded; faces: [F, 3]; labels: [W] part per vertex (every vertex labelled);
+    vertices: [W, 3] welded; faces: [F, 3]; labels: [W] part per vertex (-1: takes the nearest labelled vertex's
+    part along the mesh edges, so unlabelled vertices are never blended across a non-skeleton contact);
     skeleton / joint_parts: the skeleton built from these parts (``joint_parts[j]`` = part of joint j).
     """
     from ..geometry.laplacian import cotangent_weights
@@ -191,13 +212,13 @@ def pairwise_weights(vertices: np.ndarray, faces: np.ndarray, labels: np.ndarray
     f = np.asarray(faces, dtype=np.int64)
     lab = np.asarray(labels, dtype=np.int64)
     W = len(v)
-    if (lab < 0).any():
-        raise InvalidInputError(f"vertex {int(np.flatnonzero(lab < 0)[0])} has no part: skeleton-pair weights need "
-                                f"every vertex labelled", field="parts")
+    filled = bool((lab < 0).any())
+    if filled:
+        lab = _fill_unlabelled(v, f, lab)
     out = np.zeros((W, n_parts))
     out[np.arange(W), lab] = 1.0
     report(progress, 0.0, "skeleton-pair bands")
-    c = contacts if contacts is not None else find_contacts(v, f, lab)
+    c = contacts if contacts is not None and not filled else find_contacts(v, f, lab)
     pairs = skeleton_pairs(skeleton, joint_parts)
     region, _, bounds = pair_regions(v, f, lab, pairs, c, cfg.blend, cfg.core_ratio, cfg.scope)
     free = np.flatnonzero(region >= 0)

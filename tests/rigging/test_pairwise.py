@@ -150,3 +150,15 @@ def test_fox_leg_never_blends_with_a_non_neighbour():
     assert not bad.any()
     assert np.allclose(W.sum(1), 1.0)
     assert ((W > 1e-6).sum(1) > 1).sum() > 20
+
+
+def test_unlabelled_vertices_take_the_nearest_part():
+    V, F, lab = tube(16, 40, parts=3)
+    lab = lab.copy()
+    hole = np.flatnonzero((V[:, 0] > 0.4) & (V[:, 0] < 0.6))  # a ring band inside part 0
+    lab[hole] = -1
+    W, _, _ = _weights(V, F, lab)
+    assert np.allclose(W.sum(1), 1.0) and W.min() >= 0
+    assert (W[hole, 0] > 0.999).all()
+    rig = rig_from_parts(Mesh(V, F), PartLabels(lab, ["a", "b", "c"]), method="pairwise")
+    assert np.allclose(rig.skin.to_dense(3).sum(1), 1.0)
