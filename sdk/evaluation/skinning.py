@@ -33,7 +33,8 @@ DEFAULT_EXCLUDE = {
 
 def add_arguments(p):
     p.add_argument("--data", default="../shared/data/rigged", help="folder of rigged glTF/GLB assets")
-    p.add_argument("--methods", default="hard,harmonic,heat", help="comma list of hard, harmonic, heat")
+    p.add_argument("--methods", default="hard,harmonic,pairwise,heat",
+                   help="comma list of hard and the registered skinning methods (sdk.rigging.methods.SKINNING)")
     p.add_argument("--assets", default=None, help="comma list of asset folder names (default: all but SimpleSkin)")
     p.add_argument("--threshold", type=float, default=1e-4, help="weight above which a joint counts as influencing")
     p.add_argument("--max-frames", type=int, default=24, help="frames per clip (evenly subsampled)")
@@ -60,6 +61,7 @@ def _sets(w: np.ndarray, thr: float) -> np.ndarray:
     return w > thr
 
 
+_BLEND_METHODS = ("harmonic", "pairwise")  # methods whose band width --blend sets (SkinningMethod.uses_blend)
 _ASSETS: dict = {}  # decoded assets of this run (glTF JSON decoding dominates the load time)
 
 
@@ -87,7 +89,7 @@ def pose_dense(verts, weights, skinning):
     return torch.einsum("vtab,vb->tva", blended, vh)
 
 
-def evaluate_asset(path, methods=("hard", "harmonic", "heat"), threshold=1e-4, max_frames=24, max_influences=4,
+def evaluate_asset(path, methods=("hard", "harmonic", "pairwise", "heat"), threshold=1e-4, max_frames=24, max_influences=4,
                    blend=None):
     """Rows of metrics (dicts) for one asset."""
     import torch
@@ -109,8 +111,8 @@ def evaluate_asset(path, methods=("hard", "harmonic", "heat"), threshold=1e-4, m
     blends = blend if isinstance(blend, (list, tuple)) else [blend]
     runs = []
     for method in methods:
-        if method == "harmonic":
-            runs += [(method, b, method if len(blends) == 1 else f"harmonic@{b:g}") for b in blends]
+        if method in _BLEND_METHODS:
+            runs += [(method, b, method if len(blends) == 1 else f"{method}@{b:g}") for b in blends]
         else:
             runs.append((method, None, method))
     rows = []
@@ -183,9 +185,10 @@ def run(args) -> int:
             print(f"error: --blend must be a number or a comma list of numbers, got {args.blend!r}")
             return 2
         blend = blend[0] if len(blend) == 1 else blend
+    from ..rigging.methods import SKINNING
     for m in methods:
-        if m not in ("hard", "harmonic", "heat"):
-            print(f"error: unknown method '{m}' (use hard, harmonic, heat)")
+        if m != "hard" and m not in SKINNING:
+            print(f"error: unknown method '{m}' (use hard, {', '.join(SKINNING.names())})")
             return 2
     files = _files(data, assets)
     if not files:

@@ -11,7 +11,7 @@ from ..errors import InvalidInputError
 
 from .methods import SKINNING, SkinningInput
 
-METHODS = SKINNING.names()  # ("harmonic", "heat")
+METHODS = SKINNING.names()  # ("harmonic", "pairwise", "heat")
 
 
 def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndarray:
@@ -38,19 +38,22 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     mesh: Mesh with vertices [V, 3] and faces [F, 3] (triangle soups are welded by position).
     parts: PartLabels or an int array [V] (-1 = unlabelled).
     method: "harmonic" (SP4D §3.4, Laplace with part-indicator Dirichlet data outside a blend
-      band of ``blend`` boundary radii) or "heat" (Pinocchio bone heat with visibility).
+      band of ``blend`` boundary radii), "pairwise" (one boundary-value problem per skeleton joint:
+      a part blends only with its skeleton neighbours, ``sdk.rigging.pairwise``) or "heat"
+      (Pinocchio bone heat with visibility).
     max_influences: influences kept per vertex (top-k, renormalized). max_bones: merge parts by
       contact until at most this many joints. root: root part (index or name; default most
       central). quantize_bits: 8 or 16 for weights that are exact multiples of 1/(2^bits - 1)
       with exact unit sums. progress: optional callback(fraction, message).
-    blend: harmonic transition half-width in boundary-loop radii (default
-      ``sdk.rigging.harmonic.DEFAULT_BLEND`` = 0.5, tuned on held-in assets; 0 = hard parts).
+    blend: transition half-width in boundary-loop radii for "harmonic" / "pairwise" (default: the
+      method's own, ``harmonic.DEFAULT_BLEND`` / ``pairwise.DEFAULT_PAIR_BLEND``, tuned on held-in
+      assets; 0 = hard parts).
     unassigned: components with no labelled vertex -> "error" (names the component) or "nearest".
     Returns a Rig (one joint per part; ``joint_parts[j]`` = the part driven by joint j).
     """
     from .budget import check_budget, limit_weights, merge_parts
     from .contacts import find_contacts
-    from .harmonic import DEFAULT_BLEND, attach_unassigned
+    from .harmonic import attach_unassigned
     from ..geometry.laplacian import mass_matrix
     from ..geometry.weld import weld
     from .skeleton_from_parts import part_graph, skeleton_from_parts
@@ -65,14 +68,13 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     if unassigned not in ("error", "nearest"):
         raise InvalidInputError(f"unassigned must be 'error' or 'nearest', got {unassigned!r}", field="unassigned")
     check_budget(max_influences, max_bones, quantize_bits)
-    if blend is None:
-        blend = DEFAULT_BLEND
-    try:
-        blend = float(blend)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"blend must be a finite number >= 0, got {blend!r}", field="blend") from None
-    if not np.isfinite(blend) or blend < 0:
-        raise InvalidInputError(f"blend must be a finite number >= 0, got {blend}", field="blend")
+    if blend is not None:  # None: the method's own default (harmonic: DEFAULT_BLEND, pairwise: DEFAULT_PAIR_BLEND)
+        try:
+            blend = float(blend)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"blend must be a finite number >= 0, got {blend!r}", field="blend") from None
+        if not np.isfinite(blend) or blend < 0:
+            raise InvalidInputError(f"blend must be a finite number >= 0, got {blend}", field="blend")
     report(0.0, "validating")
     work = Mesh(np.asarray(mesh.vertices, dtype=np.float64), np.array(mesh.faces, dtype=np.int64), name=mesh.name)
     work = work.validate(source)
@@ -107,13 +109,14 @@ def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: 
     report(0.3, f"{method} weights")
 
     inp = SkinningInput(wm.vertices, wm.faces, wlab, P, skeleton, joint_parts, contacts)
-    Wp = skinning.weights(inp, skinning.config(blend), _sub(progress, 0.3, 0.9))  # [W, P]
+    method_cfg = skinning.config(blend)
+    Wp = skinning.weights(inp, method_cfg, _sub(progress, 0.3, 0.9))  # [W, P]
     Wj = Wp[:, joint_parts]  # [W, J]
     report(0.92, "budget")
     skin = limit_weights(Wj[wm.vmap], max_influences, quantize_bits)
     labels_out = wlab[wm.vmap]
     rig = Rig(mesh, skeleton, skin, parts=PartLabels(labels_out, names), joint_parts=joint_parts,
-              metadata={"method": method, "blend": blend if skinning.uses_blend else None,
+              metadata={"method": method, "blend": float(method_cfg.blend) if skinning.uses_blend else None,
                         "max_influences": int(max_influences), "quantize_bits": quantize_bits,
                         "welded_vertices": int(wm.n_vertices)})
     report(1.0, "done")

@@ -11,13 +11,13 @@ from .methods import SKINNING
 
 @dataclass(frozen=True)
 class RigConfig:
-    method: str = "harmonic"              # a name of sdk.rigging.methods.SKINNING: harmonic | heat
+    method: str = "harmonic"              # a name of sdk.rigging.methods.SKINNING: harmonic | pairwise | heat
     max_influences: int = 4               # 1..MAX_INFLUENCES (sdk.rigging.budget)
     max_bones: int | None = None          # merge parts by contact until at most this many joints
     root: str | int | None = None         # root part (name or index); default: most central
     quantize_bits: int | None = None      # 8 | 16: weights in exact multiples of 1 / (2^bits - 1)
     parts_from_skin: bool = False         # parts = argmax of the input's skin (evaluation)
-    blend: float | None = None            # harmonic transition half-width in loop radii (None: DEFAULT_BLEND)
+    blend: float | None = None            # harmonic / pairwise band half-width in radii (None: the method's default)
 
     def __post_init__(self):
         SKINNING.get(self.method)

@@ -36,7 +36,7 @@ class SkinningFn(Protocol):
 class SkinningMethod:
     name: str
     weights: SkinningFn
-    config: Callable  # (blend) -> the method's config dataclass
+    config: Callable  # (blend or None: the method's own default) -> the method's config dataclass
     uses_blend: bool = False  # the harmonic transition band (rig_from_parts' ``blend``) applies
     description: str = ""
 
@@ -59,16 +59,30 @@ def _heat(inp: SkinningInput, config, progress):
     return Wp
 
 
-def _harmonic_config(blend: float):
+def _pairwise(inp: SkinningInput, config, progress):
+    from .pairwise import pairwise_weights
+    return pairwise_weights(inp.vertices, inp.faces, inp.labels, inp.n_parts, inp.skeleton, inp.joint_parts,
+                            inp.contacts, config, progress)
+
+
+def _harmonic_config(blend: float | None):
     from .harmonic import HarmonicConfig
-    return HarmonicConfig(blend=blend)
+    return HarmonicConfig() if blend is None else HarmonicConfig(blend=blend)
 
 
-def _heat_config(blend: float):
+def _pairwise_config(blend: float | None):
+    from .pairwise import PairwiseConfig
+    return PairwiseConfig() if blend is None else PairwiseConfig(blend=blend)
+
+
+def _heat_config(blend: float | None):
     from .heat import HeatConfig
     return HeatConfig()
 
 
 SKINNING.register("harmonic", SkinningMethod("harmonic", _harmonic, _harmonic_config, True,
                                              "SP4D §3.4: Laplace with part-indicator Dirichlet data outside a blend band"))
+SKINNING.register("pairwise", SkinningMethod("pairwise", _pairwise, _pairwise_config, True,
+                                             "one boundary-value problem per skeleton joint: blends only a part "
+                                             "with its skeleton neighbours, across their boundary loop"))
 SKINNING.register("heat", SkinningMethod("heat", _heat, _heat_config, False, "Pinocchio bone heat with visibility"))
