@@ -36,7 +36,9 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     T, V = seq.n_frames, seq.n_vertices
     FLOAT = 5126
     from sdk.core import Mesh
-    base = Mesh(seq.vertices[0], seq.faces, name=name or seq.name, uvs=seq.uvs, look=seq.look)
+    # normals/tangents deform: not part of a flipbook's static base (Look.static)
+    base = Mesh(seq.vertices[0], seq.faces, name=name or seq.name, uvs=seq.uvs,
+                look=seq.look.static() if seq.look is not None else None)
     b = _Blob()
     targets = [(seq.vertices[t] - seq.vertices[0]).astype(np.float32) for t in range(T)]  # min/max set per target
     prims = mesh_primitives(b, base, targets=targets)
@@ -50,6 +52,6 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     gltf = G.GLTF2(asset=G.Asset(version="2.0", generator="articulate-sdk mesh cache"), scene=0,
                    scenes=[G.Scene(nodes=[0])], nodes=[G.Node(name=name or seq.name, mesh=0)], meshes=[mesh],
                    animations=[anim] if T > 1 else [])
-    write_look(gltf, b, seq.look)
+    write_look(gltf, b, base.look)
     return save_gltf(gltf, b, path)
 

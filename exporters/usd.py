@@ -6,7 +6,10 @@ Layout::
     /<Name>/Skeleton         Skeleton (joints, bindTransforms = world, restTransforms = local)
     /<Name>/Skeleton/<Clip>  SkelAnimation per clip (the first is bound as skel:animationSource)
     /<Name>/<Mesh>           Mesh with SkelBindingAPI: primvars:skel:jointIndices/jointWeights
-                             (vertex interpolation, elementSize = influences), geomBindTransform
+                             (vertex interpolation, elementSize = influences), geomBindTransform; its look
+                             (primvars:st/st1.., normals, tangents, displayColor, GeomSubsets per primitive,
+                             MaterialBindingAPI; see exporters.usd_look)
+    /<Name>/Looks/<Material> UsdPreviewSurface + UsdUVTexture networks; textures in <file stem>_textures/
 
 Matrices: the SDK uses column vectors; USD uses row vectors, so every matrix is transposed on write.
 """
@@ -85,6 +88,8 @@ def write_rig_usd(rig: Rig, path, *, up_axis: str = "Y", source_up_axis: str = "
         binding.CreateJointIndicesPrimvar(False, k).Set(Vt.IntArray.FromNumpy(skin.indices.astype(np.int32).ravel()))
         binding.CreateJointWeightsPrimvar(False, k).Set(Vt.FloatArray.FromNumpy(skin.weights.astype(np.float32).ravel()))
         binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
+        from .usd_look import write_look_usd
+        write_look_usd(stage, m.GetPrim(), mesh, path, looks_path=f"/{root_name}/Looks")
         if rig.parts is not None and rig.parts.n_parts:
             pv = UsdGeom.PrimvarsAPI(m).CreatePrimvar("partId", Sdf.ValueTypeNames.IntArray, UsdGeom.Tokens.vertex)
             pv.Set(Vt.IntArray.FromNumpy(rig.parts.labels.astype(np.int32)))

@@ -140,6 +140,11 @@ class Look:
         m = self.primitives[primitive].material
         return self.materials[m] if 0 <= m < len(self.materials) else None
 
+    def static(self) -> "Look":
+        """The part of the look that stays valid while the surface deforms (a mesh cache's static data):
+        everything but normals and tangents."""
+        return replace(self, normals=None, tangents=None)
+
     def select_faces(self, keep: np.ndarray) -> "Look":
         """The look of the mesh restricted to faces ``keep`` (bool [F] or indices); vertices unchanged."""
         if self.primitive_of_face is None:

@@ -180,25 +180,37 @@ def usd_mesh_prims(stage, root=None):
 
 
 def load_usd_mesh(path) -> Asset:
-    """Meshes of a USD stage in world space (rest time); each Mesh prim becomes a part."""
+    """Meshes of a USD stage in world space (rest time) with their looks; each Mesh prim becomes a part. A stage with
+    a UsdSkel-skinned mesh is read as a rig (:func:`sdk.io.usdskel.read_rig_usd`)."""
+    from ..core.look import merge_looks
     from ..errors import AssetReadError
     from ._lazy import pxr
-    Usd = pxr("Usd")
+    from .usd_look import read_usd_mesh
+    from .usdskel import has_skin, read_rig_usd
+    Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
     path = Path(path)
     stage = Usd.Stage.Open(str(path)) if path.exists() else None
     if stage is None:
         raise AssetReadError(path, "USD stage could not be opened")
-    verts, faces, groups, names = [], [], [], []
-    n0 = 0
-    for prim, p, tri in usd_mesh_prims(stage):
-        verts.append(p)
-        faces.append(tri + n0)
-        groups.append(np.full(len(p), len(names)))
-        names.append(prim.GetName())
-        n0 += len(p)
-    if not verts:
+    if has_skin(stage):
+        return read_rig_usd(path)
+    got, names = [], []
+    for prim in stage.Traverse():
+        if prim.IsA(UsdGeom.Mesh):
+            um = read_usd_mesh(prim)
+            if um is not None:
+                got.append(um)
+                names.append(prim.GetName())
+    if not got:
         raise AssetReadError(path, "stage has no Mesh prims with faces")
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    offs = np.cumsum([0] + [len(u.points) for u in got])
+    has_uv = any(u.uvs is not None for u in got)
+    uvs = np.concatenate([u.uvs if u.uvs is not None else np.zeros((len(u.points), 2), np.float32) for u in got]) \
+        if has_uv else None
+    look = merge_looks([u.look for u in got], [len(u.points) for u in got], [len(u.faces) for u in got])
+    mesh = Mesh(np.concatenate([u.points for u in got]), np.concatenate([u.faces + o for u, o in zip(got, offs)]),
+                name=sanitize_name(path.stem), uvs=uvs, look=look)
     taken: set[str] = set()
-    parts = PartLabels(np.concatenate(groups), [sanitize_name(n, taken) for n in names]) if len(names) > 1 else None
+    groups = np.concatenate([np.full(len(u.points), i) for i, u in enumerate(got)])
+    parts = PartLabels(groups, [sanitize_name(n, taken) for n in names]) if len(names) > 1 else None
     return Asset(path, mesh, parts)

@@ -203,7 +203,7 @@ def _usd_asset(path, **kw):
 
 def _usd_sequence(path, *, clip=None, mesh=None, fps=None):
     from .sequence import load_usd_points
-    return load_usd_points(path, fps)
+    return load_usd_points(path, fps, clip)
 
 
 def _usd_rig(rig, path, **opts):
