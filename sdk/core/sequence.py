@@ -31,7 +31,7 @@ class MeshSequence:
     static: bool = False  # set by validate(): no vertex moves more than static_tol
     dropped_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # set by validate(nan_frames="drop")
     uvs: np.ndarray | None = None  # [V, 2] float32, static per-vertex texture coordinates (glTF convention)
-    look: Look | None = None  # static look of the rest mesh (further UV sets, normals, materials, textures, primitives)
+    look: Look | None = None  # look of frame 0 (UV sets, materials, textures, primitives; normals/tangents of frame 0)
 
     def __post_init__(self):
         v = np.asarray(self.vertices, dtype=np.float64)

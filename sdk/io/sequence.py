@@ -92,9 +92,28 @@ def bake_clip(a, clip: str | None, what: str) -> MeshSequence:
         warnings.warn(MotionWarning(
             f"{path}: using clip '{anim.name}', the first of {len(a.rig.animations)}; the others: "
             f"{', '.join(others)} (choose one with --clip NAME / clip=)"), stacklevel=3)
-    v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
+    world = anim.world_matrices(a.rig.skeleton.parents)
+    v = a.rig.pose(world)
     return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name,
-                        uvs=a.mesh.uvs, look=a.mesh.look)
+                        uvs=a.mesh.uvs, look=_posed_look(a.rig, world[0]))
+
+
+def _posed_look(rig, pose_world: np.ndarray):
+    """The rig mesh's look with normals and tangents skinned to ``pose_world`` [J, 4, 4] (a sequence's look
+    describes its frame 0; LBS of directions: the blended linear part, renormalised)."""
+    from dataclasses import replace
+    lk = rig.mesh.look
+    if lk is None or (lk.normals is None and lk.tangents is None):
+        return lk
+    m = np.asarray(rig.skeleton.skinning_matrices(pose_world[None]))[0, :, :3, :3]  # [J, 3, 3]
+    lin = (rig.skin.weights[..., None, None].astype(np.float64) * m[rig.skin.indices]).sum(1)  # [V, 3, 3]
+
+    def turn(d):
+        d = np.einsum("vab,vb->va", lin, d.astype(np.float64))
+        return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-30)
+
+    return replace(lk, normals=turn(lk.normals) if lk.normals is not None else None,
+                   tangents=np.c_[turn(lk.tangents[:, :3]), lk.tangents[:, 3:]] if lk.tangents is not None else None)
 
 
 def _usd_time_codes(meshes) -> list[float]:
