@@ -64,7 +64,8 @@ def read_fbx(path, *, animations: bool = True):
     import io
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False)
+            bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False,
+                                     colors_type="LINEAR")  # our writer stores linear colours
     except RuntimeError as e:
         raise AssetReadError(path, f"not a readable FBX ({e})") from e
     meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]

@@ -596,3 +596,46 @@ def _read_animation(doc, sc, anim, ai, joint_nodes, parents, fps):
     jl = world_to_local(parents, world)
     name = anim.name or f"animation_{ai}"
     return Animation.from_local_matrices(sanitize_name(name), fps, jl)
+
+
+def read_morph_clip(path, mesh: Mesh, clip: str | None = None, fps: float | None = None):
+    """A morph-target animation (what ``exporters.gltf_morph`` writes: one mesh node, ``weights`` channels) baked to
+    vertices -> (vertices [T, V, 3] matching ``mesh`` = ``load_gltf(path).mesh``, fps, clip name); None when the
+    file has no animated morph targets. Frames are the sampler's key times (its own rate unless ``fps`` is given)."""
+    from ..errors import InvalidInputError
+    path = Path(path)
+    doc = _Doc(path)
+    g = doc.g
+    nodes = [i for i, nd in enumerate(g.nodes or []) if nd.mesh is not None]
+    morph = [i for i in nodes if any(p.targets for p in g.meshes[g.nodes[i].mesh].primitives)]
+    if not morph:
+        return None
+    n = morph[0]
+    anims = [(ai, a) for ai, a in enumerate(g.animations or [])
+             if any(c.target.node == n and c.target.path == "weights" for c in a.channels)]
+    if not anims:
+        return None
+    if clip is not None:
+        anims = [(ai, a) for ai, a in anims if (a.name or f"animation_{ai}") == clip] or None
+        if anims is None:
+            raise InvalidInputError(f"no morph-target clip named {clip!r}", field="clip", source=str(path))
+    ai, anim = anims[0]
+    ch = next(c for c in anim.channels if c.target.node == n and c.target.path == "weights")
+    s = anim.samplers[ch.sampler]
+    times = doc.accessor(s.input).astype(np.float64).reshape(-1)
+    prims = [p for p in g.meshes[g.nodes[n].mesh].primitives if len(_primitive_arrays(doc, p)[1])]
+    K = len(prims[0].targets or [])
+    disp = np.concatenate([np.stack([doc.accessor(t.POSITION) for t in p.targets], 0) for p in prims], 1)  # [K, V, 3]
+    if len(nodes) != 1 or disp.shape[1] != mesh.n_vertices:
+        raise InvalidInputError("morph-target clips are read from files with one mesh node (a mesh-cache flipbook)",
+                                field="targets", source=str(path))
+    w = doc.accessor(s.output).astype(np.float64).reshape(len(times) * (3 if s.interpolation == "CUBICSPLINE" else 1), K)
+    if fps is None:
+        fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+        t = times
+    else:
+        t = times[0] + np.arange(max(int(round((times[-1] - times[0]) * fps)) + 1, 1)) / fps
+    wt = _sample_channel(times, w, s.interpolation or "LINEAR", t, False)  # [T, K]
+    lin = _Scene(doc).world(_Scene(doc).local)[n][:3, :3]
+    vertices = mesh.vertices[None] + np.einsum("tk,kvc->tvc", wt, disp.astype(np.float64)) @ lin.T
+    return vertices, float(fps), anim.name or f"animation_{ai}"

@@ -48,7 +48,7 @@ def load_frames_folder_meshes(folder, fps: float = 30.0) -> MeshFrames:
         except (AssetReadError, InvalidInputError) as e:
             raise InvalidInputError(f"frame {i} ({p.name}) could not be read: {e}", field=f"frame {i}",
                                     source=str(folder)) from None
-        meshes.append(Mesh(m.vertices, m.faces, name=p.name, uvs=m.uvs))
+        meshes.append(Mesh(m.vertices, m.faces, name=p.name, uvs=m.uvs, look=m.look))
     return MeshFrames(meshes, fps, folder.name, str(folder))
 
 
@@ -64,13 +64,21 @@ def load_frames_folder(folder, fps: float = 30.0) -> MeshSequence:
                                     f"same vertices and faces in every frame (register them: articulate mesh-cache "
                                     f"--register)", field=f"frame {i}", source=str(folder))
     return MeshSequence(np.stack([m.vertices for m in frames.frames]), m0.faces, fps, frames.name, str(folder),
-                        uvs=m0.uvs)
+                        uvs=m0.uvs, look=m0.look)
 
 
 def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequence:
-    """Bake a glTF/GLB skin animation clip to vertices (the clip at ``fps``)."""
+    """Bake a glTF/GLB skin animation clip (or a morph-target clip, as mesh caches are written) to vertices."""
     from .formats import load_asset
-    return bake_clip(load_asset(path), clip, "glTF file")
+    a = load_asset(path)
+    if a.rig is None:
+        from .gltf import read_morph_clip
+        got = read_morph_clip(path, a.mesh, clip)
+        if got is not None:
+            v, rate, name = got
+            return MeshSequence(v, a.mesh.faces, rate, Path(path).stem, str(path), clip=name, uvs=a.mesh.uvs,
+                                look=a.mesh.look)
+    return bake_clip(a, clip, "glTF file")
 
 
 def bake_clip(a, clip: str | None, what: str) -> MeshSequence:
@@ -351,5 +359,6 @@ def load_mesh_frames(path, *, clip: str | None = None, fps: float | None = None)
     if s.faces is None:
         raise InvalidInputError("the sequence has no faces (point trajectories): a mesh cache needs faces",
                                 field="faces", source=str(path))
-    return MeshFrames([Mesh(v, s.faces, name=f"frame {t}", uvs=s.uvs) for t, v in enumerate(s.vertices)], s.fps,
-                      s.name, s.source)
+    look = s.look.static() if s.look is not None else None  # frame 0's normals are not every frame's
+    return MeshFrames([Mesh(v, s.faces, name=f"frame {t}", uvs=s.uvs, look=look) for t, v in enumerate(s.vertices)],
+                      s.fps, s.name, s.source)
