@@ -151,6 +151,14 @@ class Look:
             return self
         return replace(self, primitive_of_face=self.primitive_of_face[keep])
 
+    def subset(self, vertices: np.ndarray, faces: np.ndarray) -> "Look":
+        """The look of a sub-mesh made of ``vertices`` (ids [n], in the new order) and faces ``faces`` (bool [F] or
+        ids) of this mesh: vertex attributes gathered, per-face primitive ids selected; materials/textures kept."""
+        pick = lambda a: None if a is None else a[vertices]  # noqa: E731
+        pof = self.primitive_of_face[faces] if self.primitive_of_face is not None else None
+        return replace(self, uv_sets=[u[vertices] for u in self.uv_sets], normals=pick(self.normals),
+                       tangents=pick(self.tangents), colors=pick(self.colors), primitive_of_face=pof)
+
     def transformed(self, linear: np.ndarray) -> "Look":
         """The look of the mesh after its vertices went through ``v @ linear.T`` (normals by the inverse
         transpose, tangent directions by ``linear``; both renormalised; the tangent sign flips with a mirror)."""
@@ -198,8 +206,8 @@ class Look:
 
 
 def merge_looks(looks: list, n_vertices: list, n_faces: list) -> "Look | None":
-    """One look for meshes concatenated in order (vertex attributes stacked, materials/textures/primitives
-    renumbered); a vertex attribute missing on some mesh is filled (UVs 0, normals/tangents 0, colours 1)."""
+    """One look for meshes concatenated in order (vertex attributes stacked, primitives appended, equal textures and
+    materials kept once); a vertex attribute missing on some mesh is filled (UVs 0, normals/tangents 0, colours 1)."""
     if all(lk is None for lk in looks):
         return None
     looks = [lk if lk is not None else Look() for lk in looks]
@@ -215,15 +223,27 @@ def merge_looks(looks: list, n_vertices: list, n_faces: list) -> "Look | None":
                                for lk, nv in zip(looks, n_vertices)]) for k in range(n_uv)]
     materials, textures, prims, pof = [], [], [], []
     for lk, nf in zip(looks, n_faces):
-        t0, m0, p0 = len(textures), len(materials), len(prims)
-        textures.extend(lk.textures)
+        tmap = []
+        for t in lk.textures:  # the same image in several meshes is kept once
+            k = next((i for i, u in enumerate(textures) if u == t), None)
+            if k is None:
+                textures.append(t)
+                k = len(textures) - 1
+            tmap.append(k)
+        mmap = []
         for m in lk.materials:
-            refs = {k: (replace(r, texture=r.texture + t0) if r is not None else None) for k, r in
+            refs = {k: (replace(r, texture=tmap[r.texture]) if r is not None else None) for k, r in
                     (("base_color_texture", m.base_color_texture), ("metallic_roughness_texture", m.metallic_roughness_texture),
                      ("normal_texture", m.normal_texture), ("occlusion_texture", m.occlusion_texture),
                      ("emissive_texture", m.emissive_texture))}
-            materials.append(replace(m, **refs))
-        prims.extend(replace(p, material=p.material + m0 if p.material >= 0 else -1) for p in lk.primitives)
+            m = replace(m, **refs)
+            k = next((i for i, u in enumerate(materials) if u == m), None)
+            if k is None:
+                materials.append(m)
+                k = len(materials) - 1
+            mmap.append(k)
+        p0 = len(prims)
+        prims.extend(replace(p, material=mmap[p.material] if p.material >= 0 else -1) for p in lk.primitives)
         pof.append(lk.face_primitives(nf) + p0)
     return Look(uv_sets, stack(lambda lk: lk.normals, 3, 0.0), stack(lambda lk: lk.tangents, 4, 0.0),
                 stack(lambda lk: lk.colors, 4, 1.0), materials, textures, prims,

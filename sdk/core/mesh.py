@@ -36,6 +36,17 @@ class Mesh:
             return 0.0
         return float(np.linalg.norm(self.vertices.max(0) - self.vertices.min(0)))
 
+    def submesh(self, faces: np.ndarray, name: str | None = None) -> "Mesh":
+        """The faces ``faces`` (bool [F] or ids) with only the vertices they use (in index order), their uvs and
+        look."""
+        f = self.faces[faces]
+        used = np.unique(f)
+        remap = np.full(self.n_vertices, -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        return Mesh(self.vertices[used], remap[f], name=self.name if name is None else name,
+                    uvs=None if self.uvs is None else self.uvs[used],
+                    look=None if self.look is None else self.look.subset(used, faces))
+
     def validate(self, source: str | None = None, *, drop_degenerate: bool = True) -> "Mesh":
         """Check the mesh; raise InvalidInputError naming the problem.
 

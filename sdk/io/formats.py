@@ -187,6 +187,9 @@ def _obj_asset(path, **kw):
 
 
 def _obj_mesh(mesh, path, **opts):
+    if mesh.look is not None or mesh.uvs is not None:  # OBJ + MTL + textures
+        from exporters.obj import write_obj_look
+        return write_obj_look(mesh, path, **opts)
     from exporters.obj import write_obj
     return write_obj(mesh.vertices, mesh.faces, path, **opts)
 
@@ -286,7 +289,7 @@ def _abc_cache(seq, path, **opts):
 
 register(Format("gltf", (".gltf", ".glb"), "glTF 2.0 (skins, animations, Draco)", _gltf_asset, _gltf_sequence,
                 {"rig": _gltf_rig, "sequence": _gltf_cache}))
-register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts)", _obj_asset, writers={"mesh": _obj_mesh}))
+register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts; vt/vn/usemtl + MTL textures)", _obj_asset, writers={"mesh": _obj_mesh}))
 register(Format("ply", (".ply",), "PLY (per-vertex part labels)", _ply_asset))
 register(Format("usd", (".usd", ".usda", ".usdc", ".usdz"), "OpenUSD (UsdSkel rigs, UsdPhysics articulations, "
                 "time-sampled points)", _usd_asset, _usd_sequence,

@@ -430,12 +430,14 @@ def _document_look(doc, prim_looks: list, apps: list) -> "Look | None":
     g = doc.g
     sizes = _prim_sizes(apps)
     nf = [len(lk.primitive_of_face) for lk in prim_looks]
-    merged = merge_looks(prim_looks, sizes, nf)
+    gl_material = [lk.primitives[0].material for lk in prim_looks]  # glTF material index of each primitive
+    merged = merge_looks([replace(lk, primitives=[replace(lk.primitives[0], material=-1)]) for lk in prim_looks],
+                         sizes, nf)
     if merged is None:
         return None
     textures = [_read_texture(doc, ti) for ti in range(len(g.textures or []))]
     materials = [_read_material(m, i) for i, m in enumerate(g.materials or [])]
-    prims = [Primitive(p.name, lk.primitives[0].material) for p, lk in zip(merged.primitives, prim_looks)]
+    prims = [Primitive(p.name, m) for p, m in zip(merged.primitives, gl_material)]
     return replace(merged, materials=materials, textures=textures, primitives=prims).validate(sum(sizes), sum(nf),
                                                                                               str(doc.path))
 

@@ -354,3 +354,52 @@ def test_mesh_cache_keeps_the_static_look(shared_data, tmp_path, suffix):
         assert not st.GetAttr().GetTimeSamples()
         vals = np.asarray(st.ComputeFlattened()).reshape(-1, 3, 2)
         assert np.abs(vals[..., 1] - (1.0 - src.uvs[src.faces][..., 1])).max() < UV_TOL
+
+
+# ----------------------------------------------------------------------------------------------- OBJ, joints export
+def test_obj_mtl_round_trip(shared_data, tmp_path):
+    src = load_asset(src_path(shared_data, "CesiumMan")).mesh
+    out = save(src, tmp_path / "cm.obj")  # the registry's mesh writer: OBJ + MTL + textures
+    text = out.read_text()
+    assert text.startswith("mtllib cm.mtl") and "\nvt " in text and "\nvn " in text and "usemtl" in text
+    back = load_asset(out).mesh
+    assert_same_look(src, back, ".obj")
+    # an OBJ written by another tool: shared positions with per-corner vt (a seam) split into two vertices
+    (tmp_path / "seam.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nvt 0.5 0.5\n"
+                                       "f 1/1 2/2 3/3\nf 2/4 4/2 3/3\n")
+    seam = load_asset(tmp_path / "seam.obj").mesh
+    assert seam.n_vertices == 5  # vertex 2 has two uvs
+    assert np.allclose(seam.uvs[seam.faces][1, 0], [0.5, 0.5]) and np.allclose(seam.uvs[seam.faces][0, 1], [1.0, 1.0])
+
+
+def test_joint_exports_keep_each_links_look(shared_data, tmp_path):
+    """URDF (per-link OBJ + MTL + textures) and UsdPhysics USD (per-link Mesh with materials) of a prop whose parts
+    come from the Fox's skin; links are cut with Mesh.submesh as articulate_object cuts them."""
+    from sdk.core import Articulation, Joint, Link
+    from sdk.core.mesh import PartLabels
+    a = load_asset(src_path(shared_data, "Fox"))
+    pl: PartLabels = a.parts_from_skin()
+    face_part = pl.labels[a.mesh.faces[:, 0]]
+    big = np.argsort(-np.bincount(face_part))[:2]
+    links = [Link(f"link{i}", a.mesh.submesh(np.isin(face_part, [p]) if i else ~np.isin(face_part, [big[1]]),
+                                             name=f"link{i}")) for i, p in enumerate(big)]
+    art = Articulation(links, [Joint("hinge", "revolute", "link0", "link1", np.zeros(3), [0, 0, 1.0], -1.0, 1.0)],
+                       name="fox_prop")
+    src = a.mesh
+    for link in links:  # submesh keeps uvs per corner
+        assert link.mesh.look.materials and link.mesh.uvs is not None
+    urdf = save(art, tmp_path / "prop.urdf")
+    for link in links:
+        back = load_asset(tmp_path / "prop_meshes" / f"{link.name}.obj").mesh
+        assert np.abs(back.uvs[back.faces] - link.mesh.uvs[link.mesh.faces]).max() < UV_TOL
+        assert sha(back.look.textures[0].data) == sha(src.look.textures[0].data)
+    assert len(list((tmp_path / "prop_meshes" / "textures").iterdir())) == 1  # shared by the links
+    assert urdf.exists()
+    usd = save(art, tmp_path / "prop.usda")
+    assert validate_usd(usd) == []
+    back = load_asset(usd)
+    assert back.mesh.n_faces == sum(link.mesh.n_faces for link in links)
+    want = np.concatenate([link.mesh.uvs[link.mesh.faces] for link in links])
+    assert np.abs(back.mesh.uvs[back.mesh.faces] - want).max() < UV_TOL
+    assert [m.name for m in back.mesh.look.materials] == ["fox_material"]
+    assert sha(back.mesh.look.textures[0].data) == sha(src.look.textures[0].data)
