@@ -143,7 +143,7 @@ def _blender_material(bpy, m, images: dict, uv_names: list):
     """A Principled-BSDF material carrying a core Material (base colour x texture, metallic, roughness, emission,
     normal map, alpha)."""
     mat = bpy.data.materials.new(name=m.name)
-    if hasattr(mat, "use_nodes"):
+    if bpy.app.version < (5, 0, 0):  # node materials are the only kind from Blender 5 (use_nodes is deprecated)
         mat.use_nodes = True
     nt = mat.node_tree
     bsdf = next(n for n in nt.nodes if n.type == "BSDF_PRINCIPLED")

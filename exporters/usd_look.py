@@ -88,6 +88,9 @@ def write_look_usd(stage, mesh_prim, mesh: Mesh, layer_path, *, looks_path: str,
             mats.append(_define_material(stage, f"{looks_path}/{sanitize_name(m.name, taken)}", m, lk, rel))
     pid = lk.face_primitives(mesh.n_faces)
     used = [p for p in range(lk.n_primitives) if (pid == p).any()]
+    mats_used = [lk.materials[lk.primitives[p].material] for p in used if lk.primitives[p].material >= 0]
+    if mats_used and all(m.double_sided for m in mats_used):  # USD: a property of the gprim, not the material
+        geom.CreateDoubleSidedAttr(True)
     binding = UsdShade.MaterialBindingAPI.Apply(mesh_prim)
     if len(used) <= 1:
         mi = lk.primitives[used[0]].material if used else -1

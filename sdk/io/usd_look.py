@@ -207,6 +207,17 @@ def _read_bindings(prim, poly: np.ndarray, n_polys: int):
     return materials, textures, prims, pof
 
 
+def _asset_bytes(path: str) -> "bytes | None":
+    """Bytes of a resolved asset path: a file, or a file inside a package (``x.usdz[textures/a.png]``)."""
+    if Path(path).is_file():
+        return Path(path).read_bytes()
+    Ar = pxr("Ar")
+    asset = Ar.GetResolver().OpenAsset(Ar.ResolvedPath(path))
+    if asset is None:
+        return None
+    return bytes(memoryview(asset.GetBuffer())) if hasattr(asset, "GetBuffer") else None
+
+
 def _source(inp):
     """(shader, output name) an input is connected to, or (None, None)."""
     UsdShade = pxr("UsdShade")
@@ -237,11 +248,11 @@ def _read_material(mat, textures: list, tex_index: dict, mesh_prim) -> Material:
             return None, None, None
         f = sh.GetInput("file").Get() if sh.GetInput("file") else None
         path = (f.resolvedPath or f.path) if f is not None else ""
-        if not path or not Path(path).is_file():
+        data = _asset_bytes(path) if path else None
+        if data is None:
             return None, None, None
-        key = str(Path(path).resolve())
+        key = str(Path(path).resolve()) if Path(path).is_file() else path
         if key not in tex_index:
-            data = Path(path).read_bytes()
             tex_index[key] = len(textures)
             textures.append(Texture(data, mime_of(data), sanitize_name(Path(path).stem), None, None,
                                     _WRAP.get(str(_value(sh, "wrapS", "repeat")), REPEAT),

@@ -403,3 +403,13 @@ def test_joint_exports_keep_each_links_look(shared_data, tmp_path):
     assert np.abs(back.mesh.uvs[back.mesh.faces] - want).max() < UV_TOL
     assert [m.name for m in back.mesh.look.materials] == ["fox_material"]
     assert sha(back.mesh.look.textures[0].data) == sha(src.look.textures[0].data)
+
+
+def test_usdz_package_reads_textures_from_inside(made, shared_data, tmp_path):
+    from pxr import Sdf, UsdUtils
+    layer = save(load_asset(src_path(shared_data, "Fox")).rig, tmp_path / "fox.usdc")
+    pkg = tmp_path / "fox.usdz"
+    assert UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer)), str(pkg))
+    shutil.rmtree(tmp_path / "fox_textures")  # only the copy inside the package is left
+    m = load_asset(pkg).mesh
+    assert sha(m.look.textures[0].data) == sha(load_asset(src_path(shared_data, "Fox")).mesh.look.textures[0].data)
