@@ -33,7 +33,7 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     if bad.any():
         t = int(np.flatnonzero(bad)[0])
         raise InvalidInputError(f"frame {t} has non-finite vertices", field=f"frame {t}", source=seq.source)
-    T, V = seq.n_frames, seq.n_vertices
+    T = seq.n_frames
     FLOAT = 5126
     from sdk.core import Mesh
     # normals/tangents deform: not part of a flipbook's static base (Look.static)

@@ -1,12 +1,12 @@
-"""glTF 2.0 / GLB reader: meshes (Draco too), node parts, skins and animations."""
+"""glTF 2.0 / GLB reader: meshes (Draco too) with their look (every UV set, normals, tangents, colours, materials,
+textures as bytes, primitives), node parts, skins, animations and morph-target clips."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
-from dataclasses import replace
 
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights, sanitize_name
 from ..core.look import REPEAT, Look, Material, Primitive, Texture, TextureRef, merge_looks, mime_of
