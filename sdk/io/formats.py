@@ -35,6 +35,7 @@ class Format:
     uploadable: bool = True                        # one self-contained file a client can upload to the server
     scene_options: tuple[str, ...] = ()            # stage metadata its writers take (up_axis, meters_per_unit)
     up_axis: str = "y"                             # the format's convention when a file does not say (robotics: z)
+    kind_suffixes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra suffixes one kind's writer takes
 
 
 FORMATS: dict[str, Format] = {}
@@ -60,7 +61,8 @@ def suffixes(role: str, *, upload: bool = False) -> tuple[str, ...]:
     out = []
     for f in FORMATS.values():
         if _supports(f, role) and (f.uploadable or not upload):
-            out.extend(f.write_suffixes or f.suffixes if role not in ("asset", "sequence") else f.suffixes)
+            out.extend((f.write_suffixes or f.suffixes) + f.kind_suffixes.get(role, ())
+                       if role not in ("asset", "sequence") else f.suffixes)
     return tuple(out)
 
 
@@ -79,7 +81,8 @@ def _names(role: str) -> str:
 def check_output(path, kind: str, *, field: str = "output") -> Format:
     """The format that writes ``kind`` to ``path``; InvalidInputError naming the allowed suffixes otherwise."""
     f = by_suffix(path)
-    if f is None or kind not in f.writers or Path(path).suffix.lower() not in (f.write_suffixes or f.suffixes):
+    if f is None or kind not in f.writers or \
+            Path(path).suffix.lower() not in (f.write_suffixes or f.suffixes) + f.kind_suffixes.get(kind, ()):
         raise InvalidInputError(f"unknown output format '{Path(path).suffix}' for a {kind} (use {_names(kind)})",
                                 field=field)
     return f
@@ -295,7 +298,7 @@ register(Format("usd", (".usd", ".usda", ".usdc", ".usdz"), "OpenUSD (UsdSkel ri
                 "time-sampled points)", _usd_asset, _usd_sequence,
                 {"rig": _usd_rig, "articulation": _usd_articulation, "sequence": _usd_cache},
                 write_suffixes=(".usd", ".usda", ".usdc"),
-                scene_options=("up_axis", "meters_per_unit")))
+                scene_options=("up_axis", "meters_per_unit"), kind_suffixes={"rig": (".usdz",)}))  # packaged rigs
 register(Format("urdf", (".urdf",), "URDF (links become parts)", _urdf_asset, None,
                 {"articulation": _urdf_articulation}, uploadable=False, up_axis="z"))   # references mesh files
 register(Format("mjcf", (".xml", ".mjcf"), "MuJoCo MJCF (bodies become parts)", _mjcf_asset, uploadable=False,

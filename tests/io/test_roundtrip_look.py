@@ -22,7 +22,7 @@ from sdk.core import Look, Material, Primitive, Rig, TextureRef
 from sdk.io import load_asset, load_sequence, save
 
 ASSETS = ["CesiumMan", "Fox"]
-FORMATS = [".glb", ".gltf", ".usda", ".usdc", ".fbx"]
+FORMATS = [".glb", ".gltf", ".usda", ".usdc", ".usdz", ".fbx"]
 UV_TOL = 1e-6
 # Blender stores custom normals compressed in a per-corner space: measured 1.4e-4 on CesiumMan's smooth normals,
 # 9.1e-3 on the random (non-smooth) normals of the every-attribute test
@@ -196,8 +196,14 @@ def check_usd_independent(m0, path: Path):
     assert tex.GetIdAttr().Get() == "UsdUVTexture"
     assert np.allclose(list(tex.GetInput("scale").Get()), m.base_color, atol=1e-6)
     f = tex.GetInput("file").Get()
-    assert f.path.startswith("./") and Path(f.resolvedPath).is_file()  # relative, next to the layer
-    assert sha(Path(f.resolvedPath).read_bytes()) == sha(m0.look.textures[0].data)
+    assert f.path.startswith("./")  # relative: next to the layer, or inside the package
+    if path.suffix == ".usdz":
+        from pxr import Ar
+        assert "[" in f.resolvedPath  # resolved inside the package
+        data = bytes(memoryview(Ar.GetResolver().OpenAsset(Ar.ResolvedPath(f.resolvedPath)).GetBuffer()))
+    else:
+        data = Path(f.resolvedPath).read_bytes()
+    assert sha(data) == sha(m0.look.textures[0].data)
     if m0.look.normals is not None:
         assert UsdGeom.Mesh(mp).GetNormalsAttr().HasAuthoredValue()
 
@@ -271,7 +277,7 @@ def test_every_attribute_and_primitive_survives(shared_data, tmp_path, suffix):
     if suffix != ".fbx":  # FBX through Blender recomputes tangents from the UVs (documented)
         t0, t1 = m0.look.tangents[m0.faces], back.look.tangents[back.faces]
         assert np.abs(t0 - t1).max() < 1e-5
-    if suffix in (".usda", ".usdc"):
+    if suffix in (".usda", ".usdc", ".usdz"):
         from pxr import Usd, UsdGeom, UsdShade
         stage = Usd.Stage.Open(str(out))
         mp = next(p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh))
