@@ -112,6 +112,8 @@ class MeshSequence:
             raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=src)
         if out.uvs is not None and len(out.uvs) != V:
             raise InvalidInputError(f"{len(out.uvs)} uvs for {V} vertices", field="uvs", source=src)
+        if out.look is not None:
+            out.look.validate(V, len(self.faces) if self.faces is not None else 0, src)
         ext = out.motion_extent()
         out = replace(out, static=bool(ext < static_tol))
         if out.static:
