@@ -140,6 +140,8 @@ def load_obj(path) -> Asset:
             cur_mtl = mtl_names.index(nm)
         elif line.startswith("mtllib "):
             mtllibs.append(line[7:].strip())
+    if not verts or not faces:
+        raise AssetReadError(path, "OBJ has no faces" if verts else "OBJ has no vertices")
     if faces and (vts or vns):  # texture coordinates / normals per corner: split vertices where corners disagree
         verts, faces, uvs, look = _obj_look(path, np.array(verts), np.array(corners, dtype=np.int64).reshape(-1, 3, 3),
                                             np.array(vts).reshape(-1, 2), np.array(vns).reshape(-1, 3),
