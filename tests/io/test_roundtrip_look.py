@@ -421,3 +421,28 @@ def test_usdz_package_reads_textures_from_inside(made, shared_data, tmp_path):
     shutil.rmtree(tmp_path / "fox_textures")  # only the copy inside the package is left
     m = load_asset(pkg).mesh
     assert sha(m.look.textures[0].data) == sha(load_asset(src_path(shared_data, "Fox")).mesh.look.textures[0].data)
+
+
+def test_usd_written_by_blender_reads_back_with_its_look(made, shared_data, tmp_path):
+    """Another tool's USD (Blender's exporter: face-varying st, its own material network and texture folder),
+    made from our FBX: our USD reader finds the skin, the UVs per corner, the material and the texture bytes."""
+    bpy = pytest.importorskip("bpy", reason="Blender's bpy makes the foreign USD file")
+    import contextlib
+    import io
+    fbx = made("Fox", ".fbx", "cli")
+    out = tmp_path / "blender" / "fox.usda"
+    out.parent.mkdir()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        bpy.ops.import_scene.fbx(filepath=str(fbx))
+        bpy.ops.wm.usd_export(filepath=str(out), generate_preview_surface=True)
+    from pxr import Usd, UsdGeom
+    stage = Usd.Stage.Open(str(out))
+    mp = next(p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh))
+    assert UsdGeom.PrimvarsAPI(mp).GetPrimvar("st").GetInterpolation() == UsdGeom.Tokens.faceVarying
+    back = load_asset(out)
+    src = load_asset(src_path(shared_data, "Fox")).mesh
+    assert back.rig is not None and back.mesh.n_faces == src.n_faces
+    assert np.abs(back.mesh.uvs[back.mesh.faces] - src.uvs[src.faces]).max() < UV_TOL
+    assert [m.name for m in back.mesh.look.materials] == ["fox_material"]
+    assert sha(back.mesh.look.textures[0].data) == sha(src.look.textures[0].data)
