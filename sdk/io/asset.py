@@ -208,9 +208,8 @@ def _obj_look(path: Path, verts, corners, vts, vns, face_mtl, mtl_names, mtllibs
 
 def _read_mtl(path: Path, mtllibs: list, names: list):
     """Materials named ``names`` from the MTL files (Kd, d/Tr, Ke, Pm, Pr, map_Kd, norm/map_Bump/bump, map_Ke);
-    texture files read as bytes (a missing texture file is an AssetReadError naming it)."""
+    texture files read as bytes (a missing texture file is a logged warning naming it; the material keeps the rest)."""
     from ..core.look import Material, Texture, TextureRef, mime_of
-    from ..errors import AssetReadError
     found: dict[str, dict] = {}
     for lib in mtllibs:
         f = path.parent / lib
@@ -231,8 +230,11 @@ def _read_mtl(path: Path, mtllibs: list, names: list):
         for k in keys:
             if k in d:
                 tf = (d["_dir"] / d[k][-1]).resolve()
-                if not tf.is_file():
-                    raise AssetReadError(path, f"texture file '{d[k][-1]}' of the material library is missing")
+                if not tf.is_file():  # common for downloaded OBJs: keep the mesh and say so
+                    import logging
+                    logging.getLogger(__name__).warning("%s: texture file '%s' of the material library is missing; "
+                                                        "the material is read without it", path.name, d[k][-1])
+                    return None
                 if str(tf) not in tex_index:
                     data = tf.read_bytes()
                     tex_index[str(tf)] = len(textures)

@@ -225,6 +225,19 @@ def check_fbx_independent(m0, path: Path, tmp: Path):
     subprocess.run(["assimp", "extract", str(path), str(ex / "tex")], capture_output=True, timeout=60, check=True)
     got = sorted(sha(p.read_bytes()) for p in ex.iterdir())
     assert got == sorted(sha(t.data) for t in m0.look.textures)  # embedded byte for byte
+    # UVs as assimp reads them (bottom-left origin), through its OBJ exporter, parsed here
+    obj = tmp / "assimp.obj"
+    subprocess.run(["assimp", "export", str(path), str(obj)], capture_output=True, timeout=60, check=True)
+    vt, corners = [], []
+    for ln in obj.read_text().splitlines():
+        if ln.startswith("vt "):
+            vt.append([float(x) for x in ln.split()[1:3]])
+        elif ln.startswith("f "):
+            corners.append([int(tok.split("/")[1]) - 1 for tok in ln.split()[1:]])
+    st = np.asarray(vt)[np.asarray(corners)]  # [F, 3, 2]
+    want = m0.uvs[m0.faces]
+    assert st.shape == want.shape
+    assert np.abs(st[..., 0] - want[..., 0]).max() < UV_TOL and np.abs(st[..., 1] - (1 - want[..., 1])).max() < UV_TOL
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
@@ -375,7 +388,11 @@ def test_obj_mtl_round_trip(shared_data, tmp_path):
     # an OBJ written by another tool: shared positions with per-corner vt (a seam) split into two vertices
     (tmp_path / "seam.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nvt 0.5 0.5\n"
                                        "f 1/1 2/2 3/3\nf 2/4 4/2 3/3\n")
-    seam = load_asset(tmp_path / "seam.obj").mesh
+    (tmp_path / "seam.mtl").write_text("newmtl m\nKd 0.5 0.25 1\nmap_Kd gone.png\n")
+    text = (tmp_path / "seam.obj").read_text()
+    (tmp_path / "seam.obj").write_text("mtllib seam.mtl\nusemtl m\n" + text)
+    seam = load_asset(tmp_path / "seam.obj").mesh  # a missing texture file: logged, the material keeps the rest
+    assert seam.look.materials[0].base_color[:3] == (0.5, 0.25, 1.0) and seam.look.materials[0].base_color_texture is None
     assert seam.n_vertices == 5  # vertex 2 has two uvs
     assert np.allclose(seam.uvs[seam.faces][1, 0], [0.5, 0.5]) and np.allclose(seam.uvs[seam.faces][0, 1], [1.0, 1.0])
 
