@@ -1,7 +1,8 @@
 """Write a Rig as FBX through Blender's own exporter (the ``bpy`` package, optional extra ``[fbx]``).
 
-What is written: one skinned mesh (UVs when the mesh has them; per-vertex weights as vertex groups + an
-Armature modifier), one armature whose bones are the rig's joints (names kept exactly), and every animation
+What is written: one skinned mesh (every UV set, v flipped to FBX's bottom-left origin; the look's normals as
+custom normals, vertex colours (linear), one material slot per primitive with a Principled BSDF whose image textures
+are embedded byte for byte; per-vertex weights as vertex groups + an Armature modifier), one armature whose bones are the rig's joints (names kept exactly), and every animation
 clip as its own FBX take. Engine conventions:
 
 * units: ``unit="cm"`` (default for UE5/Unity) writes centimetres with FBX UnitScaleFactor 1 (the scene's
@@ -25,7 +26,6 @@ import numpy as np
 
 from sdk.core import Rig
 from sdk.errors import InvalidInputError, MissingDependencyError
-from sdk.util.atomic import atomic_path
 
 TARGET_UNITS = {"ue5": "cm", "unity": "cm", "gltf": "m", "omniverse": "cm"}
 
@@ -87,6 +87,114 @@ def _bone_frames(bind: np.ndarray, parents: np.ndarray, along: str) -> tuple[np.
             p = parents[j]
             lengths[j] = 0.5 * lengths[p] if p >= 0 and lengths[p] > 0 else 0.05 * scale
     return E, np.maximum(lengths, 1e-4 * scale)
+
+
+def _author_look(bpy, me, mesh, linear: np.ndarray):
+    """UV layers (``UVMap``, ``UVMap1``, ...; v flipped to Blender's bottom-left origin), custom normals, a linear
+    vertex-colour attribute, and one material slot per primitive (Principled BSDF with image textures packed from
+    the look's bytes, which the exporter embeds unchanged) on the Blender mesh ``me``. Returns the temporary folder
+    holding the image files (clean it up after the export)."""
+    import tempfile
+    tmp = tempfile.TemporaryDirectory(prefix="articulate_fbx_")
+    lk = mesh.look
+    corners = mesh.faces.ravel()
+    uv_sets = [mesh.uvs] if mesh.uvs is not None and len(mesh.uvs) == mesh.n_vertices else []
+    if lk is not None:
+        if not uv_sets and lk.uv_sets:
+            uv_sets = [np.zeros((mesh.n_vertices, 2), np.float32)]
+        uv_sets += list(lk.uv_sets)
+    for k, uv in enumerate(uv_sets):
+        layer = me.uv_layers.new(name="UVMap" if k == 0 else f"UVMap{k}")
+        st = np.c_[uv[:, 0], 1.0 - uv[:, 1]].astype(np.float32)
+        layer.data.foreach_set("uv", st[corners].ravel())
+    if lk is not None and lk.colors is not None:
+        col = me.color_attributes.new("Color", "FLOAT_COLOR", "POINT")
+        col.data.foreach_set("color", np.ascontiguousarray(lk.colors, dtype=np.float32).ravel())
+    me.update()
+    me.validate(clean_customdata=False)
+    if lk is not None and lk.normals is not None:  # after validate: it would drop them
+        n = lk.normals.astype(np.float64) @ np.linalg.inv(linear)
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+        me.normals_split_custom_set_from_vertices(n.astype(np.float32).tolist())
+    if lk is None or not lk.materials:
+        me.materials.append(bpy.data.materials.new(name=f"{mesh.name or 'mesh'}_material"))
+        return tmp
+    from sdk.core import sanitize_name
+    from sdk.core.look import MIME_SUFFIX
+    images, taken = {}, set()
+    for i, t in enumerate(lk.textures):
+        f = Path(tmp.name) / f"{sanitize_name(t.name or f'texture_{i}', taken)}{MIME_SUFFIX.get(t.mime, '.png')}"
+        f.write_bytes(t.data)
+        images[i] = (f, t)
+    mats = [_blender_material(bpy, m, images, uv_names=[layer.name for layer in me.uv_layers]) for m in lk.materials]
+    default = None
+    for prim in lk.primitives:  # one slot per primitive keeps the split (two primitives may share a material)
+        if prim.material >= 0:
+            me.materials.append(mats[prim.material])
+        else:
+            default = default or bpy.data.materials.new(name=f"{mesh.name or 'mesh'}_material")
+            me.materials.append(default)
+    me.polygons.foreach_set("material_index", lk.face_primitives(mesh.n_faces).astype(np.int32))
+    me.update()
+    return tmp
+
+
+def _blender_material(bpy, m, images: dict, uv_names: list):
+    """A Principled-BSDF material carrying a core Material (base colour x texture, metallic, roughness, emission,
+    normal map, alpha)."""
+    mat = bpy.data.materials.new(name=m.name)
+    if bpy.app.version < (5, 0, 0):  # node materials are the only kind from Blender 5 (use_nodes is deprecated)
+        mat.use_nodes = True
+    nt = mat.node_tree
+    bsdf = next(n for n in nt.nodes if n.type == "BSDF_PRINCIPLED")
+    bsdf.inputs["Base Color"].default_value = tuple(float(x) for x in m.base_color)
+    bsdf.inputs["Alpha"].default_value = float(m.base_color[3])
+    bsdf.inputs["Metallic"].default_value = float(m.metallic)
+    bsdf.inputs["Roughness"].default_value = float(m.roughness)
+    bsdf.inputs["Emission Color"].default_value = (*[float(x) for x in m.emissive], 1.0)
+    if any(m.emissive):
+        bsdf.inputs["Emission Strength"].default_value = 1.0
+    mat.use_backface_culling = not m.double_sided
+
+    def image_node(ref, colour: bool):
+        if ref is None or ref.texture not in images:
+            return None
+        f, t = images[ref.texture]
+        img = bpy.data.images.load(str(f))
+        img.name = t.name or f.stem
+        img.pack()
+        if not colour:
+            img.colorspace_settings.name = "Non-Color"
+        node = nt.nodes.new("ShaderNodeTexImage")
+        node.image = img
+        if ref.uv_set > 0 and ref.uv_set < len(uv_names):
+            uvn = nt.nodes.new("ShaderNodeUVMap")
+            uvn.uv_map = uv_names[ref.uv_set]
+            nt.links.new(uvn.outputs["UV"], node.inputs["Vector"])
+        return node
+
+    node = image_node(m.base_color_texture, True)
+    if node is not None:
+        nt.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+        if m.alpha_mode != "OPAQUE":
+            nt.links.new(node.outputs["Alpha"], bsdf.inputs["Alpha"])
+    node = image_node(m.metallic_roughness_texture, False)
+    if node is not None:
+        sep = nt.nodes.new("ShaderNodeSeparateColor")
+        nt.links.new(node.outputs["Color"], sep.inputs["Color"])
+        nt.links.new(sep.outputs["Green"], bsdf.inputs["Roughness"])
+        nt.links.new(sep.outputs["Blue"], bsdf.inputs["Metallic"])
+    node = image_node(m.normal_texture, False)
+    if node is not None:
+        nm = nt.nodes.new("ShaderNodeNormalMap")
+        nm.inputs["Strength"].default_value = float(m.normal_texture.scale)
+        nt.links.new(node.outputs["Color"], nm.inputs["Color"])
+        nt.links.new(nm.outputs["Normal"], bsdf.inputs["Normal"])
+    node = image_node(m.emissive_texture, True)
+    if node is not None:
+        nt.links.new(node.outputs["Color"], bsdf.inputs["Emission Color"])
+        bsdf.inputs["Emission Strength"].default_value = 1.0
+    return mat
 
 
 def write_rig_fbx(rig: Rig, path, *, target: str = "ue5", unit: str | None = None, animations: bool = True,
@@ -151,13 +259,7 @@ def write_rig_fbx(rig: Rig, path, *, target: str = "ue5", unit: str | None = Non
     me.polygons.add(nf)
     me.polygons.foreach_set("loop_start", (3 * np.arange(nf)).astype(np.int32))
     me.polygons.foreach_set("loop_total", np.full(nf, 3, dtype=np.int32))
-    if mesh.uvs is not None and len(mesh.uvs) == mesh.n_vertices:
-        uv = me.uv_layers.new(name="UVMap")
-        uv.data.foreach_set("uv", np.asarray(mesh.uvs, dtype=np.float32)[mesh.faces.ravel()].ravel())
-    me.update()
-    me.validate(clean_customdata=False)
-    mat = bpy.data.materials.new(name=f"{mesh.name or 'mesh'}_material")
-    me.materials.append(mat)
+    textures_tmp = _author_look(bpy, me, mesh, T[:3, :3])
     mesh_name = mesh.name or "mesh"
     if mesh_name in skel.names:  # a mesh named like a bone breaks engine imports (see sdk.validation)
         mesh_name = mesh_name + "_geo"
@@ -208,7 +310,16 @@ def write_rig_fbx(rig: Rig, path, *, target: str = "ue5", unit: str | None = Non
         scene.frame_start = 1
         scene.frame_end = max(c.n_frames for c in clips)
     primary, secondary = "Y", "X"  # frames were chosen above so that FBX joint frames = the rig's frames
-    with atomic_path(path) as tmp, _quiet():
+    import contextlib
+    import os
+    import tempfile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # exported under its final name inside a temporary folder (the FBX records its file name in texture paths),
+    # then moved into place: atomic like sdk.util.atomic.atomic_path
+    with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as tmpdir, _quiet(), \
+            contextlib.ExitStack() as stack:
+        stack.callback(textures_tmp.cleanup)
+        tmp = Path(tmpdir) / path.name
         bpy.ops.export_scene.fbx(filepath=str(tmp), use_selection=False,
                                  object_types={"ARMATURE", "MESH"}, add_leaf_bones=bool(leaf_bones),
                                  primary_bone_axis=primary, secondary_bone_axis=secondary,
@@ -217,5 +328,9 @@ def write_rig_fbx(rig: Rig, path, *, target: str = "ue5", unit: str | None = Non
                                  axis_forward="-Z", axis_up="Y", mesh_smooth_type="FACE",
                                  bake_anim=bool(clips), bake_anim_use_all_actions=len(clips) > 1,
                                  bake_anim_use_nla_strips=False, bake_anim_force_startend_keying=True,
-                                 bake_anim_simplify_factor=0.0, use_mesh_modifiers=False)
+                                 bake_anim_simplify_factor=0.0, use_mesh_modifiers=False,
+                                 path_mode="COPY", embed_textures=True, colors_type="LINEAR")
+        if not tmp.exists():
+            raise RuntimeError(f"Blender's FBX exporter produced no file for {path}")
+        os.replace(tmp, path)
     return path

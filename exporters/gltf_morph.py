@@ -3,7 +3,9 @@
 The base mesh is frame 0; morph target ``t`` holds ``vertices[t] - vertices[0]`` (target 0 is all zeros). One
 animation drives the node's ``weights`` with ``STEP`` interpolation: at time ``t / fps`` the weights are the one-hot
 vector of frame ``t``. Every glTF viewer and engine plays it; memory grows as frames x vertices (short clips only).
-``TEXCOORD_0`` (glTF convention, as :class:`~sdk.core.MeshSequence` stores it) is written when the sequence has uvs.
+``TEXCOORD_0`` (glTF convention, as :class:`~sdk.core.MeshSequence` stores it) is written when the sequence has uvs,
+and the sequence's look (further UV sets, normals, colours, materials, textures, one glTF primitive per look
+primitive) as the rig writer writes it.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 from sdk.core import MeshFrames, MeshSequence
 from sdk.errors import InvalidInputError
 
-from .gltf import _Blob, save_gltf
+from .gltf import _Blob, mesh_primitives, save_gltf, write_look
 
 
 def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | None = None) -> Path:
@@ -31,22 +33,17 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     if bad.any():
         t = int(np.flatnonzero(bad)[0])
         raise InvalidInputError(f"frame {t} has non-finite vertices", field=f"frame {t}", source=seq.source)
-    T, V = seq.n_frames, seq.n_vertices
-    FLOAT, U32 = 5126, 5125
+    T = seq.n_frames
+    FLOAT = 5126
+    from sdk.core import Mesh
+    # normals/tangents deform: not part of a flipbook's static base (Look.static)
+    base = Mesh(seq.vertices[0], seq.faces, name=name or seq.name, uvs=seq.uvs,
+                look=seq.look.static() if seq.look is not None else None)
     b = _Blob()
-    base = seq.vertices[0].astype(np.float32)
-    pos = b.add(base, "VEC3", FLOAT, 34962, minmax=True)
-    idx = b.add(seq.faces.astype(np.uint32).ravel(), "SCALAR", U32, 34963)
-    attrs = G.Attributes(POSITION=pos)
-    if seq.uvs is not None:
-        attrs.TEXCOORD_0 = b.add(seq.uvs.astype(np.float32), "VEC2", FLOAT, 34962)
-    targets = []
-    for t in range(T):
-        d = (seq.vertices[t] - seq.vertices[0]).astype(np.float32)
-        targets.append({"POSITION": b.add(d, "VEC3", FLOAT, 34962, minmax=True)})  # min/max required for targets
+    targets = [(seq.vertices[t] - seq.vertices[0]).astype(np.float32) for t in range(T)]  # min/max set per target
+    prims = mesh_primitives(b, base, targets=targets)
     weights0 = [1.0 if t == 0 else 0.0 for t in range(T)]
-    prim = G.Primitive(attributes=attrs, indices=idx, mode=4, targets=targets)
-    mesh = G.Mesh(name=name or seq.name, primitives=[prim], weights=weights0,
+    mesh = G.Mesh(name=name or seq.name, primitives=prims, weights=weights0,
                   extras={"targetNames": [f"frame_{t:05d}" for t in range(T)]})
     times = b.add((np.arange(T) / float(seq.fps)).astype(np.float32), "SCALAR", FLOAT, minmax=True)
     w = b.add(np.eye(T, dtype=np.float32).ravel(), "SCALAR", FLOAT)
@@ -55,5 +52,6 @@ def write_mesh_cache_gltf(seq: MeshSequence | MeshFrames, path, *, name: str | N
     gltf = G.GLTF2(asset=G.Asset(version="2.0", generator="articulate-sdk mesh cache"), scene=0,
                    scenes=[G.Scene(nodes=[0])], nodes=[G.Node(name=name or seq.name, mesh=0)], meshes=[mesh],
                    animations=[anim] if T > 1 else [])
+    write_look(gltf, b, base.look)
     return save_gltf(gltf, b, path)
 

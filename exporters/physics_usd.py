@@ -64,6 +64,8 @@ def write_physics_usd(art: Articulation, path, *, up_axis: str = "Y", meters_per
                 m.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
                 lo, hi = pts.min(0), pts.max(0)
                 m.CreateExtentAttr([Gf.Vec3f(*lo.tolist()), Gf.Vec3f(*hi.tolist())])
+                from .usd_look import write_look_usd  # the part's uvs, normals, materials, textures
+                write_look_usd(stage, m.GetPrim(), l.mesh, path, looks_path=f"/{root_name}/Looks")
                 UsdPhysics.CollisionAPI.Apply(m.GetPrim())
                 UsdPhysics.MeshCollisionAPI.Apply(m.GetPrim()).CreateApproximationAttr(
                     UsdPhysics.Tokens.convexDecomposition)

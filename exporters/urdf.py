@@ -1,6 +1,7 @@
 """URDF writer for sdk.core.Articulation; ``sdk.io.urdf.read_urdf`` reads the output back.
 
-Layout: ``OUT.urdf`` plus ``OUT_meshes/<link>.obj`` (relative paths). Every link frame is unrotated and sits at
+Layout: ``OUT.urdf`` plus ``OUT_meshes/<link>.obj`` (relative paths; a link with a look also gets ``<link>.mtl`` and
+its textures in ``OUT_meshes/textures/``, see ``exporters.obj.write_obj_look``). Every link frame is unrotated and sits at
 the joint origin that moves it (the root at the world origin); each link's visual (and collision) mesh is
 stored in world coordinates at rest with a visual origin of minus the link position, so the rest geometry
 round-trips exactly. Joint axes are given in the (unrotated) joint frame, i.e. the world axis. Revolute limits
@@ -44,7 +45,11 @@ def write_urdf(art: Articulation, path) -> Path:
         if l.mesh is None or l.mesh.n_faces == 0:
             continue
         rel = f"{mesh_dir.name}/{l.name}.obj"
-        atomic_write_text(mesh_dir / f"{l.name}.obj", _obj_text(l.mesh))
+        if l.mesh.look is not None or l.mesh.uvs is not None:  # OBJ + MTL + textures (shared by the links)
+            from .obj import write_obj_look
+            write_obj_look(l.mesh, mesh_dir / f"{l.name}.obj", texture_dir=mesh_dir / "textures")
+        else:
+            atomic_write_text(mesh_dir / f"{l.name}.obj", _obj_text(l.mesh))
         for tag in ("visual", "collision"):
             ve = ET.SubElement(le, tag)
             ET.SubElement(ve, "origin", xyz=_fmt(-pos[l.name]), rpy="0 0 0")

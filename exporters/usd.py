@@ -6,7 +6,10 @@ Layout::
     /<Name>/Skeleton         Skeleton (joints, bindTransforms = world, restTransforms = local)
     /<Name>/Skeleton/<Clip>  SkelAnimation per clip (the first is bound as skel:animationSource)
     /<Name>/<Mesh>           Mesh with SkelBindingAPI: primvars:skel:jointIndices/jointWeights
-                             (vertex interpolation, elementSize = influences), geomBindTransform
+                             (vertex interpolation, elementSize = influences), geomBindTransform; its look
+                             (primvars:st/st1.., normals, tangents, displayColor, GeomSubsets per primitive,
+                             MaterialBindingAPI; see exporters.usd_look)
+    /<Name>/Looks/<Material> UsdPreviewSurface + UsdUVTexture networks; textures in <file stem>_textures/
 
 Matrices: the SDK uses column vectors; USD uses row vectors, so every matrix is transposed on write.
 """
@@ -49,8 +52,12 @@ def write_rig_usd(rig: Rig, path, *, up_axis: str = "Y", source_up_axis: str = "
         raise InvalidInputError(f"meters_per_unit must be positive, got {meters_per_unit}", field="meters_per_unit")
     rig.validate()
     path = Path(path)
+    if path.suffix.lower() == ".usdz":
+        return _write_usdz(rig, path, up_axis=up_axis, source_up_axis=source_up_axis, meters_per_unit=meters_per_unit,
+                           scale=scale, animations=animations, name=name)
     if path.suffix.lower() not in (".usd", ".usda", ".usdc"):
-        raise InvalidInputError(f"USD output must end in .usd, .usda or .usdc, got '{path.suffix}'", field="output")
+        raise InvalidInputError(f"USD output must end in .usd, .usda, .usdc or .usdz, got '{path.suffix}'",
+                                field="output")
     skel, mesh, skin = rig.skeleton, rig.mesh, rig.skin
     root_name = sanitize_name(name or mesh.name or "Rig")
 
@@ -85,6 +92,8 @@ def write_rig_usd(rig: Rig, path, *, up_axis: str = "Y", source_up_axis: str = "
         binding.CreateJointIndicesPrimvar(False, k).Set(Vt.IntArray.FromNumpy(skin.indices.astype(np.int32).ravel()))
         binding.CreateJointWeightsPrimvar(False, k).Set(Vt.FloatArray.FromNumpy(skin.weights.astype(np.float32).ravel()))
         binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
+        from .usd_look import write_look_usd
+        write_look_usd(stage, m.GetPrim(), mesh, path, looks_path=f"/{root_name}/Looks")
         if rig.parts is not None and rig.parts.n_parts:
             pv = UsdGeom.PrimvarsAPI(m).CreatePrimvar("partId", Sdf.ValueTypeNames.IntArray, UsdGeom.Tokens.vertex)
             pv.Set(Vt.IntArray.FromNumpy(rig.parts.labels.astype(np.int32)))
@@ -109,6 +118,22 @@ def write_rig_usd(rig: Rig, path, *, up_axis: str = "Y", source_up_axis: str = "
                     stage.SetTimeCodesPerSecond(anim.fps)
                     stage.SetFramesPerSecond(anim.fps)
         stage.GetRootLayer().Save()
+    return path
+
+
+def _write_usdz(rig: Rig, path: Path, **opts) -> Path:
+    """One self-contained package: the .usdc layer and its textures written into a temporary folder, packaged by
+    ``UsdUtils.CreateNewUsdzPackage`` (textures inside, paths kept relative), moved into place."""
+    import os
+    import tempfile
+    UsdUtils, Sdf = pxr("UsdUtils", "Sdf")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as tmp:
+        layer = write_rig_usd(rig, Path(tmp) / f"{path.stem}.usdc", **opts)
+        pkg = Path(tmp) / path.name
+        if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer)), str(pkg)):
+            raise RuntimeError(f"UsdUtils could not package {path}")
+        os.replace(pkg, path)
     return path
 
 

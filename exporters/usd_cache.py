@@ -23,7 +23,9 @@ Documented fallback, ``varying="visibility"``: one Mesh prim per frame under /<N
 frame is loaded at once.
 
 Static data is never time-sampled (importers break on time-sampled UVs). UVs: per-vertex ``uvs [V, 2]`` in the glTF
-convention become indexed face-varying ``primvars:st`` with ``st = (u, 1 - v)`` (USD's origin is bottom-left).
+convention become indexed face-varying ``primvars:st`` with ``st = (u, 1 - v)`` (USD's origin is bottom-left). A fixed-
+topology cache also keeps the sequence's look (further UV sets, colours, materials with their textures next to the
+asset, GeomSubsets per primitive; ``exporters.usd_look``); normals and tangents deform, so they are not static.
 Outputs are atomic: the side files are written into a temporary folder, moved into place, and the asset last.
 """
 from __future__ import annotations
@@ -139,10 +141,13 @@ def _check_input(seq) -> MeshSequence | MeshFrames:
 
 
 # ---------------------------------------------------------------------------------------------- fixed topology
-def _write_points_layer(pxrm, stage, prim_path: str, seq: MeshSequence, opts: UsdCacheOptions):
+def _write_points_layer(pxrm, stage, prim_path: str, seq: MeshSequence, opts: UsdCacheOptions, asset_path: Path):
     Usd, UsdGeom, Sdf, Vt, Gf = pxrm
     m = _define_mesh(UsdGeom, stage, prim_path)
-    _author_topology(Vt, UsdGeom, Sdf, m, seq.faces, seq.uvs)
+    _author_topology(Vt, UsdGeom, Sdf, m, seq.faces, None)
+    from .usd_look import write_look_usd
+    write_look_usd(stage, m.GetPrim(), Mesh(seq.vertices[0], seq.faces, uvs=seq.uvs, look=seq.look.static() if seq.look is not None else None),
+                   asset_path, looks_path=prim_path.rsplit("/", 1)[0] + "/Looks", interpolation="faceVarying")
     pts_attr, ext_attr = m.CreatePointsAttr(), m.CreateExtentAttr()
     v32 = seq.vertices.astype(np.float32)
     pts_attr.Set(Vt.Vec3fArray.FromNumpy(v32[0]))  # default for consumers that are not time-aware
@@ -273,7 +278,7 @@ def write_mesh_cache_usd(seq: MeshSequence | MeshFrames, path, *, up_axis: str =
             else:
                 cstage = Usd.Stage.CreateNew(str(cache_tmp))
                 UsdGeom.Xform.Define(cstage, f"/{root}")
-                _write_points_layer(pxrm, cstage, f"/{root}/Mesh", seq, opts)
+                _write_points_layer(pxrm, cstage, f"/{root}/Mesh", seq, opts, path)
             _stage_metadata(UsdGeom, cstage, opts, n_frames, fps)
             cstage.SetDefaultPrim(cstage.GetPrimAtPath(f"/{root}"))
             cstage.GetRootLayer().Save()
@@ -290,7 +295,7 @@ def write_mesh_cache_usd(seq: MeshSequence | MeshFrames, path, *, up_axis: str =
             if isinstance(seq, MeshFrames):
                 _write_visibility_frames(pxrm, stage, root, seq, opts)
             else:
-                _write_points_layer(pxrm, stage, f"/{root}/Mesh", seq, opts)
+                _write_points_layer(pxrm, stage, f"/{root}/Mesh", seq, opts, path)
         Usd.ModelAPI(xf.GetPrim()).SetKind("component")
         stage.SetDefaultPrim(xf.GetPrim())
         stage.GetRootLayer().Save()

@@ -482,10 +482,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         fm = fl == i
         if not fm.any():
             continue
-        used = np.unique(mesh.faces[fm])
-        remap = np.full(mesh.n_vertices, -1)
-        remap[used] = np.arange(len(used))
-        links.append(Link(nm, Mesh(mesh.vertices[used], remap[mesh.faces[fm]], name=nm)))
+        links.append(Link(nm, mesh.submesh(fm, name=nm)))  # keeps the part's uvs and look
     suffix = path.suffix.lower() if path else None
     up = _up_vector(cfg, suffix)
     rng = np.random.default_rng(cfg.seed)

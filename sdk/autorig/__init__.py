@@ -210,7 +210,7 @@ def autorig(mesh: Mesh, template: str = "auto", naming: str = "ue5", *, max_infl
     Rup = np.stack([fr.left, fr.up, fr.forward], 0)  # rows: left -> +X, up -> +Y, forward -> +Z
     if upright and not np.allclose(Rup, np.eye(3), atol=1e-9):
         out_mesh = Mesh(np.asarray(mesh.vertices, dtype=np.float64) @ Rup.T, np.array(mesh.faces), name=mesh.name,
-                        uvs=mesh.uvs)
+                        uvs=mesh.uvs, look=mesh.look.transformed(Rup) if mesh.look is not None else None)
         V, BV, EV = V @ Rup.T, BV @ Rup.T, EV @ Rup.T
         emb.positions, emb.tips = emb.positions @ Rup.T, emb.tips @ Rup.T
         fr = Frame(up=np.array([0.0, 1, 0]), forward=np.array([0.0, 0, 1]), left=np.array([1.0, 0, 0]),

@@ -9,7 +9,9 @@ def register(sub):
     p = sub.add_parser("rig", help="rig a parted or plain mesh (template embedding, harmonic or bone-heat skinning) "
                                    "and write USD/glTF/FBX")
     p.add_argument("input", help="glTF/GLB, OBJ (groups = parts), PLY or USD mesh")
-    p.add_argument("-o", "--output", required=True, help="output .usda/.usdc/.usd, .glb/.gltf or .fbx")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .usda/.usdc/.usd (textures next to it), .usdz (packaged; no engine report), "
+                        ".glb/.gltf or .fbx")
     from ..rigging.methods import SKINNING
     p.add_argument("--method", choices=SKINNING.names(), default=None,
                    help="skinning (default: harmonic for parts; a plain mesh always uses heat)")
@@ -37,9 +39,9 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-OUTPUTS = (".usda", ".usdc", ".usd", ".glb", ".gltf", ".fbx")
+OUTPUTS = (".usda", ".usdc", ".usd", ".usdz", ".glb", ".gltf", ".fbx")
 _DEFAULT_TARGET = {".fbx": "ue5", ".glb": "gltf", ".gltf": "gltf", ".usd": "omniverse", ".usda": "omniverse",
-                   ".usdc": "omniverse"}
+                   ".usdc": "omniverse", ".usdz": "omniverse"}
 
 
 def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1.0, target: str | None = None,
@@ -50,7 +52,7 @@ def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1
     """
     import json
     suffix = out.suffix.lower()
-    if suffix in (".usd", ".usda", ".usdc"):
+    if suffix in (".usd", ".usda", ".usdc", ".usdz"):
         rig.export_usd(out, up_axis=up_axis, meters_per_unit=meters_per_unit)
     elif suffix == ".fbx":
         from exporters.fbx import write_rig_fbx
@@ -62,7 +64,7 @@ def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1
         hp = out.with_name(out.name + ".humanoid.json")
         with atomic_path(hp) as tmp:
             Path(tmp).write_text(json.dumps(rig.metadata["humanoid"], indent=1))
-    if not write_report:
+    if not write_report or suffix == ".usdz":  # sdk.validation reads layers, not packages
         return None
     try:
         from ..validation import validate_file

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import InvalidInputError
+from .look import Look
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Mesh:
     name: str = "mesh"
     uvs: np.ndarray | None = None  # [V, 2] float32
     dropped_faces: np.ndarray | None = None  # [D] int64: faces of the validated input that validate() dropped
+    look: Look | None = None  # further UV sets, normals, tangents, colours, materials, textures, primitives
 
     def __post_init__(self):
         self.vertices = np.asarray(self.vertices, dtype=np.float64).reshape(-1, 3)
@@ -34,6 +36,17 @@ class Mesh:
             return 0.0
         return float(np.linalg.norm(self.vertices.max(0) - self.vertices.min(0)))
 
+    def submesh(self, faces: np.ndarray, name: str | None = None) -> "Mesh":
+        """The faces ``faces`` (bool [F] or ids) with only the vertices they use (in index order), their uvs and
+        look."""
+        f = self.faces[faces]
+        used = np.unique(f)
+        remap = np.full(self.n_vertices, -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        return Mesh(self.vertices[used], remap[f], name=self.name if name is None else name,
+                    uvs=None if self.uvs is None else self.uvs[used],
+                    look=None if self.look is None else self.look.subset(used, faces))
+
     def validate(self, source: str | None = None, *, drop_degenerate: bool = True) -> "Mesh":
         """Check the mesh; raise InvalidInputError naming the problem.
 
@@ -51,6 +64,10 @@ class Mesh:
             i = int(np.flatnonzero(bad)[0])
             raise InvalidInputError(f"vertex {i} is not finite ({v[i].tolist()}); {int(bad.sum())} such vertices",
                                     field=f"vertices[{i}]", source=source)
+        if self.uvs is not None and len(self.uvs) != len(v):
+            raise InvalidInputError(f"mesh has {len(self.uvs)} uvs for {len(v)} vertices", field="uvs", source=source)
+        if self.look is not None:
+            self.look.validate(len(v), len(f), source)
         if f.min() < 0 or f.max() >= len(v):
             i = int(np.flatnonzero((f < 0).any(1) | (f >= len(v)).any(1))[0])
             raise InvalidInputError(f"face {i} references vertex out of range {f[i].tolist()} (mesh has {len(v)} vertices)",
@@ -70,7 +87,8 @@ class Mesh:
             if not drop_degenerate:
                 i = int(dropped[0])
                 raise InvalidInputError(f"face {i} is degenerate", field=f"faces[{i}]", source=source)
-            return replace(self, faces=f[~degenerate], dropped_faces=dropped)
+            look = self.look.select_faces(~degenerate) if self.look is not None else None
+            return replace(self, faces=f[~degenerate], dropped_faces=dropped, look=look)
         return self
 
 

@@ -23,6 +23,8 @@ class Rig:
 
     def validate(self) -> "Rig":
         self.skeleton.validate()
+        if self.mesh.look is not None:  # writers index the look by vertex and face
+            self.mesh.look.validate(self.mesh.n_vertices, self.mesh.n_faces)
         self.skin.validate(self.mesh.n_vertices, self.skeleton.n_joints)
         for a in self.animations:
             a.validate(self.skeleton.n_joints)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import InvalidInputError, MotionWarning
+from .look import Look
 from .mesh import Mesh
 
 
@@ -30,6 +31,7 @@ class MeshSequence:
     static: bool = False  # set by validate(): no vertex moves more than static_tol
     dropped_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # set by validate(nan_frames="drop")
     uvs: np.ndarray | None = None  # [V, 2] float32, static per-vertex texture coordinates (glTF convention)
+    look: Look | None = None  # look of frame 0 (UV sets, materials, textures, primitives; normals/tangents of frame 0)
 
     def __post_init__(self):
         v = np.asarray(self.vertices, dtype=np.float64)
@@ -110,6 +112,8 @@ class MeshSequence:
             raise InvalidInputError(f"fps must be positive, got {self.fps}", field="fps", source=src)
         if out.uvs is not None and len(out.uvs) != V:
             raise InvalidInputError(f"{len(out.uvs)} uvs for {V} vertices", field="uvs", source=src)
+        if out.look is not None:
+            out.look.validate(V, len(self.faces) if self.faces is not None else 0, src)
         ext = out.motion_extent()
         out = replace(out, static=bool(ext < static_tol))
         if out.static:
@@ -125,7 +129,7 @@ class MeshSequence:
         idx = np.unique(np.round(np.linspace(0, self.n_frames - 1, max_frames)).astype(np.int64))
         step = (self.n_frames - 1) / max(len(idx) - 1, 1)
         return MeshSequence(self.vertices[idx], self.faces, self.fps / step, self.name, self.source, self.clip,
-                            uvs=self.uvs)
+                            uvs=self.uvs, look=self.look)
 
 
 @dataclass
@@ -194,4 +198,4 @@ class MeshFrames:
                 raise InvalidInputError(f"topology changes at frame {i} ({what}); register the frames first "
                                         f"(sdk.registration.register_frames)", field=f"frame {i}", source=self.source)
         return MeshSequence(np.stack([m.vertices for m in self.frames]), m0.faces, self.fps, self.name, self.source,
-                            uvs=m0.uvs)
+                            uvs=m0.uvs, look=m0.look)

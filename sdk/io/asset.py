@@ -72,7 +72,8 @@ def parts_from_labels(mesh: Mesh, labels, *, per_face: bool | None = None, names
 
 
 def load_obj(path) -> Asset:
-    """Wavefront OBJ; each ``o``/``g`` group becomes a part. Polygons are fan-triangulated."""
+    """Wavefront OBJ; each ``o``/``g`` group becomes a part. Polygons are fan-triangulated. ``vt``/``vn`` per corner
+    (vertices split where corners disagree), ``usemtl`` primitives and ``mtllib`` materials/textures form the look."""
     from ..errors import AssetReadError
     path = Path(path)
     try:
@@ -80,6 +81,8 @@ def load_obj(path) -> Asset:
     except OSError as e:
         raise AssetReadError(path, str(e)) from e
     verts, faces, face_group = [], [], []
+    vts, vns, corners, face_mtl, mtl_names, mtllibs = [], [], [], [], [], []
+    cur_mtl = -1
     groups: list[str] = []
     gid = -1
 
@@ -91,6 +94,13 @@ def load_obj(path) -> Asset:
             groups.append(name)
             gid = len(groups) - 1
 
+    def ref(tok: str, k: int, n: int) -> int:
+        parts = tok.split("/")
+        if len(parts) <= k or not parts[k]:
+            return -1
+        i = int(parts[k])
+        return i - 1 if i > 0 else n + i
+
     for ln, line in enumerate(text.splitlines(), 1):
         if line.startswith("v "):
             parts = line.split()
@@ -100,23 +110,48 @@ def load_obj(path) -> Asset:
                 raise AssetReadError(path, f"line {ln}: bad vertex '{line.strip()}'") from e
             if len(verts[-1]) != 3:
                 raise AssetReadError(path, f"line {ln}: vertex needs 3 coordinates")
+        elif line.startswith("vt "):
+            vals = line.split()[1:3]
+            vts.append([float(x) for x in vals] + [0.0] * (2 - len(vals)))
+        elif line.startswith("vn "):
+            vns.append([float(x) for x in line.split()[1:4]])
         elif line.startswith("f "):
+            toks = line.split()[1:]
             try:
-                idx = [int(tok.split("/")[0]) for tok in line.split()[1:]]
+                idx = [ref(t, 0, len(verts)) for t in toks]
+                tc = [ref(t, 1, len(vts)) for t in toks]
+                nc = [ref(t, 2, len(vns)) for t in toks]
             except ValueError as e:
                 raise AssetReadError(path, f"line {ln}: bad face '{line.strip()}'") from e
-            idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
             if gid < 0:
                 group(path.stem)
             for k in range(1, len(idx) - 1):
                 faces.append([idx[0], idx[k], idx[k + 1]])
+                corners.append([(idx[c], tc[c], nc[c]) for c in (0, k, k + 1)])
                 face_group.append(gid)
+                face_mtl.append(cur_mtl)
         elif line.startswith(("o ", "g ")):
             nm = line[2:].strip() or f"group_{len(groups)}"
             group(nm)
+        elif line.startswith("usemtl "):
+            nm = line[7:].strip()
+            if nm not in mtl_names:
+                mtl_names.append(nm)
+            cur_mtl = mtl_names.index(nm)
+        elif line.startswith("mtllib "):
+            mtllibs.append(line[7:].strip())
     if not verts or not faces:
         raise AssetReadError(path, "OBJ has no faces" if verts else "OBJ has no vertices")
-    mesh = Mesh(np.array(verts), np.array(faces), name=sanitize_name(path.stem))
+    if faces and (vts or vns):  # texture coordinates / normals per corner: split vertices where corners disagree
+        verts, faces, uvs, look = _obj_look(path, np.array(verts), np.array(corners, dtype=np.int64).reshape(-1, 3, 3),
+                                            np.array(vts).reshape(-1, 2), np.array(vns).reshape(-1, 3),
+                                            np.array(face_mtl), mtl_names, mtllibs)
+    else:
+        uvs = look = None
+        if mtl_names:
+            _, _, _, look = _obj_look(path, np.array(verts), np.array(corners, dtype=np.int64).reshape(-1, 3, 3),
+                                      np.zeros((0, 2)), np.zeros((0, 3)), np.array(face_mtl), mtl_names, mtllibs)
+    mesh = Mesh(np.array(verts), np.array(faces), name=sanitize_name(path.stem), uvs=uvs, look=look)
     bad = (mesh.faces < 0).any(1) | (mesh.faces >= mesh.n_vertices).any(1)
     if bad.any():  # before the part labels index with them
         i = int(np.flatnonzero(bad)[0])
@@ -129,6 +164,97 @@ def load_obj(path) -> Asset:
     names = [sanitize_name(groups[g], taken) for g in used]
     fl = remap[np.array(face_group)]
     return Asset(path, mesh, PartLabels.from_face_labels(mesh.faces, fl, mesh.n_vertices, names) if len(used) > 1 else None)
+
+
+def _obj_look(path: Path, verts, corners, vts, vns, face_mtl, mtl_names, mtllibs):
+    """(vertices, faces, uvs, look) of an OBJ with per-corner ``vt``/``vn`` and ``usemtl``: a vertex keeps its index
+    when all its corners agree, else it is split per distinct (v, vt, vn); materials from the ``mtllib`` files
+    (missing ones: named, default values)."""
+    from ..core.look import Look, Primitive
+    from ..errors import AssetReadError
+    F = len(corners)
+    key = corners.reshape(-1, 3)
+    if len(key) and (key[:, 0].min() < 0 or key[:, 0].max() >= len(verts)):
+        return verts, corners[..., 0], None, None  # load_obj names the face that is out of range
+    if len(key) and (key[:, 1:].max(0) >= [len(vts), len(vns)]).any():
+        raise AssetReadError(path, "a face references a texture coordinate or normal that does not exist")
+    first = np.full((len(verts), 2), -2, dtype=np.int64)
+    first[key[:, 0]] = key[:, 1:]
+    consistent = bool(np.all(first[key[:, 0]] == key[:, 1:]))
+    if consistent:  # one (vt, vn) per vertex: keep the file's vertex order
+        vertex_key = np.c_[np.arange(len(verts)), first]
+        faces = corners[..., 0]
+    else:
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        vertex_key, faces = uniq, inv.reshape(F, 3)
+    vi, ti, ni = vertex_key[:, 0], vertex_key[:, 1], vertex_key[:, 2]
+    uvs = None
+    if len(vts):
+        st = np.where((ti >= 0)[:, None], vts[np.maximum(ti, 0)], 0.0)
+        uvs = np.c_[st[:, 0], 1.0 - st[:, 1]].astype(np.float32)  # OBJ's origin is bottom-left
+    normals = None
+    if len(vns):
+        n = np.where((ni >= 0)[:, None], vns[np.maximum(ni, 0)], 0.0)
+        normals = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    materials, textures = _read_mtl(path, mtllibs, mtl_names)
+    prims = [Primitive(sanitize_name(n), i) for i, n in enumerate(mtl_names)]
+    pof = np.asarray(face_mtl, dtype=np.int64)
+    if (pof < 0).any():
+        prims.append(Primitive(sanitize_name(path.stem), -1))
+        pof = np.where(pof < 0, len(prims) - 1, pof)
+    look = Look([], normals, None, None, materials, textures, prims or None, pof.astype(np.int32) if len(prims) > 1 else None)
+    return verts[vi], faces, uvs, look
+
+
+def _read_mtl(path: Path, mtllibs: list, names: list):
+    """Materials named ``names`` from the MTL files (Kd, d/Tr, Ke, Pm, Pr, map_Kd, norm/map_Bump/bump, map_Ke);
+    texture files read as bytes (a missing texture file is a logged warning naming it; the material keeps the rest)."""
+    from ..core.look import Material, Texture, TextureRef, mime_of
+    found: dict[str, dict] = {}
+    for lib in mtllibs:
+        f = path.parent / lib
+        if not f.is_file():
+            continue
+        cur = None
+        for line in f.read_text(errors="replace").splitlines():
+            tok = line.strip().split()
+            if not tok or tok[0].startswith("#"):
+                continue
+            if tok[0] == "newmtl":
+                cur = found.setdefault(" ".join(tok[1:]), {"_dir": f.parent})
+            elif cur is not None and len(tok) > 1:
+                cur[tok[0]] = tok[1:]
+    textures, tex_index = [], {}
+
+    def tex(d, *keys):
+        for k in keys:
+            if k in d:
+                tf = (d["_dir"] / d[k][-1]).resolve()
+                if not tf.is_file():  # common for downloaded OBJs: keep the mesh and say so
+                    import logging
+                    logging.getLogger(__name__).warning("%s: texture file '%s' of the material library is missing; "
+                                                        "the material is read without it", path.name, d[k][-1])
+                    return None
+                if str(tf) not in tex_index:
+                    data = tf.read_bytes()
+                    tex_index[str(tf)] = len(textures)
+                    textures.append(Texture(data, mime_of(data), sanitize_name(tf.stem)))
+                return TextureRef(tex_index[str(tf)])
+        return None
+
+    mats = []
+    for n in names:
+        d = found.get(n, {"_dir": path.parent})
+        kd = [float(x) for x in d.get("Kd", ["1", "1", "1"])[:3]]
+        alpha = float(d["d"][0]) if "d" in d else (1.0 - float(d["Tr"][0]) if "Tr" in d else 1.0)
+        m = Material(sanitize_name(n), (*kd, alpha), float(d.get("Pm", ["0"])[0]), float(d.get("Pr", ["1"])[0]),
+                     tuple(float(x) for x in d.get("Ke", ["0", "0", "0"])[:3]),
+                     "BLEND" if alpha < 1.0 else "OPAQUE")
+        m.base_color_texture = tex(d, "map_Kd")
+        m.normal_texture = tex(d, "norm", "map_Bump", "bump")
+        m.emissive_texture = tex(d, "map_Ke")
+        mats.append(m)
+    return mats, textures
 
 
 def load_ply(path) -> Asset:
@@ -180,25 +306,37 @@ def usd_mesh_prims(stage, root=None):
 
 
 def load_usd_mesh(path) -> Asset:
-    """Meshes of a USD stage in world space (rest time); each Mesh prim becomes a part."""
+    """Meshes of a USD stage in world space (rest time) with their looks; each Mesh prim becomes a part. A stage with
+    a UsdSkel-skinned mesh is read as a rig (:func:`sdk.io.usdskel.read_rig_usd`)."""
+    from ..core.look import merge_looks
     from ..errors import AssetReadError
     from ._lazy import pxr
-    Usd = pxr("Usd")
+    from .usd_look import read_usd_mesh
+    from .usdskel import has_skin, read_rig_usd
+    Usd, UsdGeom = pxr("Usd"), pxr("UsdGeom")
     path = Path(path)
     stage = Usd.Stage.Open(str(path)) if path.exists() else None
     if stage is None:
         raise AssetReadError(path, "USD stage could not be opened")
-    verts, faces, groups, names = [], [], [], []
-    n0 = 0
-    for prim, p, tri in usd_mesh_prims(stage):
-        verts.append(p)
-        faces.append(tri + n0)
-        groups.append(np.full(len(p), len(names)))
-        names.append(prim.GetName())
-        n0 += len(p)
-    if not verts:
+    if has_skin(stage):
+        return read_rig_usd(path)
+    got, names = [], []
+    for prim in stage.Traverse():
+        if prim.IsA(UsdGeom.Mesh):
+            um = read_usd_mesh(prim)
+            if um is not None:
+                got.append(um)
+                names.append(prim.GetName())
+    if not got:
         raise AssetReadError(path, "stage has no Mesh prims with faces")
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem))
+    offs = np.cumsum([0] + [len(u.points) for u in got])
+    has_uv = any(u.uvs is not None for u in got)
+    uvs = np.concatenate([u.uvs if u.uvs is not None else np.zeros((len(u.points), 2), np.float32) for u in got]) \
+        if has_uv else None
+    look = merge_looks([u.look for u in got], [len(u.points) for u in got], [len(u.faces) for u in got])
+    mesh = Mesh(np.concatenate([u.points for u in got]), np.concatenate([u.faces + o for u, o in zip(got, offs)]),
+                name=sanitize_name(path.stem), uvs=uvs, look=look)
     taken: set[str] = set()
-    parts = PartLabels(np.concatenate(groups), [sanitize_name(n, taken) for n in names]) if len(names) > 1 else None
+    groups = np.concatenate([np.full(len(u.points), i) for i, u in enumerate(got)])
+    parts = PartLabels(groups, [sanitize_name(n, taken) for n in names]) if len(names) > 1 else None
     return Asset(path, mesh, parts)

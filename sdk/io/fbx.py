@@ -64,7 +64,8 @@ def read_fbx(path, *, animations: bool = True):
     import io
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False)
+            bpy.ops.import_scene.fbx(filepath=str(path), use_anim=animations, ignore_leaf_bones=False,
+                                     colors_type="LINEAR")  # our writer stores linear colours
     except RuntimeError as e:
         raise AssetReadError(path, f"not a readable FBX ({e})") from e
     meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]
@@ -77,20 +78,16 @@ def read_fbx(path, *, animations: bool = True):
     V = np.zeros(len(me.vertices) * 3, dtype=np.float32)
     me.vertices.foreach_get("co", V)
     V = V.reshape(-1, 3).astype(np.float64) @ mw[:3, :3].T + mw[:3, 3]
-    tris = []
+    tris, tri_loops, tri_poly = [], [], []
     for p in me.polygons:
-        vs = list(p.vertices)
+        vs, ls = list(p.vertices), list(p.loop_indices)
         tris += [[vs[0], vs[k], vs[k + 1]] for k in range(1, len(vs) - 1)]
+        tri_loops += [[ls[0], ls[k], ls[k + 1]] for k in range(1, len(vs) - 1)]
+        tri_poly += [p.index] * (len(vs) - 2)
+    tris = (tris, np.asarray(tri_loops, dtype=np.int64).reshape(-1, 3), np.asarray(tri_poly, dtype=np.int64))
     C = _BLENDER_TO_YUP
-    uvs = None
-    if me.uv_layers:  # per-corner UVs -> per vertex (the last corner wins; seams are shared vertices in the file)
-        uv = np.zeros(len(me.loops) * 2, dtype=np.float32)
-        me.uv_layers.active.data.foreach_get("uv", uv)
-        li = np.zeros(len(me.loops), dtype=np.int64)
-        me.loops.foreach_get("vertex_index", li)
-        uvs = np.zeros((len(me.vertices), 2), dtype=np.float32)
-        uvs[li] = uv.reshape(-1, 2)
-    mesh = Mesh(V @ C[:3, :3].T, np.array(tris, dtype=np.int64), name=sanitize_name(obj.name), uvs=uvs)
+    uvs, look = _read_look(me, tris, C[:3, :3] @ mw[:3, :3])
+    mesh = Mesh(V @ C[:3, :3].T, np.array(tris[0], dtype=np.int64), name=sanitize_name(obj.name), uvs=uvs, look=look)
     rig = None
     extra = {"mesh_names": [o.name for o in meshes], "armature_names": [a.name for a in arms],
              "global_settings": fbx_global_settings(path)}
@@ -144,3 +141,116 @@ def read_fbx(path, *, animations: bool = True):
         rig = Rig(mesh, skel, skin, animations=anims, metadata={"raw_weight_sums": raw_sum, "fbx": extra,
                                                                "max_influences_in_file": int(k)})
     return Asset(path, mesh, None, rig)
+
+
+def _per_vertex(values: np.ndarray, loop_vertex: np.ndarray, n: int) -> np.ndarray:
+    """Per-corner values [L, C] -> per vertex [n, C] (the last corner wins: our writer's vertices are already split
+    at seams, so every corner of a vertex agrees)."""
+    out = np.zeros((n, values.shape[1]), dtype=np.float32)
+    out[loop_vertex] = values
+    return out
+
+
+def _read_look(me, tris, linear: np.ndarray):
+    """UV layers (v flipped back to the glTF convention), corner normals, the first colour attribute, materials
+    (Principled BSDF constants and image textures, bytes from the packed/embedded image or its file) and one
+    primitive per material slot."""
+    from ..core import sanitize_name
+    from ..core.look import Look, Material, Primitive, Texture, TextureRef, mime_of
+    _, tri_loops, tri_poly = tris
+    nv, nl = len(me.vertices), len(me.loops)
+    li = np.zeros(nl, dtype=np.int64)
+    me.loops.foreach_get("vertex_index", li)
+    uv_sets = []
+    for layer in me.uv_layers:
+        uv = np.zeros(nl * 2, dtype=np.float32)
+        layer.data.foreach_get("uv", uv)
+        st = _per_vertex(uv.reshape(-1, 2), li, nv)
+        uv_sets.append(np.c_[st[:, 0], 1.0 - st[:, 1]].astype(np.float32))
+    uv_names = [layer.name for layer in me.uv_layers]
+    normals = None
+    if hasattr(me, "corner_normals") and nl:
+        cn = np.zeros(nl * 3, dtype=np.float32)
+        me.corner_normals.foreach_get("vector", cn)
+        n = _per_vertex(cn.reshape(-1, 3), li, nv).astype(np.float64) @ np.linalg.inv(linear)
+        normals = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+    colors = None
+    if len(me.color_attributes):
+        ca = me.color_attributes[0]
+        c = np.zeros(len(ca.data) * 4, dtype=np.float32)
+        ca.data.foreach_get("color", c)
+        c = c.reshape(-1, 4)
+        colors = c if ca.domain == "POINT" else _per_vertex(c, li, nv)
+    textures, tex_index, materials, mat_index, prims = [], {}, [], {}, []
+    for slot, mat in enumerate(me.materials):
+        if mat is None:
+            prims.append(Primitive(f"slot_{slot}", -1))
+            continue
+        if mat.name not in mat_index:
+            mat_index[mat.name] = len(materials)
+            materials.append(_read_material(mat, textures, tex_index, uv_names, Material, TextureRef, Texture, mime_of,
+                                            sanitize_name))
+        prims.append(Primitive(sanitize_name(mat.name), mat_index[mat.name]))
+    pof = None
+    if len(prims) > 1:
+        mi = np.zeros(len(me.polygons), dtype=np.int64)
+        me.polygons.foreach_get("material_index", mi)
+        pof = np.clip(mi, 0, len(prims) - 1)[tri_poly].astype(np.int32)
+    uvs = uv_sets[0] if uv_sets else None
+    look = Look(uv_sets[1:], normals, None, colors, materials, textures, prims or None, pof)
+    return uvs, look
+
+
+def _read_material(mat, textures, tex_index, uv_names, Material, TextureRef, Texture, mime_of, sanitize_name):
+    out = Material(sanitize_name(mat.name))
+    nt = mat.node_tree
+    bsdf = next((n for n in nt.nodes if n.type == "BSDF_PRINCIPLED"), None) if nt is not None else None
+    if bsdf is None:
+        return out
+
+    def linked(inp_name):
+        inp = bsdf.inputs.get(inp_name)
+        if inp is None or not inp.is_linked:
+            return None
+        node = inp.links[0].from_node
+        if node.type == "SEPRGB" or node.type == "SEPARATE_COLOR":
+            node = node.inputs[0].links[0].from_node if node.inputs[0].is_linked else None
+        if node is not None and node.type == "NORMAL_MAP":
+            node = node.inputs["Color"].links[0].from_node if node.inputs["Color"].is_linked else None
+        if node is None or node.type != "TEX_IMAGE" or node.image is None:
+            return None
+        img = node.image
+        key = img.name
+        if key not in tex_index:
+            if img.packed_file is not None:
+                data = bytes(img.packed_file.data)
+            else:
+                import bpy
+                f = Path(bpy.path.abspath(img.filepath))
+                if not f.is_file():
+                    return None
+                data = f.read_bytes()
+            tex_index[key] = len(textures)
+            textures.append(Texture(data, mime_of(data), sanitize_name(Path(img.name).stem)))
+        uv_set = 0
+        vec = node.inputs["Vector"]
+        if vec.is_linked and vec.links[0].from_node.type == "UVMAP":
+            name = vec.links[0].from_node.uv_map
+            uv_set = uv_names.index(name) if name in uv_names else 0
+        return TextureRef(tex_index[key], uv_set)
+
+    bc = tuple(float(x) for x in bsdf.inputs["Base Color"].default_value)
+    out.base_color = (*bc[:3], float(bsdf.inputs["Alpha"].default_value))
+    out.metallic = float(bsdf.inputs["Metallic"].default_value)
+    out.roughness = float(bsdf.inputs["Roughness"].default_value)
+    em = bsdf.inputs.get("Emission Color")
+    if em is not None:
+        out.emissive = tuple(float(x) for x in em.default_value[:3])
+    out.base_color_texture = linked("Base Color")
+    out.metallic_roughness_texture = linked("Roughness")
+    out.normal_texture = linked("Normal")
+    out.emissive_texture = linked("Emission Color")
+    if bsdf.inputs["Alpha"].is_linked:
+        out.alpha_mode = "BLEND"
+    out.double_sided = not bool(getattr(mat, "use_backface_culling", False))
+    return out

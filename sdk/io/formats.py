@@ -35,6 +35,7 @@ class Format:
     uploadable: bool = True                        # one self-contained file a client can upload to the server
     scene_options: tuple[str, ...] = ()            # stage metadata its writers take (up_axis, meters_per_unit)
     up_axis: str = "y"                             # the format's convention when a file does not say (robotics: z)
+    kind_suffixes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra suffixes one kind's writer takes
 
 
 FORMATS: dict[str, Format] = {}
@@ -60,7 +61,8 @@ def suffixes(role: str, *, upload: bool = False) -> tuple[str, ...]:
     out = []
     for f in FORMATS.values():
         if _supports(f, role) and (f.uploadable or not upload):
-            out.extend(f.write_suffixes or f.suffixes if role not in ("asset", "sequence") else f.suffixes)
+            out.extend((f.write_suffixes or f.suffixes) + f.kind_suffixes.get(role, ())
+                       if role not in ("asset", "sequence") else f.suffixes)
     return tuple(out)
 
 
@@ -79,7 +81,8 @@ def _names(role: str) -> str:
 def check_output(path, kind: str, *, field: str = "output") -> Format:
     """The format that writes ``kind`` to ``path``; InvalidInputError naming the allowed suffixes otherwise."""
     f = by_suffix(path)
-    if f is None or kind not in f.writers or Path(path).suffix.lower() not in (f.write_suffixes or f.suffixes):
+    if f is None or kind not in f.writers or \
+            Path(path).suffix.lower() not in (f.write_suffixes or f.suffixes) + f.kind_suffixes.get(kind, ()):
         raise InvalidInputError(f"unknown output format '{Path(path).suffix}' for a {kind} (use {_names(kind)})",
                                 field=field)
     return f
@@ -187,6 +190,9 @@ def _obj_asset(path, **kw):
 
 
 def _obj_mesh(mesh, path, **opts):
+    if mesh.look is not None or mesh.uvs is not None:  # OBJ + MTL + textures
+        from exporters.obj import write_obj_look
+        return write_obj_look(mesh, path, **opts)
     from exporters.obj import write_obj
     return write_obj(mesh.vertices, mesh.faces, path, **opts)
 
@@ -203,7 +209,7 @@ def _usd_asset(path, **kw):
 
 def _usd_sequence(path, *, clip=None, mesh=None, fps=None):
     from .sequence import load_usd_points
-    return load_usd_points(path, fps)
+    return load_usd_points(path, fps, clip)
 
 
 def _usd_rig(rig, path, **opts):
@@ -286,13 +292,13 @@ def _abc_cache(seq, path, **opts):
 
 register(Format("gltf", (".gltf", ".glb"), "glTF 2.0 (skins, animations, Draco)", _gltf_asset, _gltf_sequence,
                 {"rig": _gltf_rig, "sequence": _gltf_cache}))
-register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts)", _obj_asset, writers={"mesh": _obj_mesh}))
+register(Format("obj", (".obj",), "Wavefront OBJ (groups become parts; vt/vn/usemtl + MTL textures)", _obj_asset, writers={"mesh": _obj_mesh}))
 register(Format("ply", (".ply",), "PLY (per-vertex part labels)", _ply_asset))
 register(Format("usd", (".usd", ".usda", ".usdc", ".usdz"), "OpenUSD (UsdSkel rigs, UsdPhysics articulations, "
                 "time-sampled points)", _usd_asset, _usd_sequence,
                 {"rig": _usd_rig, "articulation": _usd_articulation, "sequence": _usd_cache},
                 write_suffixes=(".usd", ".usda", ".usdc"),
-                scene_options=("up_axis", "meters_per_unit")))
+                scene_options=("up_axis", "meters_per_unit"), kind_suffixes={"rig": (".usdz",)}))  # packaged rigs
 register(Format("urdf", (".urdf",), "URDF (links become parts)", _urdf_asset, None,
                 {"articulation": _urdf_articulation}, uploadable=False, up_axis="z"))   # references mesh files
 register(Format("mjcf", (".xml", ".mjcf"), "MuJoCo MJCF (bodies become parts)", _mjcf_asset, uploadable=False,

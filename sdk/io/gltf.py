@@ -1,12 +1,15 @@
-"""glTF 2.0 / GLB reader: meshes (Draco too), node parts, skins and animations."""
+"""glTF 2.0 / GLB reader: meshes (Draco too) with their look (every UV set, normals, tangents, colours, materials,
+textures as bytes, primitives), node parts, skins, animations and morph-target clips."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..core import Animation, Mesh, PartLabels, Rig, Skeleton, SkinWeights, sanitize_name
+from ..core.look import REPEAT, Look, Material, Primitive, Texture, TextureRef, merge_looks, mime_of
 from ..core.transforms import compose_trs, quat_normalize, world_to_local
 from ..errors import AssetReadError
 
@@ -183,6 +186,9 @@ class _Scene:
         return w
 
 
+_READ_ATTRIBUTES = ("POSITION", "NORMAL", "TANGENT", "COLOR_0", "JOINTS_0", "WEIGHTS_0", "JOINTS_1", "WEIGHTS_1")
+
+
 def _primitive_arrays(doc: _Doc, prim):
     ext = (prim.extensions or {}).get("KHR_draco_mesh_compression")
     attrs = {k: v for k, v in (prim.attributes or {}).items() if v is not None}
@@ -202,7 +208,7 @@ def _primitive_arrays(doc: _Doc, prim):
             out[name] = data
         faces = np.asarray(dm.faces, dtype=np.int64).reshape(-1, 3)
         return out, faces
-    out = {name: doc.accessor(i) for name, i in attrs.items() if name in ("POSITION", "JOINTS_0", "WEIGHTS_0", "JOINTS_1", "WEIGHTS_1", "TEXCOORD_0", "COLOR_0")}
+    out = {name: doc.accessor(i) for name, i in attrs.items() if name in _READ_ATTRIBUTES or name.startswith("TEXCOORD_")}
     if "POSITION" not in out:
         raise AssetReadError(doc.path, "primitive has no POSITION attribute")
     nv = len(out["POSITION"])
@@ -297,7 +303,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         for k, n in enumerate(s.joints):
             bind_world[jindex[n]] = np.linalg.inv(ibm[k])
 
-    verts, faces, part_of_vertex, part_names, joints_l, weights_l, uvs_l = [], [], [], [], [], [], []
+    verts, faces, part_of_vertex, part_names, joints_l, weights_l, uvs_l, looks_l = [], [], [], [], [], [], [], []
     appearance_l: list[tuple] = []  # per kept primitive: (colour [n, 3], uv [n, 2] | None, texture index | None)
     nvert = 0
     has_skin = bool(joint_nodes)
@@ -306,9 +312,9 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         if nd.mesh is None:
             continue
         mesh = g.meshes[nd.mesh]
-        node_verts, node_faces, node_j, node_w, node_app, node_uv = [], [], [], [], [], []
+        node_verts, node_faces, node_j, node_w, node_app, node_uv, node_look = [], [], [], [], [], [], []
         base = 0
-        for prim in mesh.primitives:
+        for pi, prim in enumerate(mesh.primitives):
             arrs, f = _primitive_arrays(doc, prim)
             p = np.asarray(arrs["POSITION"], dtype=np.float64)
             if len(f) == 0:
@@ -317,6 +323,8 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             node_verts.append(p)
             node_uv.append(np.asarray(arrs["TEXCOORD_0"], dtype=np.float32).reshape(-1, 2)
                            if "TEXCOORD_0" in arrs else None)
+            pname = (mesh.name or nd.name or f"mesh_{nd.mesh}") + (f"_{pi}" if len(mesh.primitives) > 1 else "")
+            node_look.append(_primitive_look(arrs, len(p), len(f), prim.material, pname))
             node_faces.append(f + base)
             base += len(p)
             if nd.skin is not None and "JOINTS_0" in arrs:
@@ -346,6 +354,7 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             vw = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
             m = bind_world[j] @ np.linalg.inv(rest_world[int(p)])
             v = (m @ np.c_[vw, np.ones(len(v))].T).T[:, :3]
+            node_look = [lk.transformed(m[:3, :3] @ rest_world[n][:3, :3]) for lk in node_look]
             jj = np.full((len(v), 1), j)
             ww = np.ones((len(v), 1))
         elif nd.skin is not None:
@@ -353,10 +362,12 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
             ww = np.concatenate(node_w)
         else:
             v = (rest_world[n] @ np.c_[v, np.ones(len(v))].T).T[:, :3]
+            node_look = [lk.transformed(rest_world[n][:3, :3]) for lk in node_look]
             jj = ww = None
         verts.append(v)
         appearance_l.extend(node_app)
-        uvs_l.append(np.concatenate(node_uv) if all(u is not None for u in node_uv) else None)
+        uvs_l.extend(node_uv)
+        looks_l.extend(node_look)
         faces.append(f + nvert)
         part_of_vertex.append(np.full(len(v), len(part_names)))
         part_names.append(nd.name or mesh.name or f"node_{n}")
@@ -368,9 +379,12 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         raise AssetReadError(path, "contains no triangle mesh")
     taken: set[str] = set()
     appearance = _appearance(doc, appearance_l)
-    # TEXCOORD_0 (glTF convention: v down from the image top) kept when every primitive has one
-    uvs = np.concatenate(uvs_l) if uvs_l and all(u is not None for u in uvs_l) else None
-    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem), uvs=uvs)
+    # TEXCOORD_0 (glTF convention: v down from the image top), zeros for primitives without one
+    uvs = (np.concatenate([u if u is not None else np.zeros((n, 2), np.float32)
+                           for u, n in zip(uvs_l, _prim_sizes(appearance_l))])
+           if any(u is not None for u in uvs_l) else None)
+    look = _document_look(doc, looks_l, appearance_l)
+    mesh = Mesh(np.concatenate(verts), np.concatenate(faces), name=sanitize_name(path.stem), uvs=uvs, look=look)
     parts = PartLabels(np.concatenate(part_of_vertex), [sanitize_name(nm, taken) for nm in part_names])
 
     rig = None
@@ -391,6 +405,95 @@ def _load_gltf(path: Path, fps: float) -> "Asset":
         anims = [_read_animation(doc, sc, a, ai, joint_nodes, parents, fps) for ai, a in enumerate(g.animations or [])]
         rig = Rig(mesh, skel, skin, parts, [a for a in anims if a is not None], metadata={"source": str(path)})
     return Asset(path=path, mesh=mesh, parts=parts, rig=rig, appearance=appearance)
+
+
+def _primitive_look(arrs: dict, n: int, n_faces: int, material, name: str) -> Look:
+    """The look of one primitive: TEXCOORD_1.., NORMAL, TANGENT, COLOR_0 and its material (glTF index)."""
+    k = 1
+    uv_sets = []
+    while f"TEXCOORD_{k}" in arrs:
+        uv_sets.append(np.asarray(arrs[f"TEXCOORD_{k}"], dtype=np.float32).reshape(n, 2))
+        k += 1
+    get = arrs.get
+    return Look(uv_sets, get("NORMAL"), get("TANGENT"), get("COLOR_0"),
+                primitives=[Primitive(sanitize_name(name), -1 if material is None else int(material))],
+                primitive_of_face=np.zeros(n_faces, np.int32))
+
+
+def _prim_sizes(apps: list) -> list[int]:
+    return [len(c) for c, _, _ in apps]
+
+
+def _document_look(doc, prim_looks: list, apps: list) -> "Look | None":
+    """One Look for the kept primitives: vertex attributes stacked, the document's materials and textures (glTF
+    order, so material indices stay the file's) and one Primitive per glTF primitive."""
+    g = doc.g
+    sizes = _prim_sizes(apps)
+    nf = [len(lk.primitive_of_face) for lk in prim_looks]
+    gl_material = [lk.primitives[0].material for lk in prim_looks]  # glTF material index of each primitive
+    merged = merge_looks([replace(lk, primitives=[replace(lk.primitives[0], material=-1)]) for lk in prim_looks],
+                         sizes, nf)
+    if merged is None:
+        return None
+    textures = [_read_texture(doc, ti) for ti in range(len(g.textures or []))]
+    materials = [_read_material(m, i) for i, m in enumerate(g.materials or [])]
+    prims = [Primitive(p.name, m) for p, m in zip(merged.primitives, gl_material)]
+    return replace(merged, materials=materials, textures=textures, primitives=prims).validate(sum(sizes), sum(nf),
+                                                                                              str(doc.path))
+
+
+def _image_bytes(doc, index: int) -> bytes:
+    im = doc.g.images[index]
+    if im.bufferView is not None:
+        return bytes(doc.view_bytes(im.bufferView))
+    if im.uri is not None and im.uri.startswith("data:"):
+        import base64
+        return base64.b64decode(im.uri.split(",", 1)[1])
+    if im.uri is not None:
+        from urllib.parse import unquote
+        f = doc.path.parent / unquote(im.uri)
+        if not f.exists():
+            raise AssetReadError(doc.path, f"image file '{im.uri}' is missing")
+        return f.read_bytes()
+    raise AssetReadError(doc.path, f"image {index} has neither bufferView nor uri")
+
+
+def _read_texture(doc, ti: int) -> Texture:
+    g = doc.g
+    t = g.textures[ti]
+    src = t.source
+    if src is None:  # e.g. only an extension (KHR_texture_basisu) names the image
+        src = next((e.get("source") for e in (t.extensions or {}).values() if isinstance(e, dict) and "source" in e), None)
+    if src is None:
+        raise AssetReadError(doc.path, f"texture {ti} has no image")
+    im = g.images[int(src)]
+    data = _image_bytes(doc, int(src))
+    name = im.name or (Path(im.uri).stem if im.uri and not im.uri.startswith("data:") else f"texture_{ti}")
+    s = g.samplers[t.sampler] if t.sampler is not None and g.samplers else None
+    return Texture(data, im.mimeType or mime_of(data), sanitize_name(name),
+                   s.magFilter if s is not None else None, s.minFilter if s is not None else None,
+                   (s.wrapS or REPEAT) if s is not None else REPEAT, (s.wrapT or REPEAT) if s is not None else REPEAT)
+
+
+def _tex_ref(info, scale_key: str | None = None) -> "TextureRef | None":
+    if info is None or info.index is None:
+        return None
+    scale = getattr(info, scale_key) if scale_key else None
+    return TextureRef(int(info.index), int(info.texCoord or 0), 1.0 if scale is None else float(scale))
+
+
+def _read_material(m, i: int) -> Material:
+    pbr = m.pbrMetallicRoughness or _J({})
+    bc = pbr.baseColorFactor
+    return Material(sanitize_name(m.name or f"material_{i}"),
+                    tuple(float(x) for x in bc) if bc is not None else (1.0, 1.0, 1.0, 1.0),
+                    1.0 if pbr.metallicFactor is None else float(pbr.metallicFactor),
+                    1.0 if pbr.roughnessFactor is None else float(pbr.roughnessFactor),
+                    tuple(float(x) for x in m.emissiveFactor) if m.emissiveFactor is not None else (0.0, 0.0, 0.0),
+                    m.alphaMode or "OPAQUE", 0.5 if m.alphaCutoff is None else float(m.alphaCutoff),
+                    bool(m.doubleSided), _tex_ref(pbr.baseColorTexture), _tex_ref(pbr.metallicRoughnessTexture),
+                    _tex_ref(m.normalTexture, "scale"), _tex_ref(m.occlusionTexture, "strength"),
+                    _tex_ref(m.emissiveTexture))
 
 
 def _primitive_appearance(g, prim, arrs: dict, n: int) -> tuple:
@@ -495,3 +598,46 @@ def _read_animation(doc, sc, anim, ai, joint_nodes, parents, fps):
     jl = world_to_local(parents, world)
     name = anim.name or f"animation_{ai}"
     return Animation.from_local_matrices(sanitize_name(name), fps, jl)
+
+
+def read_morph_clip(path, mesh: Mesh, clip: str | None = None, fps: float | None = None):
+    """A morph-target animation (what ``exporters.gltf_morph`` writes: one mesh node, ``weights`` channels) baked to
+    vertices -> (vertices [T, V, 3] matching ``mesh`` = ``load_gltf(path).mesh``, fps, clip name); None when the
+    file has no animated morph targets. Frames are the sampler's key times (its own rate unless ``fps`` is given)."""
+    from ..errors import InvalidInputError
+    path = Path(path)
+    doc = _Doc(path)
+    g = doc.g
+    nodes = [i for i, nd in enumerate(g.nodes or []) if nd.mesh is not None]
+    morph = [i for i in nodes if any(p.targets for p in g.meshes[g.nodes[i].mesh].primitives)]
+    if not morph:
+        return None
+    n = morph[0]
+    anims = [(ai, a) for ai, a in enumerate(g.animations or [])
+             if any(c.target.node == n and c.target.path == "weights" for c in a.channels)]
+    if not anims:
+        return None
+    if clip is not None:
+        anims = [(ai, a) for ai, a in anims if (a.name or f"animation_{ai}") == clip] or None
+        if anims is None:
+            raise InvalidInputError(f"no morph-target clip named {clip!r}", field="clip", source=str(path))
+    ai, anim = anims[0]
+    ch = next(c for c in anim.channels if c.target.node == n and c.target.path == "weights")
+    s = anim.samplers[ch.sampler]
+    times = doc.accessor(s.input).astype(np.float64).reshape(-1)
+    prims = [p for p in g.meshes[g.nodes[n].mesh].primitives if len(_primitive_arrays(doc, p)[1])]
+    K = len(prims[0].targets or [])
+    disp = np.concatenate([np.stack([doc.accessor(t.POSITION) for t in p.targets], 0) for p in prims], 1)  # [K, V, 3]
+    if len(nodes) != 1 or disp.shape[1] != mesh.n_vertices:
+        raise InvalidInputError("morph-target clips are read from files with one mesh node (a mesh-cache flipbook)",
+                                field="targets", source=str(path))
+    w = doc.accessor(s.output).astype(np.float64).reshape(len(times) * (3 if s.interpolation == "CUBICSPLINE" else 1), K)
+    if fps is None:
+        fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+        t = times
+    else:
+        t = times[0] + np.arange(max(int(round((times[-1] - times[0]) * fps)) + 1, 1)) / fps
+    wt = _sample_channel(times, w, s.interpolation or "LINEAR", t, False)  # [T, K]
+    lin = _Scene(doc).world(_Scene(doc).local)[n][:3, :3]
+    vertices = mesh.vertices[None] + np.einsum("tk,kvc->tvc", wt, disp.astype(np.float64)) @ lin.T
+    return vertices, float(fps), anim.name or f"animation_{ai}"

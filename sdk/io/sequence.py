@@ -3,7 +3,8 @@
 
 * glTF/GLB with a skin and an animation clip: the clip baked to vertices (``load_asset(path).rig.animate(clip)``)
 * a folder of OBJ, PLY or GLB frames (natural sort order), one file per frame
-* USD with time-sampled ``points`` on its Mesh prims (also through value clips, as ``exporters.usd_cache`` writes)
+* USD with time-sampled ``points`` on its Mesh prims (also through value clips, as ``exporters.usd_cache`` writes),
+  or a UsdSkel rig with SkelAnimations (what ``exporters.usd`` writes): the clip baked to vertices
 * point trajectories ``.npy`` ``[N, T, 3]`` (e.g. Gaussian centres) with an optional mesh for faces
 * ``.npz`` with ``vertices [T, V, 3]`` (and optional ``faces``, ``fps``, ``uvs``): what ``exporters.npz`` writes
 
@@ -47,7 +48,7 @@ def load_frames_folder_meshes(folder, fps: float = 30.0) -> MeshFrames:
         except (AssetReadError, InvalidInputError) as e:
             raise InvalidInputError(f"frame {i} ({p.name}) could not be read: {e}", field=f"frame {i}",
                                     source=str(folder)) from None
-        meshes.append(Mesh(m.vertices, m.faces, name=p.name, uvs=m.uvs))
+        meshes.append(Mesh(m.vertices, m.faces, name=p.name, uvs=m.uvs, look=m.look))
     return MeshFrames(meshes, fps, folder.name, str(folder))
 
 
@@ -63,17 +64,31 @@ def load_frames_folder(folder, fps: float = 30.0) -> MeshSequence:
                                     f"same vertices and faces in every frame (register them: articulate mesh-cache "
                                     f"--register)", field=f"frame {i}", source=str(folder))
     return MeshSequence(np.stack([m.vertices for m in frames.frames]), m0.faces, fps, frames.name, str(folder),
-                        uvs=m0.uvs)
+                        uvs=m0.uvs, look=m0.look)
 
 
 def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequence:
-    """Bake a glTF/GLB skin animation clip to vertices (the clip at ``fps``)."""
+    """Bake a glTF/GLB skin animation clip (or a morph-target clip, as mesh caches are written) to vertices."""
     from .formats import load_asset
     a = load_asset(path)
     if a.rig is None:
-        raise InvalidInputError("glTF file has no skin: nothing animates its vertices", field="skin", source=str(path))
+        from .gltf import read_morph_clip
+        got = read_morph_clip(path, a.mesh, clip)
+        if got is not None:
+            v, rate, name = got
+            return MeshSequence(v, a.mesh.faces, rate, Path(path).stem, str(path), clip=name, uvs=a.mesh.uvs,
+                                look=a.mesh.look)
+    return bake_clip(a, clip, "glTF file")
+
+
+def bake_clip(a, clip: str | None, what: str) -> MeshSequence:
+    """A rigged asset's animation clip (``clip`` or the first, with a warning naming the others) baked to vertices;
+    the mesh's uvs and look are kept."""
+    path = a.path
+    if a.rig is None:
+        raise InvalidInputError(f"{what} has no skin: nothing animates its vertices", field="skin", source=str(path))
     if not a.rig.animations:
-        raise InvalidInputError("glTF file has a skin but no animation clips", field="animations", source=str(path))
+        raise InvalidInputError(f"{what} has a skin but no animation clips", field="animations", source=str(path))
     try:
         anim = a.rig.animation(clip)
     except KeyError as e:
@@ -84,10 +99,29 @@ def load_gltf_clip(path, clip: str | None = None, fps: float = 30.0) -> MeshSequ
         others = [x.name for x in a.rig.animations if x.name != anim.name]
         warnings.warn(MotionWarning(
             f"{path}: using clip '{anim.name}', the first of {len(a.rig.animations)}; the others: "
-            f"{', '.join(others)} (choose one with --clip NAME / clip=)"), stacklevel=2)
-    v = a.rig.pose(anim.world_matrices(a.rig.skeleton.parents))
+            f"{', '.join(others)} (choose one with --clip NAME / clip=)"), stacklevel=3)
+    world = anim.world_matrices(a.rig.skeleton.parents)
+    v = a.rig.pose(world)
     return MeshSequence(v, a.mesh.faces, anim.fps, f"{Path(path).stem}_{anim.name}", str(path), clip=anim.name,
-                        uvs=a.mesh.uvs)
+                        uvs=a.mesh.uvs, look=_posed_look(a.rig, world[0]))
+
+
+def _posed_look(rig, pose_world: np.ndarray):
+    """The rig mesh's look with normals and tangents skinned to ``pose_world`` [J, 4, 4] (a sequence's look
+    describes its frame 0; LBS of directions: the blended linear part, renormalised)."""
+    from dataclasses import replace
+    lk = rig.mesh.look
+    if lk is None or (lk.normals is None and lk.tangents is None):
+        return lk
+    m = np.asarray(rig.skeleton.skinning_matrices(pose_world[None]))[0, :, :3, :3]  # [J, 3, 3]
+    lin = (rig.skin.weights[..., None, None].astype(np.float64) * m[rig.skin.indices]).sum(1)  # [V, 3, 3]
+
+    def turn(d):
+        d = np.einsum("vab,vb->va", lin, d.astype(np.float64))
+        return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-30)
+
+    return replace(lk, normals=turn(lk.normals) if lk.normals is not None else None,
+                   tangents=np.c_[turn(lk.tangents[:, :3]), lk.tangents[:, 3:]] if lk.tangents is not None else None)
 
 
 def _usd_time_codes(meshes) -> list[float]:
@@ -179,17 +213,27 @@ def _open_usd_meshes(path: Path):
     return Usd, UsdGeom, stage, meshes
 
 
-def load_usd_points(path, fps: float | None = None) -> MeshSequence:
+def load_usd_points(path, fps: float | None = None, clip: str | None = None) -> MeshSequence:
     """USD Mesh prims with time-sampled ``points`` (world space per time code), concatenated; the topology (and
     per-vertex ``primvars:st``) of the first time code. Value clips resolve through the stage."""
     path = Path(path)
     Usd, UsdGeom, stage, meshes = _open_usd_meshes(path)
     times_l = _usd_time_codes(meshes)
     if not times_l:
-        raise InvalidInputError("no Mesh prim has time-sampled points: the stage is not animated",
-                                field="points", source=str(path))
+        from .usdskel import has_skin, read_rig_usd
+        if has_skin(stage):  # a UsdSkel rig (what the rig writers author): bake its SkelAnimation
+            seq = bake_clip(read_rig_usd(path), clip, "USD stage")
+            if fps is not None:
+                seq.fps = fps
+            return seq
+        raise InvalidInputError("no Mesh prim has time-sampled points nor a skinned mesh with a SkelAnimation: the "
+                                "stage is not animated", field="points", source=str(path))
     frames, faces, uvs = [], None, None
     varying = any(m.GetFaceVertexIndicesAttr().ValueMightBeTimeVarying() for m in meshes)
+    if fps is None:
+        fps = float(stage.GetTimeCodesPerSecond() or 24.0)
+    if not varying:
+        return _usd_points_with_look(Usd, UsdGeom, meshes, times_l, fps, path)
     for ti, tc in enumerate(times_l):
         v, f, uv = _usd_frame(UsdGeom, Usd, meshes, tc, topology=ti == 0 or varying)
         if ti == 0:
@@ -201,6 +245,43 @@ def load_usd_points(path, fps: float | None = None) -> MeshSequence:
     if fps is None:
         fps = float(stage.GetTimeCodesPerSecond() or 24.0)
     return MeshSequence(np.stack(frames), faces if len(faces) else None, fps, path.stem, str(path), uvs=uvs)
+
+
+def _usd_points_with_look(Usd, UsdGeom, meshes, times_l, fps, path) -> MeshSequence:
+    """Fixed topology: the first time code's triangles, uvs and look (face-varying seams split, as
+    :func:`sdk.io.usd_look.read_usd_mesh` does) and every time code's world points mapped onto those vertices."""
+    from ..core.look import merge_looks
+    from .usd_look import read_usd_mesh
+    t0 = Usd.TimeCode(times_l[0])
+    used = []
+    for m in meshes:
+        if UsdGeom.Imageable(m.GetPrim()).ComputeVisibility(t0) == UsdGeom.Tokens.invisible:
+            continue
+        um = read_usd_mesh(m.GetPrim(), times_l[0])
+        if um is not None:
+            used.append((m, um))
+    if not used:
+        raise InvalidInputError("no visible Mesh prim with faces", field="points", source=str(path))
+    frames = []
+    for ti, tc in enumerate(times_l):
+        t = Usd.TimeCode(tc)
+        cache = UsdGeom.XformCache(t)
+        vs = []
+        for m, um in used:
+            p = np.asarray(m.GetPointsAttr().Get(t), dtype=np.float64)
+            if len(p) <= um.vertex_of.max():
+                raise InvalidInputError(f"topology changes at time {tc}: {m.GetPath()} has {len(p)} points (read it "
+                                        f"with load_usd_frames)", field=f"frame {ti}", source=str(path))
+            xf = np.asarray(cache.GetLocalToWorldTransform(m.GetPrim()), dtype=np.float64).T
+            vs.append((p @ xf[:3, :3].T + xf[:3, 3])[um.vertex_of])
+        frames.append(np.concatenate(vs))
+    ums = [um for _, um in used]
+    offs = np.cumsum([0] + [len(u.points) for u in ums])
+    faces = np.concatenate([u.faces + o for u, o in zip(ums, offs)])
+    uvs = (np.concatenate([u.uvs if u.uvs is not None else np.zeros((len(u.points), 2), np.float32) for u in ums])
+           if any(u.uvs is not None for u in ums) else None)
+    look = merge_looks([u.look for u in ums], [len(u.points) for u in ums], [len(u.faces) for u in ums])
+    return MeshSequence(np.stack(frames), faces, fps, path.stem, str(path), uvs=uvs, look=look)
 
 
 def load_usd_frames(path, fps: float | None = None) -> MeshFrames:
@@ -278,5 +359,6 @@ def load_mesh_frames(path, *, clip: str | None = None, fps: float | None = None)
     if s.faces is None:
         raise InvalidInputError("the sequence has no faces (point trajectories): a mesh cache needs faces",
                                 field="faces", source=str(path))
-    return MeshFrames([Mesh(v, s.faces, name=f"frame {t}", uvs=s.uvs) for t, v in enumerate(s.vertices)], s.fps,
-                      s.name, s.source)
+    look = s.look.static() if s.look is not None else None  # frame 0's normals are not every frame's
+    return MeshFrames([Mesh(v, s.faces, name=f"frame {t}", uvs=s.uvs, look=look) for t, v in enumerate(s.vertices)],
+                      s.fps, s.name, s.source)

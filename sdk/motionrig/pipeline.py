@@ -209,7 +209,7 @@ def _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name):
     part_id[used] = np.arange(len(used))
     parts = PartLabels(part_id[jl], [names[j] for j in used])
     faces = seq.faces if seq.faces is not None else np.zeros((0, 3), np.int64)
-    mesh = Mesh(seq.vertices[0], faces, name=seq.name)
+    mesh = Mesh(seq.vertices[0], faces, name=seq.name, uvs=seq.uvs, look=seq.look)  # the input's look, unwelded
     rig = Rig(mesh, skeleton, skin, parts, [anim], joint_parts=part_id,
               metadata={"generator": "articulate rig_from_motion", "source": seq.source or seq.name,
                         "joints": [_joint_dict(j, names) for j in sk.joints]})

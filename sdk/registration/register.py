@@ -190,7 +190,8 @@ def register_frames(frames: MeshFrames | MeshSequence, config: RegistrationConfi
             "seconds": time.perf_counter() - ts})
         if progress:
             progress(t / frames.n_frames, f"frame {t}/{frames.n_frames - 1}")
-    seq = MeshSequence(out, faces_np, frames.fps, frames.name, frames.source, uvs=tmpl.uvs)
+    seq = MeshSequence(out, faces_np, frames.fps, frames.name, frames.source, uvs=tmpl.uvs,
+                       look=tmpl.look.static() if tmpl.look is not None else None)
     secs = time.perf_counter() - t_start
     report = {"mode": cfg.mode, "frames": frames.n_frames, "vertices": tmpl.n_vertices, "seconds": secs,
               "seconds_per_frame": secs / max(frames.n_frames - start, 1), "device": str(dev),

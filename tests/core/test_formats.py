@@ -14,7 +14,7 @@ def test_every_suffix_has_one_format_and_roles_are_consistent():
         for s in f.suffixes:
             assert s not in seen, (s, f.name, seen.get(s))
             seen[s] = f.name
-    assert set(formats.suffixes("rig")) == {".gltf", ".glb", ".usd", ".usda", ".usdc", ".npz", ".fbx"}
+    assert set(formats.suffixes("rig")) == {".gltf", ".glb", ".usd", ".usda", ".usdc", ".usdz", ".npz", ".fbx"}
     assert set(formats.suffixes("articulation")) == {".usd", ".usda", ".usdc", ".urdf"}
     assert ".urdf" in formats.suffixes("asset") and ".urdf" not in formats.suffixes("asset", upload=True)
     assert ".npy" in formats.suffixes("sequence") and ".npy" not in formats.suffixes("sequence", upload=True)
@@ -32,8 +32,8 @@ def test_save_dispatches_by_kind_and_suffix(tmp_path, samples_dir):
     b = load_asset(out)
     np.testing.assert_allclose(b.mesh.vertices, a.mesh.vertices, atol=1e-6)
     np.testing.assert_array_equal(b.mesh.faces, a.mesh.faces)
-    with pytest.raises(InvalidInputError, match="unknown output format '.usdz' for a rig"):
-        formats.check_output(tmp_path / "x.usdz", "rig")
+    with pytest.raises(InvalidInputError, match="unknown output format '.usdz' for a articulation"):
+        formats.check_output(tmp_path / "x.usdz", "articulation")  # packages are written for rigs only
     with pytest.raises(InvalidInputError) as e:
         formats.check_output(tmp_path / "x.fbx", "articulation", field="output")
     assert e.value.field == "output" and ".urdf" in str(e.value)
