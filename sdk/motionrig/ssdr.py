@@ -32,6 +32,7 @@ class SSDRConfig:
     dtype: torch.dtype = torch.float32
     device: str | None = None
     chunk: int = 8192  # vertices per chunk in the weight step
+    backend: str = "auto"  # "auto": compiled numba kernels on the CPU when numba is installed; "torch": reference
 
 
 @dataclass
@@ -57,6 +58,43 @@ def project_simplex(z: Tensor, mask: Tensor | None = None) -> Tensor:
 
 
 def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
+               tol: float = 1e-7, backend: str = "auto") -> Tensor:
+    """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
+
+    FISTA with projection; every 5 iterations, rows whose weights moved less than ``tol`` in the last iteration
+    are frozen (most vertices are settled after a few iterations). Every row is independent: on the CPU with
+    numba installed (``backend="auto"``) one compiled loop runs each row to its own end
+    (:func:`_simplex_qp_rows`); otherwise the batched torch iteration :func:`_reference_simplex_qp` (the same
+    algorithm, rows dropped from the batch as they freeze).
+    """
+    kern = _numba_kernels() if backend == "auto" and g.device.type == "cpu" else None
+    if kern is None or len(g) == 0:
+        return _reference_simplex_qp(g, h, w0, mask, iters, tol)
+    lip = 2 * torch.linalg.eigvalsh(g)[..., -1].clamp_min(1e-20)  # [n]
+    gd = g.detach().to(torch.float64).contiguous().numpy()
+    m = (np.ones(w0.shape, dtype=np.bool_) if mask is None else mask.contiguous().numpy())
+    out = np.empty(w0.shape, dtype=np.float64)
+    kern.simplex_qp_rows(gd, h.detach().to(torch.float64).contiguous().numpy(),
+                         w0.detach().to(torch.float64).contiguous().numpy(), m,
+                         lip.to(torch.float64).contiguous().numpy(), int(iters), float(tol), out)
+    return torch.from_numpy(out).to(w0.dtype)
+
+
+_KERNELS = []
+
+
+def _numba_kernels():
+    """The compiled kernels (``sdk.motionrig._ssdr_numba``), or None when numba is not installed."""
+    if not _KERNELS:
+        try:
+            from . import _ssdr_numba
+            _KERNELS.append(_ssdr_numba)
+        except ImportError:
+            _KERNELS.append(None)
+    return _KERNELS[0]
+
+
+def _reference_simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
                tol: float = 1e-7) -> Tensor:
     """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
 
@@ -206,14 +244,14 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
         w_old = w_old / w_old.sum(-1, keepdim=True).clamp_min(1e-30)
         al = torch.ones(n, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
         zero = torch.zeros(n, C, dtype=qt, device=x.device)
-        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters)
+        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters, backend=cfg.backend)
         if k < C:
             top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
             mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
             w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
             w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
                              mask.to(qt) / k)
-            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2)
+            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2, backend=cfg.backend)
         else:
             w_sp = w_full
         e_new, e_old = _energy(g, w_sp), _energy(g, w_old)

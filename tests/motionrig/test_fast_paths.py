@@ -1,0 +1,57 @@
+"""The compiled / batched fast paths of rig from motion against their reference implementations."""
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from sdk.motionrig.pipeline import replay_rig, rig_from_motion
+from sdk.motionrig.ssdr import _numba_kernels, _reference_simplex_qp, simplex_qp
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="numba not installed: only the torch reference path exists")
+
+
+@needs_numba
+def test_compiled_simplex_qp_equals_reference():
+    assert _numba_kernels() is not None
+    g_ = torch.Generator().manual_seed(0)
+    n, C = 300, 8
+    A = torch.randn(n, C, 12, dtype=torch.float64, generator=g_)
+    g = A @ A.transpose(1, 2)
+    g[:5] = g[:5] * 0 + torch.eye(C, dtype=torch.float64)  # well separated start: rows that freeze at once
+    h = torch.randn(n, C, dtype=torch.float64, generator=g_) * 0.1
+    mask = torch.rand(n, C, generator=g_) > 0.3
+    mask[:, 0] = True
+    w0 = torch.where(mask, torch.rand(n, C, dtype=torch.float64, generator=g_), torch.zeros((), dtype=torch.float64))
+    w0 = w0 / w0.sum(1, keepdim=True)
+    for iters in (3, 40):
+        a = simplex_qp(g, h, w0, mask, iters)
+        b = _reference_simplex_qp(g, h, w0, mask, iters)
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+    assert (a[~mask] == 0).all() and torch.allclose(a.sum(1), torch.ones(n, dtype=torch.float64))
+    assert (a - w0).abs().max() > 1e-3  # it moved
+
+
+def _seq(arm):
+    from sdk.motionrig import MeshSequence
+    return MeshSequence(arm["vertices"], arm["faces"], arm["fps"], "arm")
+
+
+@needs_numba
+def test_rig_from_motion_fast_equals_torch_reference(arm):
+    rig_a, rep_a = rig_from_motion(_seq(arm), backend="auto")
+    rig_b, rep_b = rig_from_motion(_seq(arm), backend="torch")
+    assert rig_a.skeleton.n_joints == rig_b.skeleton.n_joints
+    assert np.array_equal(rig_a.skin.indices, rig_b.skin.indices)
+    assert np.abs(rig_a.skin.weights - rig_b.skin.weights).max() < 1e-5
+    assert abs(rep_a["rmse_pct"] - rep_b["rmse_pct"]) < 1e-6 * max(1.0, rep_b["rmse_pct"])
+
+
+def test_report_replay_is_the_rig_replay(arm, arm_rig):
+    rig, rep = arm_rig
+    ref = rig.animate()
+    assert np.abs(replay_rig(rig) - ref).max() < 1e-9
+    err = np.linalg.norm(ref - arm["vertices"], axis=-1)
+    assert np.allclose(rep["per_frame_rmse"], np.sqrt((err ** 2).mean(1)), rtol=1e-9, atol=1e-12)
+    assert rep["rmse"] > 0
