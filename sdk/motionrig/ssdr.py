@@ -371,7 +371,40 @@ def _move(m: Tensor, j: Tensor, x: Tensor) -> Tensor:  # m [B,T,4,4], j [n], x [
     return (mj[..., :3] * x[:, None, None, :]).sum(-1) + mj[..., 3]
 
 
-def transform_step(x, y, m, idx, w, recon):
+def transform_step(x, y, m, idx, w, recon, backend: str = "auto"):
+    """Per-bone weighted Procrustes on the residual the other bones leave, in colour classes (see
+    :func:`_reference_transform_step`); updates m and recon in place. On the CPU with numba installed
+    (``backend="auto"``) the whole step is one compiled loop over the pairs of each class in float64
+    (``_ssdr_numba.transform_classes``); otherwise the batched torch reference."""
+    kern = _numba_kernels() if backend == "auto" and x.device.type == "cpu" else None
+    if kern is None:
+        return _reference_transform_step(x, y, m, idx, w, recon)
+    B = m.shape[0]
+    k = idx.shape[1]
+    flat_idx, flat_w = idx.reshape(-1), w.reshape(-1)
+    rows = torch.arange(len(x)).repeat_interleave(k)
+    keep = flat_w > 0
+    flat_idx, flat_w, rows = flat_idx[keep], flat_w[keep], rows[keep]
+    fit = flat_w > 1e-4
+    ok_bone = torch.bincount(flat_idx[fit], minlength=B) >= 3
+    colour = torch.full((B,), -1, dtype=torch.long)
+    classes = _bone_colours(idx, w, B)
+    for c, bones in enumerate(classes):
+        colour[torch.as_tensor(bones, dtype=torch.long)] = c
+    sel = ok_bone[flat_idx]
+    pc = colour[flat_idx][sel]
+    order = torch.argsort(pc, stable=True)
+    starts = np.r_[0, np.cumsum(np.bincount(pc.numpy(), minlength=len(classes)))]
+    f64 = lambda t: t.detach().to(torch.float64).contiguous().numpy()
+    md, rd = f64(m), f64(recon)
+    kern.transform_classes(f64(x), f64(y), md, rd, rows[sel][order].numpy(), flat_idx[sel][order].numpy(),
+                           f64(flat_w[sel][order]), fit[sel][order].numpy(), starts)
+    m.copy_(torch.from_numpy(md))
+    recon.copy_(torch.from_numpy(rd))
+    return m, recon
+
+
+def _reference_transform_step(x, y, m, idx, w, recon):
     """Per-bone weighted Procrustes on the residual the other bones leave (all frames batched); updates m and recon
     in place. Bones are updated in colour classes: bones of one class share no vertex, so updating them together
     is the same as updating them one after the other (each is the exact minimiser of its block) -- batched over
@@ -457,7 +490,7 @@ def ssdr(
         idx, w = weight_step(x, y, m, idx, w, cfg, y2)
         recon = reconstruct(x, m, idx, w)
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
-        m, recon = transform_step(x, y, m, idx, w, recon)  # keeps recon up to date
+        m, recon = transform_step(x, y, m, idx, w, recon, cfg.backend)  # keeps recon up to date
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
     report(progress, 1.0, f"SSDR {cfg.iterations}/{cfg.iterations}")
     per_frame = (_rmse(recon, y, vw) * scale).cpu().numpy().astype(np.float64)

@@ -42,10 +42,15 @@ def _seq(arm):
 def test_rig_from_motion_fast_equals_torch_reference(arm):
     rig_a, rep_a = rig_from_motion(_seq(arm), backend="auto")
     rig_b, rep_b = rig_from_motion(_seq(arm), backend="torch")
+    # the compiled transform step accumulates in float64 (the torch path in float32): equal up to round-off
     assert rig_a.skeleton.n_joints == rig_b.skeleton.n_joints
-    assert np.array_equal(rig_a.skin.indices, rig_b.skin.indices)
-    assert np.abs(rig_a.skin.weights - rig_b.skin.weights).max() < 1e-5
-    assert abs(rep_a["rmse_pct"] - rep_b["rmse_pct"]) < 1e-6 * max(1.0, rep_b["rmse_pct"])
+    dense = lambda r: r.skin.to_dense(r.skeleton.n_joints)
+    assert np.abs(dense(rig_a) - dense(rig_b)).max() < 1e-3
+    assert np.array_equal(rig_a.parts.labels, rig_b.parts.labels)
+    assert abs(rep_a["rmse_pct"] - rep_b["rmse_pct"]) < 1e-3 * rep_b["rmse_pct"]
+    assert len(rep_a["ssdr_rmse_history"]) == len(rep_b["ssdr_rmse_history"])
+    h = np.asarray(rep_a["ssdr_rmse_history"][:2 * 4 + 1])  # the first SSDR run (4 iterations): never worse
+    assert np.all(np.diff(h) <= 1e-6 * h[0])
 
 
 def test_report_replay_is_the_rig_replay(arm, arm_rig):
