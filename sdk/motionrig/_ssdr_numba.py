@@ -81,7 +81,7 @@ def simplex_qp_rows(g, h, w0, mask, lip, iters, tol, out):  # pragma: no cover -
 def transform_classes(x, y, m, recon, pv, pj, pw, pfit, class_start):  # pragma: no cover - compiled
     """The transform step of ``ssdr._reference_transform_step``, class by class, in float64.
 
-    x [N, 3], y [T, N, 3], m [B, T, 4, 4] (updated), recon [T, N, 3] (updated); pairs (vertex pv, bone pj,
+    x [N, 3], y [N, T, 3], m [B, T, 4, 4] (updated), recon [N, T, 3] (updated; vertex-major for locality); pairs (vertex pv, bone pj,
     weight pw, takes part in the fit pfit) grouped by colour class: class c is pairs class_start[c]:class_start[c+1]
     (bones of one class share no vertex). Every bone of a class is the exact weighted Procrustes minimiser of the
     residual the other bones leave (targets q / w with weights w^2), then recon is updated for its pairs.
@@ -128,7 +128,7 @@ def transform_classes(x, y, m, recon, pv, pj, pw, pfit, class_start):  # pragma:
             for t in range(T):
                 for a in range(3):
                     o = m[j, t, a, 0] * x[v, 0] + m[j, t, a, 1] * x[v, 1] + m[j, t, a, 2] * x[v, 2] + m[j, t, a, 3]
-                    q = y[t, v, a] - recon[t, v, a] + fw * o
+                    q = y[v, t, a] - recon[v, t, a] + fw * o
                     qc[j, t, a] += fw * q
                     h[j, t, 0, a] += f0 * q
                     h[j, t, 1, a] += f1 * q
@@ -155,7 +155,7 @@ def transform_classes(x, y, m, recon, pv, pj, pw, pfit, class_start):  # pragma:
                 for a in range(3):
                     o = m[j, t, a, 0] * x[v, 0] + m[j, t, a, 1] * x[v, 1] + m[j, t, a, 2] * x[v, 2] + m[j, t, a, 3]
                     nw = h[j, t, a, 0] * x[v, 0] + h[j, t, a, 1] * x[v, 1] + h[j, t, a, 2] * x[v, 2] + qc[j, t, a]
-                    recon[t, v, a] += wj * (nw - o)
+                    recon[v, t, a] += wj * (nw - o)
         for j in range(B):
             if used[j]:
                 for t in range(T):

@@ -58,19 +58,21 @@ def project_simplex(z: Tensor, mask: Tensor | None = None) -> Tensor:
 
 
 def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
-               tol: float = 1e-7, backend: str = "auto") -> Tensor:
+               tol: float = 1e-7, backend: str = "auto", lip: Tensor | None = None) -> Tensor:
     """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
 
     FISTA with projection; every 5 iterations, rows whose weights moved less than ``tol`` in the last iteration
     are frozen (most vertices are settled after a few iterations). Every row is independent: on the CPU with
     numba installed (``backend="auto"``) one compiled loop runs each row to its own end
     (:func:`_simplex_qp_rows`); otherwise the batched torch iteration :func:`_reference_simplex_qp` (the same
-    algorithm, rows dropped from the batch as they freeze).
+    algorithm, rows dropped from the batch as they freeze). ``lip`` [n]: the step's Lipschitz constant
+    2 * max eigenvalue of g (computed here when None; pass it to reuse it for several solves with one g).
     """
     kern = _numba_kernels() if backend == "auto" and g.device.type == "cpu" else None
+    if lip is None and len(g):
+        lip = lipschitz(g)
     if kern is None or len(g) == 0:
-        return _reference_simplex_qp(g, h, w0, mask, iters, tol)
-    lip = 2 * torch.linalg.eigvalsh(g)[..., -1].clamp_min(1e-20)  # [n]
+        return _reference_simplex_qp(g, h, w0, mask, iters, tol, lip)
     gd = g.detach().to(torch.float64).contiguous().numpy()
     m = (np.ones(w0.shape, dtype=np.bool_) if mask is None else mask.contiguous().numpy())
     out = np.empty(w0.shape, dtype=np.float64)
@@ -94,14 +96,18 @@ def _numba_kernels():
     return _KERNELS[0]
 
 
+def lipschitz(g: Tensor) -> Tensor:  # g [n, C, C] symmetric -> [n]: 2 x the largest eigenvalue (>= 1e-20)
+    return 2 * torch.linalg.eigvalsh(g)[..., -1].clamp_min(1e-20)
+
+
 def _reference_simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
-               tol: float = 1e-7) -> Tensor:
+                          tol: float = 1e-7, lip: Tensor | None = None) -> Tensor:
     """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
 
     FISTA with projection; every 5 iterations, rows whose weights moved less than ``tol`` in the last iteration
     are frozen and dropped from the batch (most vertices are settled after a few iterations).
     """
-    lip = 2 * torch.linalg.eigvalsh(g)[..., -1:].clamp_min(1e-20)  # [n, 1]
+    lip = (lipschitz(g) if lip is None else lip)[:, None]  # [n, 1]
     out = w0.clone()
     act = None  # rows still iterating (None: all)
     w, z, tk = w0, w0, 1.0
@@ -244,14 +250,15 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
         w_old = w_old / w_old.sum(-1, keepdim=True).clamp_min(1e-30)
         al = torch.ones(n, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
         zero = torch.zeros(n, C, dtype=qt, device=x.device)
-        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters, backend=cfg.backend)
+        lip = lipschitz(g)  # one eigen-solve for both QPs (same g)
+        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters, backend=cfg.backend, lip=lip)
         if k < C:
             top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
             mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
             w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
             w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
                              mask.to(qt) / k)
-            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2, backend=cfg.backend)
+            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2, backend=cfg.backend, lip=lip)
         else:
             w_sp = w_full
         e_new, e_old = _energy(g, w_sp), _energy(g, w_old)
@@ -396,11 +403,11 @@ def transform_step(x, y, m, idx, w, recon, backend: str = "auto"):
     order = torch.argsort(pc, stable=True)
     starts = np.r_[0, np.cumsum(np.bincount(pc.numpy(), minlength=len(classes)))]
     f64 = lambda t: t.detach().to(torch.float64).contiguous().numpy()
-    md, rd = f64(m), f64(recon)
-    kern.transform_classes(f64(x), f64(y), md, rd, rows[sel][order].numpy(), flat_idx[sel][order].numpy(),
+    md, rd = f64(m), f64(recon.transpose(0, 1))  # [N, T, 3]: vertex-major
+    kern.transform_classes(f64(x), f64(y.transpose(0, 1)), md, rd, rows[sel][order].numpy(), flat_idx[sel][order].numpy(),
                            f64(flat_w[sel][order]), fit[sel][order].numpy(), starts)
     m.copy_(torch.from_numpy(md))
-    recon.copy_(torch.from_numpy(rd))
+    recon.copy_(torch.from_numpy(rd).transpose(0, 1))
     return m, recon
 
 
