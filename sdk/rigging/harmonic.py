@@ -252,6 +252,16 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
         return out
     out[fi] = 0.0
     nf = len(fi)
+    kern = _numba_kernel()
+    if kern is not None:  # one compiled pass: cotangents, per-edge sums, clamp, diagonal, right-hand sides
+        loc = np.full(V, -1, dtype=np.int64)
+        loc[fi] = np.arange(nf)
+        ip, ind, dat, diag, rhs, coupled = kern.band_system(
+            np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64), loc,
+            out, nf, bool(clamp_negative), 1e-12)
+        Lo = sp.csr_matrix((dat, ind, ip), shape=(nf, nf))
+        _solve_packed(Lo, diag, rhs, _sums_to_one(out[coupled]), out, fi, progress)
+        return out
     f = np.asarray(faces, dtype=np.int64)
     fb = f[free[f[:, 0]] | free[f[:, 1]] | free[f[:, 2]]]
     r, c, w = cotangent_weights(vertices, fb)  # half-edges (r, c), each undirected edge once per face
@@ -288,6 +298,20 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
     ok = _sums_to_one(out[coupled])
     _solve_packed(Lo, diag, rhs, ok, out, fi, progress)
     return out
+
+
+_KERNEL = []
+
+
+def _numba_kernel():
+    """``sdk.rigging._harmonic_numba`` (compiled band assembly), or None without numba (numpy/scipy assembly)."""
+    if not _KERNEL:
+        try:
+            from . import _harmonic_numba
+            _KERNEL.append(_harmonic_numba)
+        except ImportError:
+            _KERNEL.append(None)
+    return _KERNEL[0]
 
 
 def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_one: bool, out: np.ndarray,
