@@ -15,9 +15,10 @@ def band_system(vertices, faces, loc, fixed, nf, clamp, eps):  # pragma: no cove
 
     vertices [V, 3]; faces [F, 3]; loc [V] local index of free vertices (-1: fixed); fixed [V, P] (zero on free
     rows); clamp: floor the summed edge weights at 1e-6 x their median (as ``cotangent_laplacian``).
-    Returns (indptr [nf+1], indices, data) of the strictly lower triangle of the free-free edge weights (CSR,
-    sorted), diag [nf] (sum of the edge weights at each free vertex), rhs [nf, P] = W_FC fixed, coupled [V] bool
-    (fixed vertices with an edge to a free one).
+    Returns (indptr [nf+1] int32, indices int32, data) of K_FF's lower triangle by rows with each row's diagonal
+    last (= its upper triangle by columns, CSC), rhs [nf, P] = W_FC fixed, coupled [V] bool (fixed vertices with an
+    edge to a free one), comp [nf] band piece of every free vertex (0..ncomp-1), tab [ncomp, P] bool (columns
+    whose right-hand side is non-zero on the piece).
     """
     F = faces.shape[0]
     P = fixed.shape[1]
@@ -99,20 +100,34 @@ def band_system(vertices, faces, loc, fixed, nf, clamp, eps):  # pragma: no cove
             uw[q] = max(uw[q], floor)
         for q in range(nv):
             vw[q] = max(vw[q], floor)
+    # K_FF's upper triangle by columns == lower triangle by rows, diagonal last in each row (qdldl's input)
     indptr = np.zeros(nf + 1, dtype=np.int32)
-    indices = np.empty(nu, dtype=np.int32)
-    data = np.empty(nu)
+    for q in range(nu):
+        indptr[uk[q] // nf + 1] += 1
+    for i in range(nf):
+        indptr[i + 1] += indptr[i] + 1
+    indices = np.empty(nu + nf, dtype=np.int32)
+    data = np.empty(nu + nf)
     diag = np.zeros(nf)
+    parent = np.arange(nf)  # union-find over the free-free edges: the band pieces
+    fill = indptr[:-1].copy()
     for q in range(nu):
         hi = uk[q] // nf
         lo = uk[q] - hi * nf
-        indptr[hi + 1] += 1
-        indices[q] = lo
-        data[q] = uw[q]
+        indices[fill[hi]] = lo
+        data[fill[hi]] = -uw[q]
+        fill[hi] += 1
         diag[hi] += uw[q]
         diag[lo] += uw[q]
-    for i in range(nf):
-        indptr[i + 1] += indptr[i]
+        a, b = hi, lo
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a != b:
+            parent[max(a, b)] = min(a, b)
     rhs = np.zeros((nf, P))
     coupled = np.zeros(V, dtype=np.bool_)
     for q in range(nv):
@@ -123,4 +138,23 @@ def band_system(vertices, faces, loc, fixed, nf, clamp, eps):  # pragma: no cove
         coupled[c] = True
         for p in range(P):
             rhs[i, p] += w * fixed[c, p]
-    return indptr, indices, data, diag, rhs, coupled
+    for i in range(nf):
+        indices[indptr[i + 1] - 1] = i
+        data[indptr[i + 1] - 1] = diag[i]
+    comp = np.empty(nf, dtype=np.int64)  # piece ids 0..ncomp-1 in order of first vertex
+    ncomp = 0
+    for i in range(nf):
+        r = i
+        while parent[r] != r:
+            r = parent[r]
+        if r == i:
+            comp[i] = ncomp
+            ncomp += 1
+        else:
+            comp[i] = comp[r]
+    tab = np.zeros((ncomp, P), dtype=np.bool_)  # columns each piece needs
+    for i in range(nf):
+        for p in range(P):
+            if rhs[i, p] != 0:
+                tab[comp[i], p] = True
+    return indptr, indices, data, rhs, coupled, comp, tab

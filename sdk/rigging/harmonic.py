@@ -256,11 +256,11 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
     if kern is not None:  # one compiled pass: cotangents, per-edge sums, clamp, diagonal, right-hand sides
         loc = np.full(V, -1, dtype=np.int64)
         loc[fi] = np.arange(nf)
-        ip, ind, dat, diag, rhs, coupled = kern.band_system(
+        ip, ind, dat, rhs, coupled, comp, tab = kern.band_system(
             np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64), loc,
             out, nf, bool(clamp_negative), 1e-12)
-        Lo = sp.csr_matrix((dat, ind, ip), shape=(nf, nf))
-        _solve_packed(Lo, diag, rhs, _sums_to_one(out[coupled]), out, fi, progress)
+        _solve_packed(None, None, rhs, _sums_to_one(out[coupled]), out, fi, progress, upper=(dat, ind, ip),
+                      pieces=(comp, tab))
         return out
     f = np.asarray(faces, dtype=np.int64)
     fb = f[free[f[:, 0]] | free[f[:, 1]] | free[f[:, 2]]]
@@ -314,8 +314,8 @@ def _numba_kernel():
     return _KERNEL[0]
 
 
-def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_one: bool, out: np.ndarray,
-                  rows: np.ndarray, progress=None) -> None:
+def _solve_packed(Lo: sp.csr_matrix | None, diag: np.ndarray | None, rhs: np.ndarray, sums_to_one: bool,
+                  out: np.ndarray, rows: np.ndarray, progress=None, upper=None, pieces=None) -> None:
     """Solve (diag(d) - Lo - Lo^T) X = rhs, writing X into ``out[rows]`` (zero on entry).
 
     Lo: [F, F] strictly lower triangle of minus the off-diagonal stiffness (edge weights, CSR, sorted);
@@ -326,12 +326,20 @@ def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_
     columns each piece needs are packed side by side: piece p's k-th needed column goes into slot k of
     one right-hand side with max_p(needed) columns (pieces do not interact, so this is the same as
     solving them one by one). Pieces coupled to no fixed vertex get the identity (solution zero).
+    ``upper`` = (data, indices, indptr) of the whole matrix's upper triangle by columns (diagonal last) and
+    ``pieces`` = (piece of every row, [pieces, P] needed columns) when the caller has them (the compiled
+    assembly), instead of Lo and diag.
     """
-    from scipy.sparse.csgraph import connected_components
     nf, P = rhs.shape
-    ncomp, comp = connected_components(Lo, directed=False)
-    member = sp.csr_matrix((np.ones(nf), (comp, np.arange(nf))), shape=(ncomp, nf))
-    tab = (member @ (rhs != 0).astype(np.float64)) > 0  # [ncomp, P] columns each piece needs
+    if pieces is None:
+        from scipy.sparse.csgraph import connected_components
+        ncomp, comp = connected_components(Lo, directed=False)
+        member = sp.csr_matrix((np.ones(nf), (comp, np.arange(nf))), shape=(ncomp, nf))
+        tab = (member @ (rhs != 0).astype(np.float64)) > 0  # [ncomp, P] columns each piece needs
+    else:
+        comp, tab = pieces
+        tab = tab.copy()
+        ncomp = len(tab)
     cnt = tab.sum(1)
     drop_col = np.full(ncomp, -1)
     if sums_to_one:  # each piece's last column is one minus the others (pieces with one column keep it)
@@ -340,11 +348,15 @@ def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_
         drop_col[multi] = last[multi]
         tab[multi, last[multi]] = False
     S = int(tab.sum(1).max()) if ncomp else 0
-    d = diag
-    if (cnt == 0).any():  # uncoupled pieces: identity-like rows, zero right-hand side, zero solution
-        d = diag + (cnt == 0)[comp]
     if S == 0:
         return
+    if upper is None:
+        upper = _upper_arrays(Lo, diag)
+    if (cnt == 0).any():  # uncoupled pieces: identity-like rows, zero right-hand side, zero solution
+        data, ind, ip = upper
+        data = data.copy()
+        data[ip[1:] - 1] += (cnt == 0)[comp]
+        upper = (data, ind, ip)
     # slot_col[p, s]: the column piece p solves in slot s (-1: none)
     pc, cc = np.nonzero(tab)  # row-major: columns in increasing order per piece
     start = np.r_[0, np.cumsum(tab.sum(1))]
@@ -353,7 +365,7 @@ def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_
     sc = slot_col[comp]  # [F, S]
     ar = np.arange(nf)
     packed = np.where(sc >= 0, rhs[ar[:, None], np.maximum(sc, 0)], 0.0)
-    X = _spd_solve(Lo, d, packed)  # [F, S]
+    X = _spd_solve(upper, packed)  # [F, S]
     for s in range(S):
         m = sc[:, s] >= 0
         out[rows[m], sc[m, s]] = X[m, s]
@@ -365,19 +377,13 @@ def _solve_packed(Lo: sp.csr_matrix, diag: np.ndarray, rhs: np.ndarray, sums_to_
         progress(1.0, "harmonic solve")
 
 
-def _spd_solve(Lo: sp.csr_matrix, d: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """X [n, k] with (diag(d) - Lo - Lo^T) X = B for an SPD matrix given by its strictly lower part.
+def _upper_arrays(Lo: sp.csr_matrix, d: np.ndarray):
+    """(data, indices int32, indptr int32) of diag(d) - Lo - Lo^T's upper triangle by columns, diagonal last.
 
-    QDLDL (LDL^T with AMD ordering; ``pip install qdldl``, the ``fast`` extra) when installed, else
-    SuperLU on the full matrix in symmetric mode.
-    """
+    Lo: [n, n] strictly lower triangle (CSR, sorted): its rows with the diagonal appended are the upper
+    triangle's columns."""
     n = len(d)
-    try:
-        import qdldl
-    except ImportError:
-        qdldl = None
     ip = Lo.indptr
-    # lower triangle by rows with the diagonal last in each row == upper triangle by columns (CSC)
     pos = ip[1:] + np.arange(n)  # where each row's diagonal goes in the merged arrays
     nnz = Lo.nnz + n
     data = np.empty(nnz)
@@ -386,15 +392,28 @@ def _spd_solve(Lo: sp.csr_matrix, d: np.ndarray, B: np.ndarray) -> np.ndarray:
     off[pos] = False
     data[pos], ind[pos] = d, np.arange(n)
     data[off], ind[off] = -Lo.data, Lo.indices
-    indptr = np.r_[0, pos + 1].astype(np.int32)
-    U = sp.csc_matrix((data, ind, indptr), shape=(n, n))
+    return data, ind, np.r_[0, pos + 1].astype(np.int32)
+
+
+def _spd_solve(upper, B: np.ndarray) -> np.ndarray:
+    """X [n, k] with A X = B for an SPD A given by ``upper`` = (data, indices, indptr) of its upper triangle (CSC).
+
+    QDLDL (LDL^T with AMD ordering; ``pip install qdldl``, the ``fast`` extra) when installed, else
+    SuperLU on the full matrix in symmetric mode.
+    """
+    n = B.shape[0]
+    try:
+        import qdldl
+    except ImportError:
+        qdldl = None
+    U = sp.csc_matrix(upper, shape=(n, n))
     if qdldl is not None:
         solver = qdldl.Solver(U, upper=True)
         if B.shape[1] == 1:
             return solver.solve(np.ascontiguousarray(B[:, 0]))[:, None]
         return np.stack([solver.solve(np.ascontiguousarray(B[:, k])) for k in range(B.shape[1])], 1)
     from scipy.sparse.linalg import splu
-    A = (U + U.T - sp.diags(d)).tocsc()
+    A = (U + U.T - sp.diags(U.diagonal())).tocsc()
     return splu(A, **_SPLU).solve(np.ascontiguousarray(B))
 
 
