@@ -86,13 +86,19 @@ _KERNELS = []
 
 
 def _numba_kernels():
-    """The compiled kernels (``sdk.motionrig._ssdr_numba``), or None when numba is not installed."""
+    """The compiled kernels (``sdk.motionrig._ssdr_numba``), or None when numba is not installed or
+    ``ARTICULATE_NUMBA=0`` is set (then the torch path runs). First use in a process: ~0.5-1 s to import numba and
+    load the kernels from its disk cache (a few seconds to compile them the very first time)."""
     if not _KERNELS:
-        try:
-            from . import _ssdr_numba
-            _KERNELS.append(_ssdr_numba)
-        except ImportError:
+        import os
+        if os.environ.get("ARTICULATE_NUMBA", "1") == "0":
             _KERNELS.append(None)
+        else:
+            try:
+                from . import _ssdr_numba
+                _KERNELS.append(_ssdr_numba)
+            except ImportError:
+                _KERNELS.append(None)
     return _KERNELS[0]
 
 

@@ -304,13 +304,20 @@ _KERNEL = []
 
 
 def _numba_kernel():
-    """``sdk.rigging._harmonic_numba`` (compiled band assembly), or None without numba (numpy/scipy assembly)."""
+    """``sdk.rigging._harmonic_numba`` (compiled band assembly), or None without numba (numpy/scipy assembly) or
+    with ``ARTICULATE_NUMBA=0`` in the environment. The first use in a process costs ~0.5-1 s (importing numba,
+    loading the kernel from numba's disk cache; compiling it the very first time, a few seconds): worth it for
+    long-lived processes, not for one small solve."""
     if not _KERNEL:
-        try:
-            from . import _harmonic_numba
-            _KERNEL.append(_harmonic_numba)
-        except ImportError:
+        import os
+        if os.environ.get("ARTICULATE_NUMBA", "1") == "0":
             _KERNEL.append(None)
+        else:
+            try:
+                from . import _harmonic_numba
+                _KERNEL.append(_harmonic_numba)
+            except ImportError:
+                _KERNEL.append(None)
     return _KERNEL[0]
 
 

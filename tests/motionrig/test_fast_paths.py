@@ -60,3 +60,10 @@ def test_report_replay_is_the_rig_replay(arm, arm_rig):
     err = np.linalg.norm(ref - arm["vertices"], axis=-1)
     assert np.allclose(rep["per_frame_rmse"], np.sqrt((err ** 2).mean(1)), rtol=1e-9, atol=1e-12)
     assert rep["rmse"] > 0
+
+
+def test_articulate_numba_0_selects_the_torch_path(monkeypatch):
+    import sdk.motionrig.ssdr as S
+    monkeypatch.setattr(S, "_KERNELS", [])
+    monkeypatch.setenv("ARTICULATE_NUMBA", "0")
+    assert S._numba_kernels() is None

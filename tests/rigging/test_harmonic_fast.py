@@ -78,3 +78,10 @@ def test_compiled_assembly_equals_numpy_assembly(monkeypatch, clamp):
     monkeypatch.setattr(H, "_KERNEL", [None])
     W2 = harmonic_solve(V, F, B, free, clamp_negative=clamp)
     assert np.abs(W1 - W2).max() < 1e-12
+
+
+def test_articulate_numba_0_selects_the_numpy_assembly(monkeypatch):
+    import sdk.rigging.harmonic as H
+    monkeypatch.setattr(H, "_KERNEL", [])
+    monkeypatch.setenv("ARTICULATE_NUMBA", "0")
+    assert H._numba_kernel() is None
