@@ -200,8 +200,14 @@ def _vertex_features(x: Tensor, y: Tensor) -> Tensor:  # x [n,3], y [T,n,3] -> [
     return torch.cat([z, yd.permute(1, 0, 2).reshape(len(x), -1)], 1)
 
 
+def vertex_terms(x: Tensor, y: Tensor, st: BoneStats) -> tuple[Tensor, Tensor]:
+    """x [n, 3], y [T, n, 3] -> (h [n, B] = sum_t a_jt . y_t for every bone j, y2 [n] = sum_t |y_t|^2), float64."""
+    return _vertex_features(x, y) @ st.lin, (y.double() ** 2).sum((0, 2))
+
+
 def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead: Tensor | None = None,
-                force: bool = False, stats: BoneStats | None = None, return_energy: bool = False):
+                force: bool = False, stats: BoneStats | None = None, return_energy: bool = False,
+                pre: tuple | None = None):
     """One weight update (see module docstring); returns new (idx, w), each row never worse than before.
 
     ``dead`` [B] bool: bones that may not be used (their weight is dropped first; then ``force`` is implied).
@@ -209,6 +215,7 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
     terms), as the residual Gram G_jk = sum_t (a_jt - y_t).(a_kt - y_t) (a_jt: the vertex moved by bone j) in
     float64, so candidates' single-bone errors come free and the objective is the vertex's squared error.
     ``return_energy``: also return [N] the new squared error of each vertex summed over frames.
+    ``pre``: (h [N, B], y2 [N]) = :func:`vertex_terms` of these vertices, when the caller already has them.
     """
     N = len(x)
     B = m.shape[0]
@@ -229,8 +236,10 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
         xc, ic, wc = x[e], idx[e], w[e]
         n = len(xc)
         xd = xc.double()
-        y2c = (y[:, e].double() ** 2).sum((0, 2))  # [n]
-        h_all = _vertex_features(xc, y[:, e]) @ st.lin  # [n, B]: sum_t a_jt . y_t
+        if pre is None:
+            h_all, y2c = vertex_terms(xc, y[:, e], st)
+        else:
+            h_all, y2c = pre[0][e], pre[1][e]
         quad = torch.cat([(xd[:, :, None] * xd[:, None, :]).reshape(n, 9), xd, torch.ones(n, 1, dtype=qt,
                                                                                          device=x.device)], 1)
         diag_ix = torch.arange(B, device=x.device) * (B + 1)
@@ -343,6 +352,9 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
     wins = torch.bincount(idx[:, 0], minlength=B).cpu().numpy()
     stats = bone_stats(m)
     T = m.shape[1]
+    ch = max(256, 4_000_000 // max(1, T * 12 + B))
+    terms = [vertex_terms(x[s:s + ch], y[:, s:s + ch], stats) for s in range(0, len(x), ch)]
+    h_all, y2_all = torch.cat([t[0] for t in terms]), torch.cat([t[1] for t in terms])  # once, not per trial
     for b in np.argsort(wins, kind="stable"):
         if int((~dead).sum()) <= min_bones:
             break
@@ -351,7 +363,7 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
         trial[b] = True
         if len(rows):
             i2, w2, en = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial, stats=stats,
-                                     return_energy=True)
+                                     return_energy=True, pre=(h_all[rows], y2_all[rows]))
             err = torch.sqrt(en.sum() / (len(rows) * T))  # RMSE of those vertices (exact, from the QP energies)
             before = torch.sqrt(((reconstruct(x[rows], m, idx[rows], w[rows]) - y[:, rows]) ** 2).sum(-1).mean())
             if float(err) >= tol or (float(err) > max_growth * float(before) and float(err) > 0.25 * tol):
