@@ -256,8 +256,9 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
     if kern is not None:  # one compiled pass: cotangents, per-edge sums, clamp, diagonal, right-hand sides
         loc = np.full(V, -1, dtype=np.int64)
         loc[fi] = np.arange(nf)
+        # fresh writable C arrays: one compiled signature whatever the caller's dtype / layout / read-only flag
         ip, ind, dat, rhs, coupled, comp, tab = kern.band_system(
-            np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64), loc,
+            np.array(vertices, dtype=np.float64, order="C"), np.array(faces, dtype=np.int64, order="C"), loc,
             out, nf, bool(clamp_negative), 1e-12)
         _solve_packed(None, None, rhs, _sums_to_one(out[coupled]), out, fi, progress, upper=(dat, ind, ip),
                       pieces=(comp, tab))
@@ -304,20 +305,25 @@ _KERNEL = []
 
 
 def _numba_kernel():
-    """``sdk.rigging._harmonic_numba`` (compiled band assembly), or None without numba (numpy/scipy assembly) or
-    with ``ARTICULATE_NUMBA=0`` in the environment. The first use in a process costs ~0.5-1 s (importing numba,
-    loading the kernel from numba's disk cache; compiling it the very first time, a few seconds): worth it for
-    long-lived processes, not for one small solve."""
+    """``sdk.rigging._harmonic_numba`` (the compiled band assembly) or None (numpy/scipy assembly, same matrices).
+
+    ``ARTICULATE_NUMBA=1``: use it (imports numba); ``0``: never; unset: only when numba is already imported in
+    this process (e.g. by rig from motion's kernels, or a server that warmed up). Importing numba and loading the
+    kernel from its disk cache costs ~1 s once per process (compiling it the very first time, a few seconds),
+    while the compiled assembly saves ~2 ms at 5k vertices and ~50 ms at 200k per solve: worth it in long-lived
+    processes, not for one solve.
+    """
+    import os
+    import sys
+    mode = os.environ.get("ARTICULATE_NUMBA", "")
+    if mode == "0" or (mode != "1" and "numba" not in sys.modules):
+        return None
     if not _KERNEL:
-        import os
-        if os.environ.get("ARTICULATE_NUMBA", "1") == "0":
+        try:
+            from . import _harmonic_numba
+            _KERNEL.append(_harmonic_numba)
+        except ImportError:
             _KERNEL.append(None)
-        else:
-            try:
-                from . import _harmonic_numba
-                _KERNEL.append(_harmonic_numba)
-            except ImportError:
-                _KERNEL.append(None)
     return _KERNEL[0]
 
 
