@@ -22,9 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-# "ours" is the compiled assembly (numba); the library only uses it by default when numba is already loaded in the
-# process (one-shot callers would pay ~1 s to import it): the "numpy assembly" columns are that default
-os.environ.setdefault("ARTICULATE_NUMBA", "1")
 
 import numpy as np
 
@@ -89,6 +86,9 @@ def timed_pair(fa, fb, repeats):
 
 
 def main(argv=None):
+    # "ours" is the compiled assembly (numba); the library only uses it by default when numba is already loaded in
+    # the process (one-shot callers would pay ~1 s to import it): the "numpy assembly" columns are that default
+    os.environ.setdefault("ARTICULATE_NUMBA", "1")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="5000,20000,50000,200000")
     ap.add_argument("--parts", type=int, default=20)

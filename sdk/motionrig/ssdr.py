@@ -87,8 +87,8 @@ _KERNELS = []
 
 def _numba_kernels():
     """The compiled kernels (``sdk.motionrig._ssdr_numba``), or None when numba is not installed or
-    ``ARTICULATE_NUMBA=0`` is set (then the torch path runs). First use in a process: ~0.5-1 s to import numba and
-    load the kernels from its disk cache (a few seconds to compile them the very first time)."""
+    ``ARTICULATE_NUMBA=0`` is set (then the torch path runs). First use in a process: ~0.3-1 s to import numba and
+    load the kernels from its disk cache (~14 s CPU to compile them the very first time, once per install)."""
     if not _KERNELS:
         import os
         if os.environ.get("ARTICULATE_NUMBA", "1") == "0":

@@ -309,7 +309,7 @@ def _numba_kernel():
 
     ``ARTICULATE_NUMBA=1``: use it (imports numba); ``0``: never; unset: only when numba is already imported in
     this process (e.g. by rig from motion's kernels, or a server that warmed up). Importing numba and loading the
-    kernel from its disk cache costs ~1 s once per process (compiling it the very first time, a few seconds),
+    kernel from its disk cache costs ~1 s once per process (compiling it the very first time ~10-20 s),
     while the compiled assembly saves ~2 ms at 5k vertices and ~50 ms at 200k per solve: worth it in long-lived
     processes, not for one solve.
     """
