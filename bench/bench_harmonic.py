@@ -8,16 +8,20 @@ the band: cotangent weights of the faces touching the band, free rows assembled 
 one SuperLU factorization per band piece); libigl = ``igl.harmonic(V, F, b, bc, 1)``
 (cotmatrix + massmatrix + min_quad_with_fixed with Eigen's sparse Cholesky). The operator is the
 plain cotangent Laplacian on both sides (``clamp_negative=False``; on these meshes no edge weight is
-negative anyway). Wall time is the minimum over ``--repeats`` interleaved runs (the machine is shared).
+negative anyway). Wall and CPU (``time.process_time``) time are the *median* of ``--repeats`` interleaved runs
+(ours, libigl, ours, libigl, ...; the machine is shared), after one untimed warm-up call of each; the load
+(``os.getloadavg``) is printed with the table, which is ready to paste into docs/rigging.md.
 
-    python bench/bench_harmonic.py [--sizes 5000,20000,50000,100000,200000] [--repeats 5] [--blend 0.5]
+    OMP_NUM_THREADS=1 python bench/bench_harmonic.py [--sizes 5000,20000,50000,200000] [--repeats 3] [--blend 0.5]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+
 
 import numpy as np
 
@@ -47,6 +51,17 @@ def ours(V, F, free, B):
     return harmonic_solve(V, F, B, free, clamp_negative=False)
 
 
+def ours_numpy(V, F, free, B):
+    """The same solve with the numpy/scipy assembly (what runs without numba or with ARTICULATE_NUMBA=0)."""
+    import sdk.rigging.harmonic as H
+    saved = os.environ.get("ARTICULATE_NUMBA")
+    os.environ["ARTICULATE_NUMBA"] = "0"
+    try:
+        return H.harmonic_solve(V, F, B, free, clamp_negative=False)
+    finally:
+        os.environ["ARTICULATE_NUMBA"] = saved if saved is not None else ""
+
+
 def libigl(V, F, free, B):
     import igl
     b = np.flatnonzero(~free).astype(np.int64)
@@ -54,36 +69,56 @@ def libigl(V, F, free, B):
 
 
 def timed_pair(fa, fb, repeats):
-    """Min wall and CPU time of two functions over ``repeats`` interleaved runs (a, b, a, b, ...).
+    """Median wall and CPU time of two functions over ``repeats`` interleaved runs (a, b, a, b, ...).
 
     Returns (wall_a, cpu_a, out_a, wall_b, cpu_b, out_b). CPU time (process_time) is reported too
-    because the machine is shared: wall time includes waiting for a core.
+    because the machine is shared: wall time includes waiting for a core. One untimed warm-up call each.
     """
-    best = {"a": [np.inf, np.inf], "b": [np.inf, np.inf]}
-    out = {}
+    runs = {"a": [], "b": []}
+    out = {"a": fa(), "b": fb()}
     for _ in range(repeats):
         for k, fn in (("a", fa), ("b", fb)):
             t, c = time.perf_counter(), time.process_time()
             out[k] = fn()
-            best[k][0] = min(best[k][0], time.perf_counter() - t)
-            best[k][1] = min(best[k][1], time.process_time() - c)
-    return (*best["a"], out["a"], *best["b"], out["b"])
+            runs[k].append((time.perf_counter() - t, time.process_time() - c))
+    med = {k: np.median(np.array(v), axis=0) for k, v in runs.items()}
+    return (*med["a"], out["a"], *med["b"], out["b"])
 
 
 def main(argv=None):
+    # "ours" is the compiled assembly (numba); the library only uses it by default when numba is already loaded in
+    # the process (one-shot callers would pay ~1 s to import it): the "numpy assembly" columns are that default
+    os.environ.setdefault("ARTICULATE_NUMBA", "1")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="5000,20000,50000,100000,200000")
+    ap.add_argument("--sizes", default="5000,20000,50000,200000")
     ap.add_argument("--parts", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--blend", type=float, default=None, help="band half-width in loop radii (default: the library default)")
     args = ap.parse_args(argv)
     from sdk.rigging.harmonic import DEFAULT_BLEND, free_band
     if args.blend is None:
         args.blend = DEFAULT_BLEND
     rows = []
-    print(f"blend {args.blend:g}, {args.parts} parts, min of {args.repeats} interleaved runs; wall and CPU (process) seconds")
-    print("| V | free | ours s | libigl s | speedup | ours CPU s | libigl CPU s | CPU speedup | max abs dw | ours us/V | igl us/V |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    try:
+        import qdldl  # noqa: F401
+        solver = "qdldl LDL^T"
+    except ImportError:
+        solver = "SuperLU (qdldl not installed)"
+    from sdk.rigging.harmonic import _numba_kernel
+    V0, F0, lab0 = bumpy_tube(5000, args.parts)
+    free0 = free_band(V0, F0, lab0, args.blend)
+    t = time.perf_counter()
+    ours(V0, F0, free0, np.eye(args.parts)[lab0])
+    first = time.perf_counter() - t
+    asm = ("compiled (numba; ARTICULATE_NUMBA=1, the library default only once numba is loaded)"
+           if _numba_kernel() is not None else "numpy (numba not installed or ARTICULATE_NUMBA=0)")
+    print(f"blend {args.blend:g}, {args.parts} parts, median of {args.repeats} interleaved runs after a warm-up; wall and CPU "
+          f"(process) seconds; ours: {asm} assembly + {solver}; first call in this process {first:.2f} s wall (5k; "
+          f"numba import + kernel load, not in the table); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| V | free | ours s | libigl s | speedup | ours CPU s | libigl CPU s | CPU speedup | ours CPU s, numpy assembly | "
+          "CPU speedup, numpy assembly | max abs dw | ours us/V | igl us/V |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in args.sizes.split(",")]:
         V, F, lab = bumpy_tube(n, args.parts)
         free = free_band(V, F, lab, args.blend)
@@ -91,10 +126,13 @@ def main(argv=None):
         B[np.arange(len(V)), lab] = 1.0
         t_o, c_o, W_o, t_i, c_i, W_i = timed_pair(lambda: ours(V, F, free, B), lambda: libigl(V, F, free, B),
                                                   args.repeats)
-        dw = float(np.abs(W_o - W_i).max())
+        _, c_n, W_n, _, c_i2, _ = timed_pair(lambda: ours_numpy(V, F, free, B), lambda: libigl(V, F, free, B),
+                                             args.repeats)
+        dw = float(max(np.abs(W_o - W_i).max(), np.abs(W_n - W_i).max()))
         rows.append((len(V), int(free.sum()), t_o, t_i, t_i / t_o, dw))
-        print(f"| {len(V):,} | {int(free.sum()):,} | {t_o:.3f} | {t_i:.3f} | {t_i / t_o:.2f}x | {c_o:.3f} | {c_i:.3f} | "
-              f"{c_i / c_o:.2f}x | {dw:.1e} | {1e6 * t_o / len(V):.2f} | {1e6 * t_i / len(V):.2f} |", flush=True)
+        print(f"| {len(V):,} | {int(free.sum()):,} | {t_o:.4f} | {t_i:.4f} | {t_i / t_o:.2f}x | {c_o:.4f} | {c_i:.4f} | "
+              f"{c_i / c_o:.2f}x | {c_n:.4f} | {c_i2 / c_n:.2f}x | {dw:.1e} | {1e6 * t_o / len(V):.2f} | "
+              f"{1e6 * t_i / len(V):.2f} |", flush=True)
     if len(rows) > 1:
         (v0, _, o0, i0, *_), (v1, _, o1, i1, *_) = rows[0], rows[-1]
         print(f"growth {v0} -> {v1} vertices (x{v1 / v0:.0f}): ours x{o1 / o0:.1f}, libigl x{i1 / i0:.1f} "

@@ -66,11 +66,13 @@ def rig_from_motion(
     nan_frames: str = "error",
     clip_name: str | None = None,
     threads: int | None = None,
+    backend: str = "auto",
 ):
     """Recover a rig from a mesh sequence -> (Rig with one Animation, report dict).
 
     ``progress``: optional callback(fraction in [0, 1], message). ``device``: torch device for the heavy steps
-    ("cpu", "cuda"; None: cpu). Raises InvalidInputError for sequences with < 2 frames, NaN frames (unless
+    ("cpu", "cuda"; None: cpu). ``backend``: "auto" (compiled numba kernels for the SSDR weight QPs on the CPU
+    when numba is installed) or "torch" (the reference path; same results). Raises InvalidInputError for sequences with < 2 frames, NaN frames (unless
     ``nan_frames="drop"``) or no motion at all.
     """
     check_budget(max_influences, max_bones, None)  # the same bounds as rigging from parts
@@ -104,24 +106,24 @@ def rig_from_motion(
         it1 = max(1, iterations // 2)
         it2 = max(1, iterations - it1 - 2)
         it3 = 2
-        cfg = SSDRConfig(max_influences=max_influences, device=dev)
+        cfg = SSDRConfig(max_influences=max_influences, device=dev, backend=backend)
         t1 = time.perf_counter()
         r1 = ssdr(Xs[0], Xs, kp.transforms, labels=kp.welded_labels[sel],
-                  config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev),
+                  config=SSDRConfig(iterations=it1, max_influences=max_influences, device=dev, backend=backend),
                   vertex_weights=ms, progress=steps.sub(it1))
         steps("SSDR: bone merging", advance=it1)
         # SP4D bone merging on the refined bones (adjacency and surface samples from every vertex)
         old_of_new, sw, merges = _merge_refined_bones(X, sel, r1, kp.edges, merge_tol, static_tol, max_bones, diag,
                                                       max_influences)
         r2 = ssdr(Xs[0], Xs, r1.transforms[old_of_new], indices=sw.indices, weights=sw.weights.astype(np.float64),
-                  config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev),
+                  config=SSDRConfig(iterations=it2, max_influences=max_influences, device=dev, backend=backend),
                   vertex_weights=ms, progress=steps.sub(it2))
         steps("SSDR: pruning", advance=it2)
         # drop bones the others can stand in for (blend bones of smooth-skinned joints), then settle
         keep, pi, pw = _prune(Xs, r2, prune_tol, cfg)
         P = int(keep.sum())
         r3 = ssdr(Xs[0], Xs, r2.transforms[keep], indices=pi, weights=pw,
-                  config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev),
+                  config=SSDRConfig(iterations=it3, max_influences=max_influences, device=dev, backend=backend),
                   vertex_weights=ms, progress=steps.sub(it3))
         steps("SSDR: weights", advance=it3)
         pruned = int((~keep).sum())
@@ -219,7 +221,7 @@ def _assemble_rig(seq, kp, sk, m2, idx_all, w_all, lab2, clip_name):
 
 def _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings, dev) -> MotionReport:
     """The report; its error is the exported rig's replay of the input."""
-    replay = rig.animate()
+    replay = replay_rig(rig)
     err = np.linalg.norm(replay - seq.vertices, axis=-1)  # [T, V]
     per_frame = np.sqrt((err ** 2).mean(1))
     rigid = _rigid_rmse(X, kp.welded_labels, kp.transforms, mult)
@@ -245,6 +247,27 @@ def _make_report(seq, rig, X, kp, mult, diag, sel, hist, merges, pruned, timings
         device=str(dev),
         parts=kp,
     )
+
+
+def replay_rig(rig: Rig, name: str | None = None) -> np.ndarray:
+    """``rig.animate(name)`` [T, V, 3] (LBS of the rig's own skeleton, animation and skin), as one sparse product.
+
+    Same data and formula as :meth:`sdk.core.Rig.pose` (v' = sum_i w_i M_{j_i} [v, 1]) but the blended matrices come
+    from the sparse skin [V, J] times the skinning matrices [J, T*12] instead of a [T, V, k, 3, 4] gather; tests
+    check it equals ``rig.animate()``.
+    """
+    import scipy.sparse as sp
+    a = rig.animation(name)
+    m = np.asarray(rig.skeleton.skinning_matrices(a.world_matrices(rig.skeleton.parents)))  # [T, J, 4, 4]
+    T, J = m.shape[:2]
+    v = np.asarray(rig.mesh.vertices, dtype=m.dtype)
+    idx, w = np.asarray(rig.skin.indices, dtype=np.int64), np.asarray(rig.skin.weights, dtype=m.dtype)
+    V, k = idx.shape
+    W = sp.csr_matrix((w.reshape(-1), idx.reshape(-1), np.arange(0, V * k + 1, k)), shape=(V, J))
+    blended = np.asarray(W @ m[:, :, :3, :].transpose(1, 0, 2, 3).reshape(J, T * 12)).reshape(V, T, 3, 4)
+    out = np.einsum("vtij,vj->tvi", blended[..., :3], v)
+    out += blended[..., 3].transpose(1, 0, 2)
+    return out
 
 
 def _subset(labels: np.ndarray, max_vertices: int, seed: int = 0) -> np.ndarray:

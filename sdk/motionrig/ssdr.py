@@ -32,6 +32,7 @@ class SSDRConfig:
     dtype: torch.dtype = torch.float32
     device: str | None = None
     chunk: int = 8192  # vertices per chunk in the weight step
+    backend: str = "auto"  # "auto": compiled numba kernels on the CPU when numba is installed; "torch": reference
 
 
 @dataclass
@@ -57,13 +58,62 @@ def project_simplex(z: Tensor, mask: Tensor | None = None) -> Tensor:
 
 
 def simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
-               tol: float = 1e-7) -> Tensor:
+               tol: float = 1e-7, backend: str = "auto", lip: Tensor | None = None) -> Tensor:
+    """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
+
+    FISTA with projection; every 5 iterations, rows whose weights moved less than ``tol`` in the last iteration
+    are frozen (most vertices are settled after a few iterations). Every row is independent: on the CPU with
+    numba installed (``backend="auto"``) one compiled loop runs each row to its own end
+    (:func:`_simplex_qp_rows`); otherwise the batched torch iteration :func:`_reference_simplex_qp` (the same
+    algorithm, rows dropped from the batch as they freeze). ``lip`` [n]: the step's Lipschitz constant
+    2 * max eigenvalue of g (computed here when None; pass it to reuse it for several solves with one g).
+    """
+    kern = _numba_kernels() if backend == "auto" and g.device.type == "cpu" else None
+    if lip is None and len(g):
+        lip = lipschitz(g)
+    if kern is None or len(g) == 0:
+        return _reference_simplex_qp(g, h, w0, mask, iters, tol, lip)
+    gd = g.detach().to(torch.float64).contiguous().numpy()
+    m = (np.ones(w0.shape, dtype=np.bool_) if mask is None else mask.contiguous().numpy())
+    out = np.empty(w0.shape, dtype=np.float64)
+    kern.simplex_qp_rows(gd, h.detach().to(torch.float64).contiguous().numpy(),
+                         w0.detach().to(torch.float64).contiguous().numpy(), m,
+                         lip.to(torch.float64).contiguous().numpy(), int(iters), float(tol), out)
+    return torch.from_numpy(out).to(w0.dtype)
+
+
+_KERNELS = []
+
+
+def _numba_kernels():
+    """The compiled kernels (``sdk.motionrig._ssdr_numba``), or None when numba is not installed or
+    ``ARTICULATE_NUMBA=0`` is set (then the torch path runs). First use in a process: ~0.3-1 s to import numba and
+    load the kernels from its disk cache (~14 s CPU to compile them the very first time, once per install)."""
+    if not _KERNELS:
+        import os
+        if os.environ.get("ARTICULATE_NUMBA", "1") == "0":
+            _KERNELS.append(None)
+        else:
+            try:
+                from . import _ssdr_numba
+                _KERNELS.append(_ssdr_numba)
+            except ImportError:
+                _KERNELS.append(None)
+    return _KERNELS[0]
+
+
+def lipschitz(g: Tensor) -> Tensor:  # g [n, C, C] symmetric -> [n]: 2 x the largest eigenvalue (>= 1e-20)
+    return 2 * torch.linalg.eigvalsh(g)[..., -1].clamp_min(1e-20)
+
+
+def _reference_simplex_qp(g: Tensor, h: Tensor, w0: Tensor, mask: Tensor | None = None, iters: int = 80,
+                          tol: float = 1e-7, lip: Tensor | None = None) -> Tensor:
     """min_w w^T g w - 2 h^T w on the simplex (batched): g [n,C,C], h [n,C], w0 [n,C] feasible start.
 
     FISTA with projection; every 5 iterations, rows whose weights moved less than ``tol`` in the last iteration
     are frozen and dropped from the batch (most vertices are settled after a few iterations).
     """
-    lip = 2 * torch.linalg.eigvalsh(g)[..., -1:].clamp_min(1e-20)  # [n, 1]
+    lip = (lipschitz(g) if lip is None else lip)[:, None]  # [n, 1]
     out = w0.clone()
     act = None  # rows still iterating (None: all)
     w, z, tk = w0, w0, 1.0
@@ -150,8 +200,14 @@ def _vertex_features(x: Tensor, y: Tensor) -> Tensor:  # x [n,3], y [T,n,3] -> [
     return torch.cat([z, yd.permute(1, 0, 2).reshape(len(x), -1)], 1)
 
 
+def vertex_terms(x: Tensor, y: Tensor, st: BoneStats) -> tuple[Tensor, Tensor]:
+    """x [n, 3], y [T, n, 3] -> (h [n, B] = sum_t a_jt . y_t for every bone j, y2 [n] = sum_t |y_t|^2), float64."""
+    return _vertex_features(x, y) @ st.lin, (y.double() ** 2).sum((0, 2))
+
+
 def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead: Tensor | None = None,
-                force: bool = False, stats: BoneStats | None = None, return_energy: bool = False):
+                force: bool = False, stats: BoneStats | None = None, return_energy: bool = False,
+                pre: tuple | None = None):
     """One weight update (see module docstring); returns new (idx, w), each row never worse than before.
 
     ``dead`` [B] bool: bones that may not be used (their weight is dropped first; then ``force`` is implied).
@@ -159,6 +215,7 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
     terms), as the residual Gram G_jk = sum_t (a_jt - y_t).(a_kt - y_t) (a_jt: the vertex moved by bone j) in
     float64, so candidates' single-bone errors come free and the objective is the vertex's squared error.
     ``return_energy``: also return [N] the new squared error of each vertex summed over frames.
+    ``pre``: (h [N, B], y2 [N]) = :func:`vertex_terms` of these vertices, when the caller already has them.
     """
     N = len(x)
     B = m.shape[0]
@@ -179,8 +236,10 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
         xc, ic, wc = x[e], idx[e], w[e]
         n = len(xc)
         xd = xc.double()
-        y2c = (y[:, e].double() ** 2).sum((0, 2))  # [n]
-        h_all = _vertex_features(xc, y[:, e]) @ st.lin  # [n, B]: sum_t a_jt . y_t
+        if pre is None:
+            h_all, y2c = vertex_terms(xc, y[:, e], st)
+        else:
+            h_all, y2c = pre[0][e], pre[1][e]
         quad = torch.cat([(xd[:, :, None] * xd[:, None, :]).reshape(n, 9), xd, torch.ones(n, 1, dtype=qt,
                                                                                          device=x.device)], 1)
         diag_ix = torch.arange(B, device=x.device) * (B + 1)
@@ -206,14 +265,15 @@ def weight_step(x, y, m, idx, w, cfg: SSDRConfig, y2: Tensor | None = None, dead
         w_old = w_old / w_old.sum(-1, keepdim=True).clamp_min(1e-30)
         al = torch.ones(n, C, dtype=torch.bool, device=x.device) if dead is None else ~dead[cand]
         zero = torch.zeros(n, C, dtype=qt, device=x.device)
-        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters)
+        lip = lipschitz(g)  # one eigen-solve for both QPs (same g)
+        w_full = simplex_qp(g, zero, w_old, al, cfg.qp_iters, backend=cfg.backend, lip=lip)
         if k < C:
             top = torch.topk(torch.where(al, w_full, torch.full_like(w_full, -1.0)), k, dim=1).indices
             mask = torch.zeros_like(w_full, dtype=torch.bool).scatter_(1, top, True) & al
             w0 = torch.where(mask, w_full, torch.zeros_like(w_full))
             w0 = torch.where(w0.sum(-1, keepdim=True) > 0, w0 / w0.sum(-1, keepdim=True).clamp_min(1e-30),
                              mask.to(qt) / k)
-            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2)
+            w_sp = simplex_qp(g, zero, w0, mask, cfg.qp_iters // 2, backend=cfg.backend, lip=lip)
         else:
             w_sp = w_full
         e_new, e_old = _energy(g, w_sp), _energy(g, w_old)
@@ -292,6 +352,9 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
     wins = torch.bincount(idx[:, 0], minlength=B).cpu().numpy()
     stats = bone_stats(m)
     T = m.shape[1]
+    ch = max(256, 4_000_000 // max(1, T * 12 + B))
+    terms = [vertex_terms(x[s:s + ch], y[:, s:s + ch], stats) for s in range(0, len(x), ch)]
+    h_all, y2_all = torch.cat([t[0] for t in terms]), torch.cat([t[1] for t in terms])  # once, not per trial
     for b in np.argsort(wins, kind="stable"):
         if int((~dead).sum()) <= min_bones:
             break
@@ -300,7 +363,7 @@ def prune_bones(rest, frames, transforms, indices, weights, tol: float, config: 
         trial[b] = True
         if len(rows):
             i2, w2, en = weight_step(x[rows], y[:, rows], m, idx[rows], w[rows], cfg_p, dead=trial, stats=stats,
-                                     return_energy=True)
+                                     return_energy=True, pre=(h_all[rows], y2_all[rows]))
             err = torch.sqrt(en.sum() / (len(rows) * T))  # RMSE of those vertices (exact, from the QP energies)
             before = torch.sqrt(((reconstruct(x[rows], m, idx[rows], w[rows]) - y[:, rows]) ** 2).sum(-1).mean())
             if float(err) >= tol or (float(err) > max_growth * float(before) and float(err) > 0.25 * tol):
@@ -333,7 +396,40 @@ def _move(m: Tensor, j: Tensor, x: Tensor) -> Tensor:  # m [B,T,4,4], j [n], x [
     return (mj[..., :3] * x[:, None, None, :]).sum(-1) + mj[..., 3]
 
 
-def transform_step(x, y, m, idx, w, recon):
+def transform_step(x, y, m, idx, w, recon, backend: str = "auto"):
+    """Per-bone weighted Procrustes on the residual the other bones leave, in colour classes (see
+    :func:`_reference_transform_step`); updates m and recon in place. On the CPU with numba installed
+    (``backend="auto"``) the whole step is one compiled loop over the pairs of each class in float64
+    (``_ssdr_numba.transform_classes``); otherwise the batched torch reference."""
+    kern = _numba_kernels() if backend == "auto" and x.device.type == "cpu" else None
+    if kern is None:
+        return _reference_transform_step(x, y, m, idx, w, recon)
+    B = m.shape[0]
+    k = idx.shape[1]
+    flat_idx, flat_w = idx.reshape(-1), w.reshape(-1)
+    rows = torch.arange(len(x)).repeat_interleave(k)
+    keep = flat_w > 0
+    flat_idx, flat_w, rows = flat_idx[keep], flat_w[keep], rows[keep]
+    fit = flat_w > 1e-4
+    ok_bone = torch.bincount(flat_idx[fit], minlength=B) >= 3
+    colour = torch.full((B,), -1, dtype=torch.long)
+    classes = _bone_colours(idx, w, B)
+    for c, bones in enumerate(classes):
+        colour[torch.as_tensor(bones, dtype=torch.long)] = c
+    sel = ok_bone[flat_idx]
+    pc = colour[flat_idx][sel]
+    order = torch.argsort(pc, stable=True)
+    starts = np.r_[0, np.cumsum(np.bincount(pc.numpy(), minlength=len(classes)))]
+    f64 = lambda t: t.detach().to(torch.float64).contiguous().numpy()
+    md, rd = f64(m), f64(recon.transpose(0, 1))  # [N, T, 3]: vertex-major
+    kern.transform_classes(f64(x), f64(y.transpose(0, 1)), md, rd, rows[sel][order].numpy(), flat_idx[sel][order].numpy(),
+                           f64(flat_w[sel][order]), fit[sel][order].numpy(), starts)
+    m.copy_(torch.from_numpy(md))
+    recon.copy_(torch.from_numpy(rd).transpose(0, 1))
+    return m, recon
+
+
+def _reference_transform_step(x, y, m, idx, w, recon):
     """Per-bone weighted Procrustes on the residual the other bones leave (all frames batched); updates m and recon
     in place. Bones are updated in colour classes: bones of one class share no vertex, so updating them together
     is the same as updating them one after the other (each is the exact minimiser of its block) -- batched over
@@ -419,7 +515,7 @@ def ssdr(
         idx, w = weight_step(x, y, m, idx, w, cfg, y2)
         recon = reconstruct(x, m, idx, w)
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
-        m, recon = transform_step(x, y, m, idx, w, recon)  # keeps recon up to date
+        m, recon = transform_step(x, y, m, idx, w, recon, cfg.backend)  # keeps recon up to date
         hist.append(float(torch.sqrt((_rmse(recon, y, vw) ** 2).mean())) * scale)
     report(progress, 1.0, f"SSDR {cfg.iterations}/{cfg.iterations}")
     per_frame = (_rmse(recon, y, vw) * scale).cpu().numpy().astype(np.float64)

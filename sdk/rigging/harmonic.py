@@ -190,7 +190,7 @@ def _block_order(rows: np.ndarray, cols: np.ndarray, n: int):
 
 
 def _sums_to_one(fixed_rows: np.ndarray) -> bool:
-    return bool(len(fixed_rows) == 0 or np.allclose(fixed_rows.sum(1), 1.0, rtol=0, atol=1e-12))
+    return bool(len(fixed_rows) == 0 or np.abs(fixed_rows.sum(1) - 1.0).max() <= 1e-12)
 
 
 def solve_dirichlet(K: sp.csr_matrix, fixed_values: np.ndarray, free: np.ndarray, progress=None) -> np.ndarray:
@@ -234,11 +234,204 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
 
     vertices: [V, 3]; faces: [F, 3]; fixed_values: [V, P] (rows of free vertices ignored); free: [V]
     bool. Same result as ``solve_dirichlet(cotangent_laplacian(vertices, faces), ...)`` but the
-    cotangent weights are computed only for faces touching a free vertex and the free rows are
-    assembled directly in block order (no full [V, V] matrix, no slicing). With
-    ``clamp_negative`` negative edge weights are floored to 1e-6 x the median edge weight *of the
-    assembled faces* (see :func:`~.laplacian.cotangent_laplacian`). Returns W [V, P] float64.
+    cotangent weights are computed only for faces touching a free vertex and only the lower triangle of
+    ``K_FF`` is assembled (no full [V, V] matrix, no slicing). With ``clamp_negative`` negative edge
+    weights are floored to 1e-6 x the median edge weight *of the assembled faces* (see
+    :func:`~.laplacian.cotangent_laplacian`). Returns W [V, P] float64.
+
+    One sparse factorization of the whole of ``K_FF`` (all band pieces at once) and one solve with a
+    handful of packed right-hand sides (:func:`_solve_packed`); :func:`_reference_harmonic_solve` is the
+    block-by-block SuperLU implementation it replaced (tests check they agree).
     """
+    from ..geometry.laplacian import cotangent_weights
+    V, P = fixed_values.shape
+    out = np.array(fixed_values, dtype=np.float64)
+    free = np.asarray(free, dtype=bool)
+    fi = np.flatnonzero(free)
+    if not len(fi):
+        return out
+    out[fi] = 0.0
+    nf = len(fi)
+    kern = _numba_kernel()
+    if kern is not None:  # one compiled pass: cotangents, per-edge sums, clamp, diagonal, right-hand sides
+        loc = np.full(V, -1, dtype=np.int64)
+        loc[fi] = np.arange(nf)
+        # fresh writable C arrays: one compiled signature whatever the caller's dtype / layout / read-only flag
+        ip, ind, dat, rhs, coupled, comp, tab = kern.band_system(
+            np.array(vertices, dtype=np.float64, order="C"), np.array(faces, dtype=np.int64, order="C"), loc,
+            out, nf, bool(clamp_negative), 1e-12)
+        _solve_packed(None, None, rhs, _sums_to_one(out[coupled]), out, fi, progress, upper=(dat, ind, ip),
+                      pieces=(comp, tab))
+        return out
+    f = np.asarray(faces, dtype=np.int64)
+    fb = f[free[f[:, 0]] | free[f[:, 1]] | free[f[:, 2]]]
+    r, c, w = cotangent_weights(vertices, fb)  # half-edges (r, c), each undirected edge once per face
+    loc = np.full(V, -1, dtype=np.int64)
+    loc[fi] = np.arange(nf)
+    lr, lc = loc[r], loc[c]
+    fr, fc = lr >= 0, lc >= 0
+    both = fr & fc
+    a, b = lr[both], lc[both]
+    # free-free edges: the strictly lower triangle (row > col), duplicates (one per face) summed
+    Lo = sp.csr_matrix((w[both], (np.maximum(a, b), np.minimum(a, b))), shape=(nf, nf))
+    one = fr != fc  # free-constrained edges: (free row, constrained column); duplicates summed by the product
+    wi, wc, ww = np.where(fr, lr, lc)[one], np.where(fr, c, r)[one], w[one]
+    if clamp_negative:
+        Wfc = sp.csr_matrix((ww, (wi, wc)), shape=(nf, V))  # summed edge weights, as the floor needs them
+        allw = np.r_[Lo.data, Lo.data, Wfc.data]  # every directed free-row edge, as the full assembly has them
+        if len(allw):
+            floor = 1e-6 * float(np.median(np.abs(allw)))
+            Lo.data = np.maximum(Lo.data, floor)
+            Wfc.data = np.maximum(Wfc.data, floor)
+        rr = np.repeat(np.arange(nf), np.diff(Lo.indptr))
+        diag = (np.bincount(rr, Lo.data, minlength=nf) + np.bincount(Lo.indices, Lo.data, minlength=nf)
+                + np.bincount(np.repeat(np.arange(nf), np.diff(Wfc.indptr)), Wfc.data, minlength=nf))
+        wc = Wfc.indices
+    else:
+        diag = (np.bincount(a, w[both], minlength=nf) + np.bincount(b, w[both], minlength=nf)
+                + np.bincount(wi, ww, minlength=nf))
+        order = np.argsort(wi, kind="stable")
+        Wfc = sp.csr_matrix((ww[order], wc[order], np.r_[0, np.cumsum(np.bincount(wi, minlength=nf))]),
+                            shape=(nf, V))  # CSR with duplicate entries: fine for the product
+    rhs = Wfc @ out  # -K_FC B_C = W_FC B_C  [F, P]
+    coupled = np.zeros(V, dtype=bool)
+    coupled[wc] = True
+    ok = _sums_to_one(out[coupled])
+    _solve_packed(Lo, diag, rhs, ok, out, fi, progress)
+    return out
+
+
+_KERNEL = []
+
+
+def _numba_kernel():
+    """``sdk.rigging._harmonic_numba`` (the compiled band assembly) or None (numpy/scipy assembly, same matrices).
+
+    ``ARTICULATE_NUMBA=1``: use it (imports numba); ``0``: never; unset: only when numba is already imported in
+    this process (e.g. by rig from motion's kernels, or a server that warmed up). Importing numba and loading the
+    kernel from its disk cache costs ~1 s once per process (compiling it the very first time ~10-20 s),
+    while the compiled assembly saves ~2 ms at 5k vertices and ~50 ms at 200k per solve: worth it in long-lived
+    processes, not for one solve.
+    """
+    import os
+    import sys
+    mode = os.environ.get("ARTICULATE_NUMBA", "")
+    if mode == "0" or (mode != "1" and "numba" not in sys.modules):
+        return None
+    if not _KERNEL:
+        try:
+            from . import _harmonic_numba
+            _KERNEL.append(_harmonic_numba)
+        except ImportError:
+            _KERNEL.append(None)
+    return _KERNEL[0]
+
+
+def _solve_packed(Lo: sp.csr_matrix | None, diag: np.ndarray | None, rhs: np.ndarray, sums_to_one: bool,
+                  out: np.ndarray, rows: np.ndarray, progress=None, upper=None, pieces=None) -> None:
+    """Solve (diag(d) - Lo - Lo^T) X = rhs, writing X into ``out[rows]`` (zero on entry).
+
+    Lo: [F, F] strictly lower triangle of minus the off-diagonal stiffness (edge weights, CSR, sorted);
+    diag: [F]; rhs: [F, P]. The matrix is block-diagonal over the connected pieces of the band (free
+    set) and a piece only needs the columns whose right-hand side is non-zero on it (the others are
+    exactly zero); with ``sums_to_one`` the last of them is one minus the others (partition of unity).
+    So instead of factorizing every piece separately, the whole matrix is factorized once and the
+    columns each piece needs are packed side by side: piece p's k-th needed column goes into slot k of
+    one right-hand side with max_p(needed) columns (pieces do not interact, so this is the same as
+    solving them one by one). Pieces coupled to no fixed vertex get the identity (solution zero).
+    ``upper`` = (data, indices, indptr) of the whole matrix's upper triangle by columns (diagonal last) and
+    ``pieces`` = (piece of every row, [pieces, P] needed columns) when the caller has them (the compiled
+    assembly), instead of Lo and diag.
+    """
+    nf, P = rhs.shape
+    if pieces is None:
+        from scipy.sparse.csgraph import connected_components
+        ncomp, comp = connected_components(Lo, directed=False)
+        member = sp.csr_matrix((np.ones(nf), (comp, np.arange(nf))), shape=(ncomp, nf))
+        tab = (member @ (rhs != 0).astype(np.float64)) > 0  # [ncomp, P] columns each piece needs
+    else:
+        comp, tab = pieces
+        tab = tab.copy()
+        ncomp = len(tab)
+    cnt = tab.sum(1)
+    drop_col = np.full(ncomp, -1)
+    if sums_to_one:  # each piece's last column is one minus the others (pieces with one column keep it)
+        last = P - 1 - np.argmax(tab[:, ::-1], axis=1)
+        multi = np.flatnonzero(cnt > 1)
+        drop_col[multi] = last[multi]
+        tab[multi, last[multi]] = False
+    S = int(tab.sum(1).max()) if ncomp else 0
+    if S == 0:
+        return
+    if upper is None:
+        upper = _upper_arrays(Lo, diag)
+    if (cnt == 0).any():  # uncoupled pieces: identity-like rows, zero right-hand side, zero solution
+        data, ind, ip = upper
+        data = data.copy()
+        data[ip[1:] - 1] += (cnt == 0)[comp]
+        upper = (data, ind, ip)
+    # slot_col[p, s]: the column piece p solves in slot s (-1: none)
+    pc, cc = np.nonzero(tab)  # row-major: columns in increasing order per piece
+    start = np.r_[0, np.cumsum(tab.sum(1))]
+    slot_col = np.full((ncomp, S), -1)
+    slot_col[pc, np.arange(len(pc)) - start[pc]] = cc
+    sc = slot_col[comp]  # [F, S]
+    ar = np.arange(nf)
+    packed = np.where(sc >= 0, rhs[ar[:, None], np.maximum(sc, 0)], 0.0)
+    X = _spd_solve(upper, packed)  # [F, S]
+    for s in range(S):
+        m = sc[:, s] >= 0
+        out[rows[m], sc[m, s]] = X[m, s]
+    dc = drop_col[comp]
+    m = dc >= 0
+    if m.any():
+        out[rows[m], dc[m]] = 1.0 - X[m].sum(1)
+    if progress is not None:
+        progress(1.0, "harmonic solve")
+
+
+def _upper_arrays(Lo: sp.csr_matrix, d: np.ndarray):
+    """(data, indices int32, indptr int32) of diag(d) - Lo - Lo^T's upper triangle by columns, diagonal last.
+
+    Lo: [n, n] strictly lower triangle (CSR, sorted): its rows with the diagonal appended are the upper
+    triangle's columns."""
+    n = len(d)
+    ip = Lo.indptr
+    pos = ip[1:] + np.arange(n)  # where each row's diagonal goes in the merged arrays
+    nnz = Lo.nnz + n
+    data = np.empty(nnz)
+    ind = np.empty(nnz, dtype=np.int32)
+    off = np.ones(nnz, dtype=bool)
+    off[pos] = False
+    data[pos], ind[pos] = d, np.arange(n)
+    data[off], ind[off] = -Lo.data, Lo.indices
+    return data, ind, np.r_[0, pos + 1].astype(np.int32)
+
+
+def _spd_solve(upper, B: np.ndarray) -> np.ndarray:
+    """X [n, k] with A X = B for an SPD A given by ``upper`` = (data, indices, indptr) of its upper triangle (CSC).
+
+    QDLDL (LDL^T with AMD ordering; ``pip install qdldl``, the ``fast`` extra) when installed, else
+    SuperLU on the full matrix in symmetric mode.
+    """
+    n = B.shape[0]
+    try:
+        import qdldl
+    except ImportError:
+        qdldl = None
+    U = sp.csc_matrix(upper, shape=(n, n))
+    if qdldl is not None:
+        solver = qdldl.Solver(U, upper=True)
+        if B.shape[1] == 1:
+            return solver.solve(np.ascontiguousarray(B[:, 0]))[:, None]
+        return np.stack([solver.solve(np.ascontiguousarray(B[:, k])) for k in range(B.shape[1])], 1)
+    from scipy.sparse.linalg import splu
+    A = (U + U.T - sp.diags(U.diagonal())).tocsc()
+    return splu(A, **_SPLU).solve(np.ascontiguousarray(B))
+
+
+def _reference_harmonic_solve(vertices, faces, fixed_values, free, clamp_negative=False):
+    """The block-by-block implementation ``harmonic_solve`` replaced (SuperLU per band piece; tests only)."""
     from ..geometry.laplacian import cotangent_weights
     V, P = fixed_values.shape
     fixed_values = np.asarray(fixed_values, dtype=np.float64)
@@ -251,18 +444,18 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
         return out
     f = np.asarray(faces, dtype=np.int64)
     fb = f[free[f].any(1)]
-    r, c, w = cotangent_weights(vertices, fb)  # half-edges (r, c), each undirected edge once per face
+    r, c, w = cotangent_weights(vertices, fb)
     loc = np.full(V, -1, dtype=np.int64)
     loc[fi] = np.arange(len(fi))
     both = free[r] & free[c]
     new, starts = _block_order(loc[r[both]], loc[c[both]], len(fi))
-    r, c, w = np.r_[r, c], np.r_[c, r], np.r_[w, w]  # both directions
+    r, c, w = np.r_[r, c], np.r_[c, r], np.r_[w, w]
     keep = free[r]
     r, c, w = r[keep], c[keep], w[keep]
     ff = free[c]
     nf = len(fi)
-    rn = new[loc[r]]  # row of every kept half-edge, block order
-    Wff = sp.csr_matrix((w[ff], (rn[ff], new[loc[c[ff]]])), shape=(nf, nf))  # sums duplicates
+    rn = new[loc[r]]
+    Wff = sp.csr_matrix((w[ff], (rn[ff], new[loc[c[ff]]])), shape=(nf, nf))
     Wfc = sp.csr_matrix((w[~ff], (rn[~ff], c[~ff])), shape=(nf, V))
     if clamp_negative:
         allw = np.r_[Wff.data, Wfc.data]
@@ -274,10 +467,10 @@ def harmonic_solve(vertices: np.ndarray, faces: np.ndarray, fixed_values: np.nda
     Kp = (sp.diags(diag, format="csr") - Wff).tocsr()
     Kp.sort_indices()
     coupled = np.unique(Wfc.indices)
-    rhs = np.asarray(Wfc @ out)  # -K_FC B_C = W_FC B_C  [F, P]
+    rhs = np.asarray(Wfc @ out)
     rows = np.empty(nf, dtype=np.int64)
     rows[new] = fi
-    _solve_blocks(Kp, rhs, starts, _sums_to_one(out[coupled]), out, rows, progress)
+    _solve_blocks(Kp, rhs, starts, _sums_to_one(out[coupled]), out, rows)
     return out
 
 
