@@ -216,13 +216,18 @@ class PhysicsScene:
         return None
 
     def cavity(self, D: np.ndarray) -> np.ndarray:
-        """Prismatic: how much the part is a box sliding out of a cavity along each D [B, 3] -> [B] in [0, 1]: body
-        on the four sides across D (rays from the part hit it), nothing ahead along D, and the part deep along D
-        (a drawer; a door in its frame is a thin slab and gets little)."""
+        """Prismatic: how much the part is a box sliding out of a cavity along each D [B, 3] -> [B] in [0, 1]: D is
+        the side the part faces out of (``outward``: its freest side), body on the four sides across D (rays from
+        the part hit it), nothing ahead, and the part deep along D (a drawer; a door in its frame is a thin slab
+        along its facing side and gets little; sliding in its own plane is not out of the cavity)."""
         hits = self.ray_hits
         out = np.zeros(len(D))
         ext = 2 * self.obb.half_extents
+        if self.outward is None:
+            return out
         for b in range(len(D)):
+            if float(np.dot(D[b], self.outward)) < np.cos(np.deg2rad(30)):  # out through the side it faces out of
+                continue
             c = self.dirs @ D[b]
             k = int(np.argmax(c))
             if c[k] < 0.99:  # not one of the OBB directions

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
+        from ._common import check_inputs
         check_device(getattr(args, "device", None))
+        check_inputs(args)
         return int(args.func(args) or 0)
     except ArticulateError as e:
         print(f"error: {e}", file=sys.stderr)

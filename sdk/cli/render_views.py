@@ -19,7 +19,7 @@ def register(sub):
     p.add_argument("--extent", type=float, default=1.0, help="longest side of the clip's bounding box")
     p.add_argument("--device", default="cpu", help="torch device of the renderer (cpu, cuda; default cpu)")
     p.add_argument("--no-gt", action="store_true", help="do not write gt.npz (ground-truth vertices)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"asset": "asset"})
 
 
 def run(args) -> int:

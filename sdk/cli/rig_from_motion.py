@@ -28,7 +28,7 @@ def register(sub):
     p.add_argument("--device", default=None, help="torch device (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--report", default=None, help="JSON report path (default: OUTPUT with .json)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "sequence", "mesh": "asset"})
 
 
 def run(args) -> int:
