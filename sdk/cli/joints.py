@@ -66,11 +66,12 @@ def register(sub):
                    help="motion prompt (repeatable): PART=TEXT for one part (e.g. link_0='open the door'; works with "
                         "--all-parts), or plain TEXT: one per --part, in order")
     p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
-    from ..articulation.methods import AXIS_ESTIMATORS, available_priors
+    from ..articulation.methods import AXIS_ESTIMATORS, PRIORS
     p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search",
                    help="joint axis estimator (default atop_search: ATOP's search over candidate axes)")
-    p.add_argument("--prior", choices=available_priors(), default="physics",
-                   help="motion prior (only the ones that can run here are offered)")
+    p.add_argument("--prior", choices=PRIORS.names(), default="physics",
+                   help="motion prior: physics (weight-free, default) or diffusion (ATOP's model: needs the weight "
+                        "files `articulate models` lists for atop)")
     p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
     p.add_argument("--no-preview", action="store_true", help="do not write OUT_preview.png / .gif")
     p.set_defaults(func=run, inputs={"input": "asset"})
