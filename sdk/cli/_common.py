@@ -4,13 +4,14 @@ in ``sdk.cli.main`` before the command.
 
 Roles: ``"asset"`` (a mesh/parts/rig file the format registry reads), ``"sequence"`` (a clip file or a folder of
 frames), ``"rig"`` (a rig file: glTF/GLB, USD, FBX), ``"folder"`` (must be a directory), ``"file"`` (any existing
-file).
+file), ``"labels"`` (an existing part-label file).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 RIG_SUFFIXES = (".glb", ".gltf", ".usd", ".usda", ".usdc", ".fbx")
+NOUNS = {"folder": "folder", "labels": "part-label file"}  # what "no such ..." names (default: file)
 
 
 def check_path(path, role: str, *, what: str = "input") -> Path:
@@ -19,7 +20,7 @@ def check_path(path, role: str, *, what: str = "input") -> Path:
     from ..io import formats
     p = Path(path)
     if not p.exists():
-        raise no_such_file(p, "folder" if role == "folder" else "file")
+        raise no_such_file(p, NOUNS.get(role, "file"))
     if role == "folder":
         if not p.is_dir():
             raise not_a_directory(p)
@@ -27,7 +28,7 @@ def check_path(path, role: str, *, what: str = "input") -> Path:
     if p.is_dir():
         if role == "sequence":
             return p
-        raise is_a_directory(p, "a file")
+        raise is_a_directory(p, "a " + NOUNS.get(role, "file"))
     accepted = {"asset": formats.suffixes("asset"), "sequence": formats.suffixes("sequence"),
                 "rig": RIG_SUFFIXES}.get(role)
     if accepted is not None and p.suffix.lower() not in accepted:

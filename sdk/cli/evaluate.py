@@ -39,10 +39,8 @@ def _recorded(func, name: str):
     def run(args) -> int:
         if not args.record:
             return func(args)
-        import sys
         from ..evaluation.record import run_recorded
-        argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith(("sdk.cli", "__main__.py", "articulate")) else []
-        command = _without_record(argv) or ["evaluate", name]
+        command = _without_record(list(vars(args).get("argv") or [])) or ["evaluate", name]
         return run_recorded(func, args, f"evaluate-{name}", command, args.record)
     return run
 
