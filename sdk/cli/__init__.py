@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # the command line as given (``evaluate --record`` keeps it)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
-        from ._common import check_inputs
+        from ._common import check_flags, check_inputs
         check_device(getattr(args, "device", None))
+        check_flags(args)
         check_inputs(args)
         return int(args.func(args) or 0)
     except ArticulateError as e:

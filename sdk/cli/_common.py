@@ -1,5 +1,5 @@
 """What every sub-command checks the same way, with the same words (``sdk.errors`` helpers): input paths before
-any work. A command declares its inputs with ``p.set_defaults(inputs={dest: role})``; :func:`check_inputs` runs
+any work. A command declares its inputs with ``p.set_defaults(inputs={name: role})``; :func:`check_inputs` runs
 in ``sdk.cli.main`` before the command.
 
 Roles: ``"asset"`` (a mesh/parts/rig file the format registry reads), ``"sequence"`` (a clip file or a folder of
@@ -8,6 +8,7 @@ file), ``"labels"`` (an existing part-label file).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 RIG_SUFFIXES = (".glb", ".gltf", ".usd", ".usda", ".usdc", ".fbx")
@@ -39,13 +40,45 @@ def check_path(path, role: str, *, what: str = "input") -> Path:
 
 
 def check_inputs(args) -> None:
-    """Every declared input of the parsed command (``args.inputs``: {dest: role}); unset optional ones skipped."""
-    for dest, role in (vars(args).get("inputs") or {}).items():
-        value = vars(args).get(dest)
-        if value is None:
-            continue
-        check_path(value, role, what=f"--{dest.replace('_', '-')}" if dest in _OPTIONS else "input")
+    """Every declared input of the parsed command (``args.inputs``: {name: role}, a positional by its dest, an
+    option by its flag, e.g. ``{"input": "asset", "--parts": "labels"}``); unset optional ones are skipped."""
+    for name, role in (vars(args).get("inputs") or {}).items():
+        value = vars(args).get(name.lstrip("-").replace("-", "_"))
+        if value is not None:
+            check_path(value, role, what=name if name.startswith("--") else "input")
 
 
-#: dests that are options (named with --) rather than positionals, for the error's wording
-_OPTIONS = {"parts", "weights", "mesh", "sam_checkpoint", "token_file", "tls_cert", "tls_key", "prompt_embeds"}
+def _rule_text(rule: str) -> str:
+    """"int>=1" -> "an integer >= 1"; "int1..16" -> "an integer in 1..16"; ">0" -> "a number > 0"."""
+    is_int = rule.startswith("int")
+    bound = rule[3:] if is_int else rule
+    noun = "an integer" if is_int else "a number"
+    if ".." in bound:
+        return f"{noun} in {bound}"
+    op = ">=" if bound.startswith(">=") else ">"
+    return f"{noun} {op} {bound[len(op):]}"
+
+
+def _ok(value, rule: str) -> bool:
+    is_int = rule.startswith("int")
+    bound = rule[3:] if is_int else rule
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if ".." in bound:
+        lo, hi = (float(x) for x in bound.split(".."))
+        return lo <= value <= hi
+    if bound.startswith(">="):
+        return value >= float(bound[2:])
+    if bound.startswith(">"):
+        return value > float(bound[1:])
+    raise ValueError(f"unknown flag rule {rule!r}")
+
+
+def check_flags(args) -> None:
+    """Numeric flags against their declared rule (``args.flags``: {"--flag": rule}, rules "int>=1", "int1..16",
+    ">0", ">=0"); a value outside is ``--FLAG VALUE: must be ...`` (``sdk.errors.bad_flag``), before any work."""
+    from ..errors import bad_flag
+    for flag, rule in (vars(args).get("flags") or {}).items():
+        value = vars(args).get(flag.lstrip("-").replace("-", "_"))
+        if value is not None and not _ok(value, rule):
+            raise bad_flag(flag, value, "must be " + _rule_text(rule))

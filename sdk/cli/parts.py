@@ -33,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--sam-checkpoint", default=None, help="SAM checkpoint for back-mapping (default: colour fallback)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (--method sp4d)")
     p.add_argument("--device", default=None, help="torch device for --method sp4d (cpu, cuda, cuda:N)")
-    p.set_defaults(func=run, inputs={"input": "asset"})
+    p.set_defaults(func=run, inputs={"input": "asset"},
+                   flags={"--steps": "int>=1", "--passes": "int>=1"})
 
 
 def _load_mesh(path: str):

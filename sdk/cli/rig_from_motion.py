@@ -30,7 +30,10 @@ def register(sub):
     p.add_argument("--report", default=None, help="JSON report path (default: OUTPUT with .json)")
     p.add_argument("--no-preview", action="store_true",
                    help="do not write OUT_preview.gif (the input clip next to the recovered rig replaying it)")
-    p.set_defaults(func=run, inputs={"input": "sequence", "mesh": "asset"})
+    p.set_defaults(func=run, inputs={"input": "sequence", "--mesh": "asset"},
+                   flags={"--max-influences": f"int1..{MAX_INFLUENCES}", "--max-bones": "int>=1",
+                          "--iterations": "int>=1", "--max-frames": "int>=2", "--fps": ">0", "--merge-tol": ">=0",
+                          "--threads": "int>=1"})
 
 
 def run(args) -> int:

@@ -236,7 +236,8 @@ def run(args) -> int:
     objs = find_objects(data)
     if args.only:
         objs = [o for o in objs if args.only in o[0]]
-    modes = [] if args.skip_pipeline else {"both": ["with", "without"], "with": ["with"], "without": ["without"]}[args.prompts]
+    modes = [] if args.skip_pipeline else {"both": ["with", "without"], "with": ["with"],
+                                           "without": ["without"]}[args.prompts]
     rows_a = {m: [] for m in modes}
     stats = {m: {"fixed": 0, "warn": 0} for m in modes}
     rows_b = []

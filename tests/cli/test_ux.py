@@ -447,3 +447,26 @@ def test_serve_port_in_use_names_the_port(tmp_path):
         s.close()
     ln = _one_error_line(r)
     assert str(port) in ln and "in use" in ln, ln
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["parts", "SAMPLES/critter.obj", "-o", "TMP/p", "--passes", "0"], "--passes 0"),
+    (["rig", "SAMPLES/critter.obj", "-o", "TMP/r.usda", "--max-influences", "99"], "--max-influences 99"),
+    (["rig-from-motion", "SAMPLES/arm_motion.npz", "-o", "TMP/r.usda", "--fps", "0"], "--fps 0.0"),
+    (["rig-from-motion", "SAMPLES/arm_motion.npz", "-o", "TMP/r.usda", "--merge-tol", "nan"], "--merge-tol nan"),
+    (["mesh-cache", "SAMPLES/arm_motion.npz", "-o", "TMP/m.usda", "--max-frames", "1"], "--max-frames 1"),
+], ids=["parts-passes", "rig-influences", "rfm-fps", "rfm-merge-tol", "mesh-cache-frames"])
+def test_bad_flag_value_same_words(argv, flag, tmp_path, samples_dir, capsys):
+    argv = [a.replace("SAMPLES", str(samples_dir)).replace("TMP", str(tmp_path)) for a in argv]
+    rc, _, err = run_cli(argv, capsys)
+    assert_one_line_error(rc, err, f"{flag}: must be ")
+    assert list(tmp_path.iterdir()) == []  # checked before any work
+
+
+@pytest.mark.parametrize("command", ["rig", "rig-from-motion", "joints"])
+def test_output_format_checked_before_work(command, tmp_path, samples_dir, capsys):
+    inp = samples_dir / ("arm_motion.npz" if command == "rig-from-motion" else "cabinet.obj")
+    argv = [command, inp, "-o", tmp_path / "out.xyz"] + (["--all-parts"] if command == "joints" else [])
+    rc, _, err = run_cli(argv, capsys)
+    assert_one_line_error(rc, err, "'.xyz'", "(use ")
+    assert list(tmp_path.iterdir()) == []
