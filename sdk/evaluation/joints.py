@@ -313,34 +313,37 @@ def run(args) -> int:
                 rows_b.append(r2)
         print(f"  {name}: {len(movable)}/{n_all} joints, {time.time() - t0:.1f}s", flush=True)
 
-    def table(rows, title, ref_line):
+    def table(rows, title, ref, limits=True):
+        """One markdown table (rows per object, two means, the paper's reference row); (MAE, MPE, type acc)."""
+        cols = ["object", "joints", "MAE (deg)", "MPE (diag)", "type acc"] + (
+            ["lim IoU", "range err (deg)", "range err (m)"] if limits else [])
         print()
         print(title)
-        print(f"{'object':46s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s} {'lim IoU':>7s} "
-              f"{'range(deg)':>10s} {'range(m)':>8s}")
-        objs_ = []
-        for r in rows:
-            if r["object"] not in objs_:
-                objs_.append(r["object"])
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "---|" * len(cols))
+
+        def row(label, rs, n=None):
+            cells = [label, str(len(rs) if n is None else n), _fmt(_mean([r["axis_err"] for r in rs])),
+                     _fmt(_mean([r["origin_err"] for r in rs]), 3), f"{np.mean([r['type_ok'] for r in rs]):.2f}"]
+            if limits:
+                cells += [_fmt(_mean([r.get("limit_iou") for r in rs])),
+                          _fmt(_mean([r.get("range_err_deg") for r in rs]), 1),
+                          _fmt(_mean([r.get("range_err_m") for r in rs]), 3)]
+            print("| " + " | ".join(c.strip() or "-" for c in cells) + " |")
+        objs_ = list(dict.fromkeys(r["object"] for r in rows))
         for o in objs_:
-            rs = [r for r in rows if r["object"] == o]
-            print(f"{o:46s} {len(rs):6d} {_fmt(_mean([r['axis_err'] for r in rs])):>9s} "
-                  f"{_fmt(_mean([r['origin_err'] for r in rs]), 3):>9s} {np.mean([r['type_ok'] for r in rs]):8.2f} "
-                  f"{_fmt(_mean([r.get('limit_iou') for r in rs])):>7s} "
-                  f"{_fmt(_mean([r.get('range_err_deg') for r in rs]), 1):>10s} "
-                  f"{_fmt(_mean([r.get('range_err_m') for r in rs]), 3):>8s}")
+            row(o, [r for r in rows if r["object"] == o])
+        row("**mean over joints**", rows)
+        per_obj = [[r for r in rows if r["object"] == o] for o in objs_]
+        cells = ["mean over objects", str(len(objs_)), _fmt(_mean([_mean([r["axis_err"] for r in rs]) for rs in per_obj])),
+                 _fmt(_mean([_mean([r["origin_err"] for r in rs]) for rs in per_obj]), 3),
+                 _fmt(_mean([float(np.mean([r["type_ok"] for r in rs])) for rs in per_obj]))]
+        print("| " + " | ".join(cells + ["-"] * (len(cols) - len(cells))) + " |")
+        label, rmae, rmpe = ref
+        print("| " + " | ".join([label, "-", f"{rmae:.2f}", f"{rmpe:.3f}"] + ["-"] * (len(cols) - 4)) + " |")
         mae = _mean([r["axis_err"] for r in rows])
         mpe = _mean([r["origin_err"] for r in rows])
         acc = float(np.mean([r["type_ok"] for r in rows])) if rows else float("nan")
-        omae = _mean([_mean([r["axis_err"] for r in rows if r["object"] == o]) for o in objs_])
-        print(f"{'mean over joints':46s} {len(rows):6d} {_fmt(mae):>9s} {_fmt(mpe, 3):>9s} {acc:8.2f} "
-              f"{_fmt(_mean([r.get('limit_iou') for r in rows])):>7s} "
-              f"{_fmt(_mean([r.get('range_err_deg') for r in rows]), 1):>10s} "
-              f"{_fmt(_mean([r.get('range_err_m') for r in rows]), 3):>8s}")
-        print(f"{'mean over objects':46s} {len(objs_):6d} {_fmt(omae):>9s} "
-              f"{_fmt(_mean([_mean([r['origin_err'] for r in rows if r['object'] == o]) for o in objs_]), 3):>9s} "
-              f"{_mean([float(np.mean([r['type_ok'] for r in rows if r['object'] == o])) for o in objs_]):8.2f}")
-        print(ref_line)
         return mae, mpe, acc
 
     summary = {}
@@ -351,8 +354,8 @@ def run(args) -> int:
         summary[mode] = table(rows, "Table A - full weight-free pipeline (rest geometry + "
                               + ("prompts from the dataset's labels" if mode == "with" else "NO prompt")
                               + "; physics prior -> synthesized states -> ATOP search)",
-                              f"{'ATOP Table 1 (PartNet-Mobility, diffusion prior)':46s} {'':6s} {ATOP_TABLE1['MAE']:9.2f} "
-                              f"{ATOP_TABLE1['MPE']:9.3f} {'  -':>8s}") + (
+                              ("ATOP Table 1 (PartNet-Mobility, diffusion prior)", ATOP_TABLE1["MAE"],
+                               ATOP_TABLE1["MPE"])) + (
             _mean([r.get("limit_iou") for r in rows]), _mean([r.get("range_err_deg") for r in rows]),
             _mean([r.get("range_err_m") for r in rows]))
         failures = [r for r in rows if not r["axis_err"] <= 10 or not r["type_ok"]]
@@ -373,19 +376,18 @@ def run(args) -> int:
     if len(summary) == 2:
         print()
         print("Table A summary - with vs without prompts (mean over joints)")
-        print(f"{'prompts':46s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s} {'lim IoU':>7s} "
-              f"{'range(deg)':>10s} {'range(m)':>8s}")
+        print("| prompts | joints | MAE (deg) | MPE (diag) | type acc | lim IoU | range err (deg) | range err (m) |")
+        print("|---|---|---|---|---|---|---|---|")
         for mode, (mae, mpe, acc, iou, rdeg, rm) in summary.items():
             label = "with (from the dataset's labels)" if mode == "with" else "without (rest geometry alone)"
-            print(f"{label:46s} {len(rows_a[mode]):6d} {_fmt(mae):>9s} {_fmt(mpe, 3):>9s} {acc:8.2f} {_fmt(iou):>7s} "
-                  f"{_fmt(rdeg, 1):>10s} {_fmt(rm, 3):>8s}")
+            print(f"| {label} | {len(rows_a[mode])} | {_fmt(mae)} | {_fmt(mpe, 3)} | {acc:.2f} | {_fmt(iou)} | "
+                  f"{_fmt(rdeg, 1)} | {_fmt(rm, 3)} |".replace("|   -   |", "| - |"))
     for meth, label in (("algo", "ATOP OBB search (Algo. Opt.)"), ("direct", "direct optimization (Dir. Opt.)")):
         rs = [r for r in rows_b if r["method"] == meth]
         if rs:
             ref = ATOP_TABLE4[meth]
             table(rs, f"Table B - {label} alone, ground-truth articulated clouds",
-                  f"{'ATOP Table 4 ' + ('Algo.' if meth == 'algo' else 'Dir.') + ' Opt.':46s} {'':6s} {ref[0]:9.2f} "
-                  f"{ref[1]:9.3f} {'  -':>8s}")
+                  ("ATOP Table 4 " + ("Algo." if meth == "algo" else "Dir.") + " Opt.", ref[0], ref[1]), limits=False)
     print(f"\n{len(objs)} objects, {time.time() - t_start:.0f}s"
           + (f"; at most {args.max_joints} joints per object (--max-joints 0 for all)" if args.max_joints else ""))
     return 0

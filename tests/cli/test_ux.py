@@ -328,7 +328,7 @@ def test_evaluate_joints_with_and_without_prompts_and_limits(tmp_path, shared_da
                            capsys)
     assert rc == 0, err
     assert "prompts from the dataset's labels" in out and "NO prompt" in out
-    assert "with vs without prompts" in out and "range(deg)" in out and "range(m)" in out
+    assert "with vs without prompts" in out and "range err (deg)" in out and "range err (m)" in out
     import json
     r = json.loads(rec.read_text())
     assert r["command"][:2] == ["evaluate", "joints"] and "--record" not in r["command"]
