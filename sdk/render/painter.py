@@ -45,8 +45,10 @@ def to_pixels(points: np.ndarray, view: np.ndarray, size: int, bounds) -> np.nda
 
 
 def paint(triangles: np.ndarray, colors: np.ndarray, view: np.ndarray, size: int = 256, bounds=None,
-          background=(250, 250, 250)):
-    """triangles [T, 3, 3] world, colors [T, 3] in [0, 1] -> PIL image (Lambert shading by facing)."""
+          background=(250, 250, 250), cull: bool = False):
+    """triangles [T, 3, 3] world, colors [T, 3] in [0, 1] -> PIL image (Lambert shading by facing).
+
+    cull: skip triangles wound clockwise as seen (their back faces; closed, consistently wound meshes only)."""
     from PIL import Image, ImageDraw
     s = triangles @ view.T  # screen coords
     if bounds is None:
@@ -56,6 +58,8 @@ def paint(triangles: np.ndarray, colors: np.ndarray, view: np.ndarray, size: int
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     shade = 0.35 + 0.65 * np.abs(n @ view[2])
     order = np.argsort(s[..., 2].mean(1))  # far first (smaller towards-viewer coordinate)
+    if cull:
+        order = order[(n @ view[2])[order] > 0]
     img = Image.new("RGB", (size, size), background)
     d = ImageDraw.Draw(img)
     c = np.asarray(colors, dtype=np.float64) * 255.0

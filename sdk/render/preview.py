@@ -264,9 +264,11 @@ def write_parts_preview(res: dict, path) -> Path:
 
 # ------------------------------------------------------------------------------------------- rig from motion
 def write_motion_preview(input_vertices: np.ndarray, faces: np.ndarray, rig: Rig, path, *, up: str = "y",
-                         size: int = 160, max_frames: int = 48, face_cap: int = 3000, fps: float = 30.0) -> Path:
+                         size: int = 160, max_frames: int = 48, face_cap: int = 4000, fps: float = 30.0) -> Path:
     """GIF: the input sequence (left, grey) next to the recovered rig replaying it (right, each vertex in the
-    colour of its strongest bone), at most ``max_frames`` evenly spaced frames, ``size`` px per panel.
+    colour of its strongest bone), at most ``max_frames`` evenly spaced frames, ``size`` px per panel, at most
+    ``face_cap`` triangles per panel, back faces culled (the painter costs ~40 µs a drawn triangle: about half
+    are drawn, 4000 x 2 panels x 48 frames ~ 4-8 s on a loaded 2-core machine).
 
     input_vertices: [T, V, 3]; the rig's replay is ``rig.animate()`` [T', V', 3] (frames matched by index)."""
     from PIL import Image, ImageDraw
@@ -287,8 +289,8 @@ def write_motion_preview(input_vertices: np.ndarray, faces: np.ndarray, rig: Rig
     c_in = np.full((len(f_in), 3), 0.72)
     frames = []
     for t in idx:
-        a = paint(inp[t][f_in], c_in, view, size, bounds)
-        b = paint(rep[t][f_rig], c_rig, view, size, bounds)
+        a = paint(inp[t][f_in], c_in, view, size, bounds, cull=True)
+        b = paint(rep[t][f_rig], c_rig, view, size, bounds, cull=True)
         im = Image.new("RGB", (2 * size, size + 14), (255, 255, 255))
         im.paste(a, (0, 14))
         im.paste(b, (size, 14))
