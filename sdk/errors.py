@@ -64,3 +64,31 @@ class MotionWarning(UserWarning):
 
 class Cancelled(ArticulateError):
     """Work stopped because its progress callback asked it to (``sdk.util.progress.cancellable``)."""
+
+
+# -- one wording for one problem (every sub-command, the server and the readers use these) -----------------
+def no_such_file(path, what: str = "file") -> AssetReadError:
+    """``PATH: no such file`` (``what``: "file", "weights file", "folder", ...)."""
+    return AssetReadError(path, f"no such {what}")
+
+
+def is_a_directory(path, expected: str = "a file") -> AssetReadError:
+    """``PATH: is a directory, not a file`` (or ``expected``)."""
+    return AssetReadError(path, f"is a directory, not {expected}")
+
+
+def not_a_directory(path) -> AssetReadError:
+    return AssetReadError(path, "is a file, not a folder")
+
+
+def unknown_suffix(path, accepted, what: str = "input", *, field: str | None = None) -> InvalidInputError:
+    """``PATH: unknown suffix '.xyz' for an input (use .glb, .obj, ...)``."""
+    from pathlib import Path
+    suf = Path(str(path)).suffix.lower() or "(none)"
+    return InvalidInputError(f"{path}: unknown suffix '{suf}' for {what} (use {', '.join(accepted)})",
+                             field=field or what)
+
+
+def bad_flag(flag: str, value, expected: str) -> InvalidInputError:
+    """``--FLAG VALUE: EXPECTED`` for a flag value that parses but makes no sense."""
+    return InvalidInputError(f"{flag} {value}: {expected}", field=flag)

@@ -296,10 +296,14 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
             conf *= 0.5
         alt = _runner_up(res.hypotheses, best, scene.diag)
         if alt is not None and best.score - alt.score < AMBIGUOUS_MARGIN and (hint.fallback or hint.type is None):
-            _warn(notes, child, f"ambiguous without a prompt: a {best.type} about {_axis_words(best.axis, up)} "
-                                f"(chosen) and a {alt.type} about {_axis_words(alt.axis, up)} fit the geometry almost "
-                                f"equally (score {best.score:.2f} vs {alt.score:.2f}); a prompt such as 'open the "
-                                "door' or 'pull out the drawer' decides")
+            a_best, a_alt = _axis_words(best.axis, up), _axis_words(alt.axis, up)
+            if alt.type == best.type and a_best == a_alt:  # the same direction: say where each hinge line runs
+                a_best += " through " + str(tuple(round(float(x), 2) for x in best.origin))
+                a_alt = "a parallel axis through " + str(tuple(round(float(x), 2) for x in alt.origin))
+            _warn(notes, child, f"ambiguous without a prompt: a {best.type} about {a_best} (chosen) and a "
+                                f"{alt.type} about {a_alt} fit the geometry almost equally (score {best.score:.2f} vs "
+                                f"{alt.score:.2f}); a prompt such as 'open the door' or 'pull out the drawer' "
+                                "decides")
     extra.update({"chamfer": est.cost, "amounts": np.asarray(est.amounts).tolist(), "candidate": est.candidate})
     lower, upper = lim.lower, lim.upper
     if typ == "continuous":

@@ -58,6 +58,11 @@ class PhysicsConfig:
     w_float: float = 1.0  # ours: penalty on a revolute axis off the contact (attach < float_attach) when another
     float_attach: float = 0.15
     press_direction: float = 3.0  # ours: direction weight multiplier for "press"/"push" prompts
+    w_cavity: float = 1.0  # ours: bonus for a slide out of a cavity (body on the four sides across D, free ahead)
+    cavity_walls: float = 0.4  # ours: ray-hit fraction below which a side counts as open (no cavity wall there)
+    cavity_depth: float = 0.5  # ours: a part this deep along D (vs its longest side) is a box, not a slab: full bonus
+    w_slab_hinge: float = 0.3  # ours: no prompt noun: a thin slab facing sideways (a door) hinges on a vertical axis
+    slab_ratio: float = 0.25  # ours: thickness / middle extent below this = a slab
     hinge_evidence: float = 0.1  # ours: spread of (attach + handle) over a lid's edges below this = no hinge seen  # axis does lie on it (>= 2x): a part must stay attached to swing, not float off
     n_states: int = 2
     state_fractions: tuple = (0.5, 1.0)  # articulated states at these fractions of the usable travel
@@ -194,6 +199,7 @@ class PhysicsScene:
             hit = self.occ(q).any(0)
             hits.append(float(hit.mean()))
         hits = np.array(hits)
+        self.ray_hits = hits  # [6] fraction of rays from the part hitting the body, per OBB direction
         best = np.flatnonzero(hits <= hits.min() + 0.05)
         if len(best) == 1:
             return self.dirs[best[0]].copy()
@@ -208,6 +214,41 @@ class PhysicsScene:
             if ups:
                 return self.dirs[ups[0]].copy()
         return None
+
+    def cavity(self, D: np.ndarray) -> np.ndarray:
+        """Prismatic: how much the part is a box sliding out of a cavity along each D [B, 3] -> [B] in [0, 1]: D is
+        the side the part faces out of (``outward``: its freest side), body on the four sides across D (rays from
+        the part hit it), nothing ahead, and the part deep along D (a drawer; a door in its frame is a thin slab
+        along its facing side and gets little; sliding in its own plane is not out of the cavity)."""
+        hits = self.ray_hits
+        out = np.zeros(len(D))
+        ext = 2 * self.obb.half_extents
+        if self.outward is None:
+            return out
+        for b in range(len(D)):
+            if float(np.dot(D[b], self.outward)) < np.cos(np.deg2rad(30)):  # out through the side it faces out of
+                continue
+            c = self.dirs @ D[b]
+            k = int(np.argmax(c))
+            if c[k] < 0.99:  # not one of the OBB directions
+                continue
+            # walls: on each of the two box axes across D, the body on at least one side (the weaker axis counts)
+            walls = min(max(float(hits[2 * a]), float(hits[2 * a + 1])) for a in range(3) if a != k // 2)
+            walls = float(np.clip((walls - self.cfg.cavity_walls) / (1.0 - self.cfg.cavity_walls), 0.0, 1.0))
+            depth = ext[k // 2] / max(float(ext.max()), 1e-12)
+            out[b] = walls * (1.0 - float(hits[k])) * min(1.0, depth / self.cfg.cavity_depth)
+        return out
+
+    def slab_hinge(self, D: np.ndarray) -> np.ndarray:
+        """Revolute without a prompt noun: |D . up| for a thin slab whose face looks sideways (a door, hinged on a
+        vertical edge), else 0, [B]."""
+        if self.up is None:
+            return np.zeros(len(D))
+        ext = np.sort(2 * self.obb.half_extents)  # thin, middle, long
+        normal = self.obb.axes[int(np.argmin(self.obb.half_extents))]
+        if ext[0] > self.cfg.slab_ratio * ext[1] or abs(float(np.dot(normal, self.up))) > 0.5:
+            return np.zeros(len(D))
+        return np.abs(D @ self.up)
 
     def _box_normals(self, pts: np.ndarray) -> np.ndarray:
         """Outward normal [P, 3] of the part's OBB face nearest each sample (exact for box-like parts)."""
@@ -430,6 +471,14 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
             # a press goes into the body and loses its contacts by design: the runner cue is for slides
             guide = scene.guidance(D, travel) if hint.direction not in ("inward", "down") else np.zeros(len(D))
             handle = np.zeros(len(D))
+        if typ == "prismatic" and hint.direction not in ("inward", "down"):
+            cavity = cfg.w_cavity * scene.cavity(D)
+        else:
+            cavity = np.zeros(len(D))
+        if typ == "revolute" and hint.part_word is None:
+            slab = cfg.w_slab_hinge * scene.slab_hinge(D)
+        else:
+            slab = np.zeros(len(D))
         if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
             # off the contact line and not through the contact patch either (a faucet or knob turns about an
             # axis through its small contact disc): the part would swing free of what holds it
@@ -445,13 +494,13 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
             dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible
         noun = scene.noun_score(typ, D, hint.part_word)
         score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
-                 + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating)
+                 + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating + cavity + slab)
         score = np.where(travel > 0, score, score - 10.0)  # blocked at once: implausible
         for b, (oi, di) in enumerate(pairs):
             hyps.append(Hypothesis(typ, O[b].copy(), D[b].copy(), float(travel[b]), float(score[b]),
                                    {"travel": float(t_norm[b]), "attach": float(attach[b]), "guide": float(guide[b]),
                                     "direction": float(dirs[b]), "noun": float(noun[b]), "handle": float(handle[b]),
-                                    "symmetry": float(sym[b])},
+                                    "symmetry": float(sym[b]), "cavity": float(cavity[b]), "slab": float(slab[b])},
                                    (oi, di)))
     _lift_cue(hyps, scene, hint, cfg)
     hyps.sort(key=lambda h: -h.score)

@@ -28,10 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ..errors import ArticulateError
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given (``evaluate --record`` keeps it)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
+        from ._common import check_flags, check_inputs
         check_device(getattr(args, "device", None))
+        check_flags(args)
+        check_inputs(args)
         return int(args.func(args) or 0)
     except ArticulateError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -24,7 +24,8 @@ def register(sub):
     p.add_argument("--report", default=None, help="JSON report (default: OUTPUT with .json)")
     p.add_argument("--preview", default=None, help="GIF preview (default: OUTPUT with .gif)")
     p.add_argument("--no-preview", action="store_true", help="do not write the GIF preview")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"rig": "asset"},
+                   flags={"--seconds": ">0", "--fps": ">0", "--physics-iterations": "int>=0"})
 
 
 def _load_rig(path):

@@ -45,7 +45,7 @@ def register(sub):
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--list-tasks", action="store_true", help="list tasks, their options and defaults, and exit")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "folder"})
 
 
 def run(args) -> int:

@@ -17,6 +17,43 @@ def load_any(path):
     return load_asset(path)
 
 
+def parse_prompts(args, asset) -> dict:
+    """{part: prompt} from ``--prompt PART=TEXT`` (any mode) and plain ``--prompt TEXT`` (one per ``--part``)."""
+    from ..errors import InvalidInputError
+    names = list(asset.parts.names) if asset.parts is not None else []
+    if args.part:
+        if asset.parts is None:
+            raise InvalidInputError(f"{args.input} has no parts; use an input with groups/nodes/prims/links",
+                                    field="part")
+        for n in args.part:
+            if n not in names:
+                raise InvalidInputError(f"--part {n}: no such part; the input has parts: {', '.join(names)}",
+                                        field="part")
+    keyed, plain = {}, []
+    for t in args.prompt or []:
+        head, eq, text = t.partition("=")
+        if eq and head.strip() and " " not in head.strip():
+            part = head.strip()
+            if part not in names:
+                raise InvalidInputError(f"--prompt {part}=...: no such part; the input has parts: "
+                                        f"{', '.join(names) or '(none)'}", field="prompt")
+            if args.part and part not in args.part:
+                raise InvalidInputError(f"--prompt {part}=...: '{part}' is not one of the --part parts "
+                                        f"({', '.join(args.part)})", field="prompt")
+            keyed[part] = text.strip()
+        else:
+            plain.append(t)
+    if plain:
+        if not args.part:
+            raise InvalidInputError(f"--prompt {plain[0]!r}: with --all-parts name the part, as --prompt "
+                                    f"PART=TEXT (parts: {', '.join(names)})", field="prompt")
+        if len(plain) not in (1, len(args.part)):
+            raise InvalidInputError(f"{len(plain)} prompts for {len(args.part)} parts", field="prompt")
+        for i, n in enumerate(args.part):
+            keyed.setdefault(n, plain[i if len(plain) > 1 else 0])
+    return keyed
+
+
 def register(sub):
     p = sub.add_parser("joints", help="estimate joints of a prop's parts (ATOP search + physics prior) and export "
                                       "UsdPhysics USD or URDF")
@@ -25,16 +62,19 @@ def register(sub):
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--part", action="append", help="part name (repeatable)")
     g.add_argument("--all-parts", action="store_true", help="articulate every part but the root body")
-    p.add_argument("--prompt", action="append", help="motion prompt; one per --part, in order (e.g. 'open the door')")
+    p.add_argument("--prompt", action="append",
+                   help="motion prompt (repeatable): PART=TEXT for one part (e.g. link_0='open the door'; works with "
+                        "--all-parts), or plain TEXT: one per --part, in order")
     p.add_argument("-o", "--output", required=True, help="OUT.usda / .usd / .usdc or OUT.urdf")
-    from ..articulation.methods import AXIS_ESTIMATORS, available_priors
+    from ..articulation.methods import AXIS_ESTIMATORS, PRIORS
     p.add_argument("--method", choices=AXIS_ESTIMATORS.names(), default="atop_search",
                    help="joint axis estimator (default atop_search: ATOP's search over candidate axes)")
-    p.add_argument("--prior", choices=available_priors(), default="physics",
-                   help="motion prior (only the ones that can run here are offered)")
+    p.add_argument("--prior", choices=PRIORS.names(), default="physics",
+                   help="motion prior: physics (weight-free, default) or diffusion (ATOP's model: needs the weight "
+                        "files `articulate models` lists for atop)")
     p.add_argument("--up", choices=["x", "y", "z"], default=None, help="up axis (default: z for URDF/MJCF, else y)")
     p.add_argument("--no-preview", action="store_true", help="do not write OUT_preview.png / .gif")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "asset"})
 
 
 def run(args) -> int:
@@ -45,27 +85,12 @@ def run(args) -> int:
     out = Path(args.output)
     formats.check_output(out, "articulation")
     asset = load_any(args.input)
+    prompts = parse_prompts(args, asset)
     if args.prior == "diffusion":
         from ..articulation.prior import DiffusionPrior
         import sdk.models.atop.prior  # noqa: F401 - registers the back end (models sit above articulation)
         DiffusionPrior()  # the weight files first: MissingWeightsError names each one (see `articulate models`)
     cfg = ArticulateConfig(prior=args.prior, method=args.method, up_axis=args.up)
-    prompts = {}
-    if args.part:
-        if asset.parts is None:
-            raise InvalidInputError(f"{args.input} has no parts; use an input with groups/nodes/prims/links",
-                                    field="part")
-        for n in args.part:
-            if n not in asset.parts.names:
-                raise InvalidInputError(f"unknown part '{n}'; the input has parts: {', '.join(asset.parts.names)}",
-                                        field="part")
-        if args.prompt and len(args.prompt) not in (1, len(args.part)):
-            raise InvalidInputError(f"{len(args.prompt)} prompts for {len(args.part)} parts", field="prompt")
-        for i, n in enumerate(args.part):
-            if args.prompt:
-                prompts[n] = args.prompt[i if len(args.prompt) > 1 else 0]
-    elif args.prompt:
-        raise InvalidInputError("--prompt goes with --part (prompts are per part)", field="prompt")
     import sys
     import warnings
     from ..errors import ArticulationWarning

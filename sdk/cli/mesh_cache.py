@@ -36,7 +36,8 @@ def register(sub):
     p.add_argument("--preview", default=None, help="GIF preview path (default: OUTPUT with .gif)")
     p.add_argument("--no-preview", action="store_true", help="do not write the preview")
     p.add_argument("--report", default=None, help="JSON report path (registration only; default OUTPUT .json)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "sequence"},
+                   flags={"--fps": ">0", "--max-frames": "int>=2", "--iterations": "int>=1", "--meters-per-unit": ">0"})
 
 
 def _subsample(frames, n):

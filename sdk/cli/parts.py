@@ -33,21 +33,23 @@ def register(sub) -> None:
     p.add_argument("--sam-checkpoint", default=None, help="SAM checkpoint for back-mapping (default: colour fallback)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (--method sp4d)")
     p.add_argument("--device", default=None, help="torch device for --method sp4d (cpu, cuda, cuda:N)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "asset"},
+                   flags={"--steps": "int>=1", "--passes": "int>=1"})
 
 
 def _load_mesh(path: str):
     """(vertices [V,3] float64, faces [F,3] int64) via sdk.io when available, else trimesh."""
     from ..errors import AssetReadError
-    if not Path(path).is_file():
-        raise AssetReadError(path, "no such file")
+    from ._common import check_path
+    check_path(path, "asset")
     try:
         from ..io import load_asset
     except ImportError:
         load_asset = None
     if load_asset is not None:
         a = load_asset(path)
-        return np.asarray(a.mesh.vertices, dtype=np.float64), np.asarray(a.mesh.faces, dtype=np.int64)
+        mesh = a.mesh.validate(str(path))  # a NaN vertex is named with the file and the vertex index
+        return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
     import trimesh
     try:
         m = trimesh.load(path, force="mesh")
@@ -71,8 +73,10 @@ def run(args) -> int:
         raise InvalidInputError(f"output {out} is a file; -o names a folder for part_maps.npz, vertex_labels.npy, "
                                 f"preview.png", field="out")
     if args.weights is not None and not Path(args.weights).is_file():
-        from ..errors import AssetReadError
-        raise AssetReadError(args.weights, "no such SP4D weights file (--weights)")
+        from ..errors import is_a_directory, no_such_file
+        w = Path(args.weights)
+        raise is_a_directory(w, "an SP4D weights file (--weights)") if w.is_dir() else no_such_file(
+            w, "SP4D weights file (--weights)")
     v, f = _load_mesh(args.input)
     with cli_bar("parts") as progress:
         res = predict_parts(v, f, args.method, args.weights, args.steps, args.passes, args.sam_checkpoint,

@@ -21,7 +21,8 @@ def register(sub):
     p.add_argument("--report", default=None, help="JSON report (default: OUTPUT with .json)")
     p.add_argument("--preview", default=None, help="GIF preview (default: OUTPUT with .gif)")
     p.add_argument("--no-preview", action="store_true", help="do not write the preview")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"rig": "asset"},
+                   flags={"--iterations": "int>=1", "--max-frames": "int>=2", "--ke": ">=0", "--kd": ">=0"})
 
 
 def format_table(rep) -> str:

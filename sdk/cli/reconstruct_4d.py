@@ -27,7 +27,8 @@ def register(sub):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--rig", default=None, help="also write a skinned rig (.usda/.usdc/.glb) via rig-from-motion")
     p.add_argument("--no-splats", action="store_true", help="skip the .ply / USD splat exports")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"views": "folder", "--mesh": "asset"},
+                   flags={"--iterations": "int>=1", "--batch": "int>=1", "--gaussians": "int>=1", "--time-basis": "int>=1"})
 
 
 def run(args) -> int:

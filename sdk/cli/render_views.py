@@ -19,7 +19,8 @@ def register(sub):
     p.add_argument("--extent", type=float, default=1.0, help="longest side of the clip's bounding box")
     p.add_argument("--device", default="cpu", help="torch device of the renderer (cpu, cuda; default cpu)")
     p.add_argument("--no-gt", action="store_true", help="do not write gt.npz (ground-truth vertices)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"asset": "asset"},
+                   flags={"--frames": "int>=2", "--size": "int>=8", "--supersample": "int>=1", "--extent": ">0"})
 
 
 def run(args) -> int:

@@ -13,7 +13,7 @@ def register(sub):
     p.add_argument("--clip", default=None, help="clip name (default: every clip of the source)")
     p.add_argument("--target-engine", choices=["ue5", "unity", "gltf", "omniverse"], default=None,
                    help="validation report target (default from the output format)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"source": "rig", "target": "rig"})
 
 
 def read_rig(path: Path):

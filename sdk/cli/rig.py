@@ -36,7 +36,9 @@ def register(sub):
     p.add_argument("--meters-per-unit", type=float, default=1.0, help="USD stage metersPerUnit (default 1.0)")
     p.add_argument("--preview", default=None, help="PNG preview path (default: OUTPUT with .png)")
     p.add_argument("--no-preview", action="store_true", help="do not write the PNG preview")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "asset", "--parts": "labels"},
+                   flags={"--max-influences": f"int1..{MAX_INFLUENCES}", "--max-bones": "int>=1",
+                          "--meters-per-unit": ">0"})
 
 
 OUTPUTS = (".usda", ".usdc", ".usd", ".usdz", ".glb", ".gltf", ".fbx")

@@ -28,7 +28,12 @@ def register(sub):
     p.add_argument("--device", default=None, help="torch device (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--report", default=None, help="JSON report path (default: OUTPUT with .json)")
-    p.set_defaults(func=run)
+    p.add_argument("--no-preview", action="store_true",
+                   help="do not write OUT_preview.gif (the input clip next to the recovered rig replaying it)")
+    p.set_defaults(func=run, inputs={"input": "sequence", "--mesh": "asset"},
+                   flags={"--max-influences": f"int1..{MAX_INFLUENCES}", "--max-bones": "int>=1",
+                          "--iterations": "int>=1", "--max-frames": "int>=2", "--fps": ">0", "--merge-tol": ">=0",
+                          "--threads": "int>=1"})
 
 
 def run(args) -> int:
@@ -64,8 +69,16 @@ def run(args) -> int:
     kinds = {}
     for j in joints:
         kinds[j["type"]] = kinds.get(j["type"], 0) + 1
+    preview = None
+    if not args.no_preview:
+        from ..render.preview import write_motion_preview
+        preview = write_motion_preview(seq.vertices, seq.faces, rig, out.with_name(out.stem + "_preview.gif"),
+                                       up=formats.up_axis_of(args.input) if Path(args.input).is_file() else "y",
+                                       fps=float(seq.fps or 30.0))
     print(f"wrote {out} ({seq.n_frames} frames, {rig.mesh.n_vertices} vertices, {rig.skeleton.n_joints} joints "
           f"[{', '.join(f'{n} {k}' for k, n in kinds.items())}]: {', '.join(rig.skeleton.names[:8])}"
           f"{' ...' if rig.skeleton.n_joints > 8 else ''}); replay RMSE {rep['rmse_pct']:.3f}% of the bbox diagonal "
           f"(max {rep['max_error_pct']:.3f}%), report {report_path}, {time.perf_counter() - t0:.1f}s")
+    if preview is not None:
+        print(f"wrote {preview}")
     return 0

@@ -63,7 +63,8 @@ def options_from_args(args):
         raise InvalidInputError(f"--grace must be a number of seconds >= 0, got {args.grace:g}", field="--grace")
     for flag, v in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--token-file", args.token_file)):
         if v is not None and not v.is_file():
-            raise InvalidInputError(f"{flag} {v}: no such file", field=flag)
+            from ..errors import bad_flag
+            raise bad_flag(flag, v, "is a directory, not a file" if v.is_dir() else "no such file")
     # gRPC takes message sizes as C ints: 2048 MiB means the largest one it accepts
     max_msg = min(_mib(args.max_message_mb, "--max-message-mb", upper=2048), MAX_MESSAGE_BYTES)
     opts = ServerOptions(host=args.host, port=args.port, tokens=read_tokens(args.token_file) if args.token_file else [],

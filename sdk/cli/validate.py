@@ -11,7 +11,7 @@ def register(sub):
                    help="engine profile to check against (default ue5)")
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too (default: only on errors)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, inputs={"input": "rig"})
 
 
 def run(args) -> int:

@@ -41,7 +41,10 @@ def add_arguments(p):
     p.add_argument("--only", default=None, help="substring filter on object names")
     p.add_argument("--skip-pipeline", action="store_true", help="only table B")
     p.add_argument("--skip-search", action="store_true", help="only table A")
-    p.add_argument("--no-prompts", action="store_true", help="table A without any prompt (rest geometry alone)")
+    p.add_argument("--prompts", choices=["both", "with", "without"], default="both",
+                   help="table A with prompts (from the dataset's labels), without any prompt (rest geometry alone), "
+                        "or both, one section each (default both)")
+    p.add_argument("--no-prompts", action="store_true", help="same as --prompts without")
     p.add_argument("--procedural", type=int, default=0, metavar="N",
                    help="instead of the shared objects: N seeds per procedural prop category (sdk.procedural.props; "
                         "seeds 1000.. are held out from any training)")
@@ -117,11 +120,25 @@ def limit_iou(pred_type, pred_axis, lower, upper, gt, diag) -> float:
     return float(inter / union) if union > 1e-12 else float("nan")
 
 
+def range_error(pred_type, pred_axis, lower, upper, gt) -> tuple[float, float]:
+    """(revolute range error in degrees, prismatic range error in the asset's length units): |pred range - true
+    range| with range = upper - lower (a continuous joint: 360 deg), e.g. 180 deg predicted vs 90 deg true = 90.
+    NaN unless the type matches and the axis is within 10 deg."""
+    nan = float("nan")
+    if lower is None or _kind(pred_type) != _kind(gt.type) or axis_error(pred_axis, gt.axis) > 10:
+        return nan, nan
+    def span(t, lo, hi):
+        return 2 * np.pi if t == "continuous" else float(hi) - float(lo)
+    d = abs(span(pred_type, lower, upper) - span(gt.type, gt.lower, gt.upper))
+    return (float(np.rad2deg(d)), nan) if _kind(gt.type) == "revolute" else (nan, float(d))
+
+
 def score(pred_type, pred_origin, pred_axis, gt, diag, lower=None, upper=None) -> dict:
     r = {"axis_err": axis_error(pred_axis, gt.axis), "type_ok": _kind(pred_type) == _kind(gt.type)}
     r["origin_err"] = (line_distance(pred_origin, pred_axis, gt.origin, gt.axis) / diag
                        if _kind(gt.type) == "revolute" else np.nan)
     r["limit_iou"] = limit_iou(pred_type, pred_axis, lower, upper, gt, diag) if lower is not None else np.nan
+    r["range_err_deg"], r["range_err_m"] = range_error(pred_type, pred_axis, lower, upper, gt)
     return r
 
 
@@ -170,7 +187,7 @@ def run_procedural(args) -> int:
         for k in range(args.procedural):
             obj = generate_prop(cat, 1000 + k)
             mesh, parts = to_core(obj)
-            prompts = {} if args.no_prompts else prop_prompts(obj)
+            prompts = {} if args.prompts == "without" else prop_prompts(obj)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 art = articulate_object(_Asset(mesh, parts), prompts, progress=False, config=ArticulateConfig(up_axis="y"))
@@ -190,7 +207,7 @@ def run_procedural(args) -> int:
                          parent_ok=j.parent == obj.parts[part.parent].name)
                 rows.append(r)
     print(f"Table A - procedural props, weight-free pipeline, {args.procedural} held-out objects per category, "
-          + ("NO prompts" if args.no_prompts else "prompts from part names"))
+          + ("NO prompts" if args.prompts == "without" else "prompts from part names"))
     print(f"{'category':14s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s} {'lim IoU':>7s} {'empty':>5s}")
     for cat in PROP_CATEGORIES:
         rs = [r for r in rows if r["object"] == cat]
@@ -206,6 +223,8 @@ def run_procedural(args) -> int:
 
 
 def run(args) -> int:
+    if args.no_prompts:
+        args.prompts = "without"
     if args.procedural:
         return run_procedural(args)
     from ..articulation.articulate import ArticulateConfig, articulate_object, _face_labels, _sample_faces
@@ -217,8 +236,11 @@ def run(args) -> int:
     objs = find_objects(data)
     if args.only:
         objs = [o for o in objs if args.only in o[0]]
-    rows_a, rows_b = [], []
-    n_fixed = n_warn = 0
+    modes = [] if args.skip_pipeline else {"both": ["with", "without"], "with": ["with"],
+                                           "without": ["without"]}[args.prompts]
+    rows_a = {m: [] for m in modes}
+    stats = {m: {"fixed": 0, "warn": 0} for m in modes}
+    rows_b = []
     from ..errors import ArticulationWarning
     t_start = time.time()
     for name, path in objs:
@@ -231,25 +253,26 @@ def run(args) -> int:
         if args.max_joints and len(movable) > args.max_joints:
             movable = movable[: args.max_joints]
         prompts = semantic_prompts(asset, path)
-        # ---- table A: full pipeline
-        if not args.skip_pipeline:
-            given = {} if args.no_prompts else {p: prompts[p] for p in movable}
+        # ---- table A: full pipeline, with and/or without prompts
+        for mode in modes:
+            given = {p: prompts[p] for p in movable} if mode == "with" else {}
             import warnings
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 art = articulate_object(asset, given, only=movable, progress=False, config=ArticulateConfig())
-            n_warn += sum(1 for w in caught if issubclass(w.category, ArticulationWarning))
+            stats[mode]["warn"] += sum(1 for w in caught if issubclass(w.category, ArticulationWarning))
             pred = {j.child: j for j in art.joints}
             for p in movable:
                 j = pred.get(p)
                 if j is None:  # the tree inference made this part the root (object without body geometry)
                     for gt in asset.gt_joints[p][-1:]:  # one row per part
-                        rows_a.append(dict(object=name, part=p, prompt=given.get(p, ""), gt_type=gt.type,
-                                           pred_type="root", confidence=0.0, parent_ok=False, axis_err=np.nan,
-                                           origin_err=np.nan, type_ok=False, limit_iou=np.nan))
+                        rows_a[mode].append(dict(object=name, part=p, prompt=given.get(p, ""), gt_type=gt.type,
+                                                 pred_type="root", confidence=0.0, parent_ok=False, axis_err=np.nan,
+                                                 origin_err=np.nan, type_ok=False, limit_iou=np.nan,
+                                                 range_err_deg=np.nan, range_err_m=np.nan))
                     continue
                 if j.type == "fixed":
-                    n_fixed += 1
+                    stats[mode]["fixed"] += 1
                 # one predicted joint per part: a part with two true joints (a screw cap: lift + spin) is scored
                 # against the one the prediction matches best (type first, then axis)
                 cands = [score(j.type, j.origin, j.axis, g, diag, j.lower, j.upper) for g in asset.gt_joints[p]]
@@ -257,7 +280,7 @@ def run(args) -> int:
                 for gt, r in [(asset.gt_joints[p][k_best], cands[k_best])]:
                     r.update(object=name, part=p, prompt=given.get(p, ""), gt_type=gt.type, pred_type=j.type,
                              confidence=j.confidence, parent_ok=art_parent_ok(j.parent, asset.gt_parent.get(p)))
-                    rows_a.append(r)
+                    rows_a[mode].append(r)
         # ---- table B: ATOP search alone on ground-truth articulated clouds
         rng = np.random.default_rng(0)
         fl = _face_labels(mesh, parts)
@@ -290,38 +313,53 @@ def run(args) -> int:
                 rows_b.append(r2)
         print(f"  {name}: {len(movable)}/{n_all} joints, {time.time() - t0:.1f}s", flush=True)
 
-    def table(rows, title, ref_line):
+    def table(rows, title, ref, limits=True):
+        """One markdown table (rows per object, two means, the paper's reference row); (MAE, MPE, type acc)."""
+        cols = ["object", "joints", "MAE (deg)", "MPE (diag)", "type acc"] + (
+            ["lim IoU", "range err (deg)", "range err (m)"] if limits else [])
         print()
         print(title)
-        print(f"{'object':46s} {'joints':>6s} {'MAE(deg)':>9s} {'MPE(diag)':>9s} {'type acc':>8s} {'lim IoU':>7s}")
-        objs_ = []
-        for r in rows:
-            if r["object"] not in objs_:
-                objs_.append(r["object"])
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "---|" * len(cols))
+
+        def row(label, rs, n=None):
+            cells = [label, str(len(rs) if n is None else n), _fmt(_mean([r["axis_err"] for r in rs])),
+                     _fmt(_mean([r["origin_err"] for r in rs]), 3), f"{np.mean([r['type_ok'] for r in rs]):.2f}"]
+            if limits:
+                cells += [_fmt(_mean([r.get("limit_iou") for r in rs])),
+                          _fmt(_mean([r.get("range_err_deg") for r in rs]), 1),
+                          _fmt(_mean([r.get("range_err_m") for r in rs]), 3)]
+            print("| " + " | ".join(c.strip() or "-" for c in cells) + " |")
+        objs_ = list(dict.fromkeys(r["object"] for r in rows))
         for o in objs_:
-            rs = [r for r in rows if r["object"] == o]
-            print(f"{o:46s} {len(rs):6d} {_fmt(_mean([r['axis_err'] for r in rs])):>9s} "
-                  f"{_fmt(_mean([r['origin_err'] for r in rs]), 3):>9s} {np.mean([r['type_ok'] for r in rs]):8.2f} "
-                  f"{_fmt(_mean([r.get('limit_iou') for r in rs])):>7s}")
+            row(o, [r for r in rows if r["object"] == o])
+        row("**mean over joints**", rows)
+        per_obj = [[r for r in rows if r["object"] == o] for o in objs_]
+        cells = ["mean over objects", str(len(objs_)), _fmt(_mean([_mean([r["axis_err"] for r in rs]) for rs in per_obj])),
+                 _fmt(_mean([_mean([r["origin_err"] for r in rs]) for rs in per_obj]), 3),
+                 _fmt(_mean([float(np.mean([r["type_ok"] for r in rs])) for rs in per_obj]))]
+        print("| " + " | ".join(cells + ["-"] * (len(cols) - len(cells))) + " |")
+        label, rmae, rmpe = ref
+        print("| " + " | ".join([label, "-", f"{rmae:.2f}", f"{rmpe:.3f}"] + ["-"] * (len(cols) - 4)) + " |")
         mae = _mean([r["axis_err"] for r in rows])
         mpe = _mean([r["origin_err"] for r in rows])
         acc = float(np.mean([r["type_ok"] for r in rows])) if rows else float("nan")
-        omae = _mean([_mean([r["axis_err"] for r in rows if r["object"] == o]) for o in objs_])
-        print(f"{'mean over joints':46s} {len(rows):6d} {_fmt(mae):>9s} {_fmt(mpe, 3):>9s} {acc:8.2f} "
-              f"{_fmt(_mean([r.get('limit_iou') for r in rows])):>7s}")
-        print(f"{'mean over objects':46s} {len(objs_):6d} {_fmt(omae):>9s} "
-              f"{_fmt(_mean([_mean([r['origin_err'] for r in rows if r['object'] == o]) for o in objs_]), 3):>9s} "
-              f"{_mean([float(np.mean([r['type_ok'] for r in rows if r['object'] == o])) for o in objs_]):8.2f}")
-        print(ref_line)
         return mae, mpe, acc
 
-    if rows_a:
-        table(rows_a, "Table A - full weight-free pipeline (rest geometry + " + ("NO prompt" if args.no_prompts else "prompt")
-              + "; physics prior -> synthesized states -> ATOP search)",
-              f"{'ATOP Table 1 (PartNet-Mobility, diffusion prior)':46s} {'':6s} {ATOP_TABLE1['MAE']:9.2f} "
-              f"{ATOP_TABLE1['MPE']:9.3f} {'  -':>8s}")
-        failures = [r for r in rows_a if not r["axis_err"] <= 10 or not r["type_ok"]]
-        nroot = sum(r["pred_type"] == "root" for r in rows_a)
+    summary = {}
+    for mode in modes:
+        rows = rows_a[mode]
+        if not rows:
+            continue
+        summary[mode] = table(rows, "Table A - full weight-free pipeline (rest geometry + "
+                              + ("prompts from the dataset's labels" if mode == "with" else "NO prompt")
+                              + "; physics prior -> synthesized states -> ATOP search)",
+                              ("ATOP Table 1 (PartNet-Mobility, diffusion prior)", ATOP_TABLE1["MAE"],
+                               ATOP_TABLE1["MPE"])) + (
+            _mean([r.get("limit_iou") for r in rows]), _mean([r.get("range_err_deg") for r in rows]),
+            _mean([r.get("range_err_m") for r in rows]))
+        failures = [r for r in rows if not r["axis_err"] <= 10 or not r["type_ok"]]
+        nroot = sum(r["pred_type"] == "root" for r in rows)
         if nroot:
             print(f"{nroot} joint(s) not estimated: their part was inferred as the root body (object without body "
                   "geometry); counted as wrong type, excluded from MAE/MPE")
@@ -330,18 +368,26 @@ def run(args) -> int:
             for r in sorted(failures, key=lambda r: -np.nan_to_num(r["axis_err"], nan=99.0))[:14]:
                 print(f"  {r['object']}/{r['part']} prompt '{r['prompt']}': gt {r['gt_type']} pred {r['pred_type']} "
                       f"axis {r['axis_err']:.1f} deg conf {r['confidence']:.2f}")
-        print(f"empty results: {n_fixed} part(s) got a fixed joint (each with a warning naming the reason), "
-              f"{nroot} became the root; {n_warn} ArticulationWarning(s) raised")
-        pa = [r["parent_ok"] for r in rows_a if r["parent_ok"] is not None]
+        print(f"empty results: {stats[mode]['fixed']} part(s) got a fixed joint (each with a warning naming the "
+              f"reason), {nroot} became the root; {stats[mode]['warn']} ArticulationWarning(s) raised")
+        pa = [r["parent_ok"] for r in rows if r["parent_ok"] is not None]
         if pa:
             print(f"kinematic tree: parent correct for {np.mean(pa):.2f} of evaluated parts")
+    if len(summary) == 2:
+        print()
+        print("Table A summary - with vs without prompts (mean over joints)")
+        print("| prompts | joints | MAE (deg) | MPE (diag) | type acc | lim IoU | range err (deg) | range err (m) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for mode, (mae, mpe, acc, iou, rdeg, rm) in summary.items():
+            label = "with (from the dataset's labels)" if mode == "with" else "without (rest geometry alone)"
+            print(f"| {label} | {len(rows_a[mode])} | {_fmt(mae)} | {_fmt(mpe, 3)} | {acc:.2f} | {_fmt(iou)} | "
+                  f"{_fmt(rdeg, 1)} | {_fmt(rm, 3)} |".replace("|   -   |", "| - |"))
     for meth, label in (("algo", "ATOP OBB search (Algo. Opt.)"), ("direct", "direct optimization (Dir. Opt.)")):
         rs = [r for r in rows_b if r["method"] == meth]
         if rs:
             ref = ATOP_TABLE4[meth]
             table(rs, f"Table B - {label} alone, ground-truth articulated clouds",
-                  f"{'ATOP Table 4 ' + ('Algo.' if meth == 'algo' else 'Dir.') + ' Opt.':46s} {'':6s} {ref[0]:9.2f} "
-                  f"{ref[1]:9.3f} {'  -':>8s}")
+                  ("ATOP Table 4 " + ("Algo." if meth == "algo" else "Dir.") + " Opt.", ref[0], ref[1]), limits=False)
     print(f"\n{len(objs)} objects, {time.time() - t_start:.0f}s"
           + (f"; at most {args.max_joints} joints per object (--max-joints 0 for all)" if args.max_joints else ""))
     return 0

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..articulation.prior import DIFFUSION_FILES  # checked there (articulation sits below the models package)
 from ..config import settings
 from ..errors import MissingWeightsError
+from ..tracking.cotracker import WEIGHTS_FILE as COTRACKER_FILE  # likewise (sdk.tracking, layer 4)
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "weights"
 
@@ -87,9 +89,9 @@ MODELS: dict[str, ModelSpec] = {
     "atop": ModelSpec(
         "atop", "ATOP multi-view part-motion model (ImageDream SD2.1 4-view UNet inflated for video + personalized "
         "motion module per category); `articulate joints --prior diffusion`", _atop_cfg("full"), _atop_cfg("tiny"),
-        [WeightFile("imagedream/sd-v2.1-base-4view-ipmv.pt", "ImageDream sgm checkpoint (model.diffusion_model.*, "
+        [WeightFile(DIFFUSION_FILES[0], "ImageDream sgm checkpoint (model.diffusion_model.*, "
                     "first_stage_model.*, OpenCLIP)"),
-         WeightFile(f"atop/motion_module_{ATOP_DEFAULT_CATEGORY}.safetensors",
+         WeightFile(DIFFUSION_FILES[1].format(category=ATOP_DEFAULT_CATEGORY),
                     "personalized motion module (motion_modules.*), one per category (ATOP §4.2.5)")],
         "huggingface.co/Peng-Wang/ImageDream (base); the motion module is fine-tuned per category with "
         "sdk.models.atop.pipeline.personalize (ATOP §4.2.5)"),
@@ -118,7 +120,10 @@ MODELS: dict[str, ModelSpec] = {
         [WeightFile("cogvideox-5b/model_index.json", "diffusers pipeline index"),
          WeightFile("cogvideox-5b/scheduler/scheduler_config.json", "CogVideoXDDIMScheduler (v_prediction, zero SNR)"),
          WeightFile("cogvideox-5b/transformer/config.json", "CogVideoXTransformer3DModel config (+ safetensors shards)"),
-         WeightFile("cogvideox-5b/vae/config.json", "AutoencoderKLCogVideoX config (+ safetensors)")],
+         WeightFile("cogvideox-5b/vae/config.json", "AutoencoderKLCogVideoX config (+ safetensors)"),
+         WeightFile("cogvideox-5b/transformer/diffusion_pytorch_model.safetensors",
+                    "transformer weights (one file or diffusers shards *.safetensors / *.bin)"),
+         WeightFile("cogvideox-5b/vae/diffusion_pytorch_model.safetensors", "VAE weights (*.safetensors / *.bin)")],
         "huggingface.co/THUDM/CogVideoX-5b (diffusers layout)"),
     "step1x3d-vae": ModelSpec(
         "step1x3d-vae", "Step1X-3D VecSet VAE (191 M; ShapeGen4D's shape VAE, aligned latents)",
@@ -143,7 +148,7 @@ MODELS: dict[str, ModelSpec] = {
     "cotracker3": ModelSpec(
         "cotracker3", "CoTracker3 offline point tracker (optional, Track4DGen stage-1 tracks; code and weights "
         "CC-BY-NC 4.0: install `cotracker` yourself; the SDK falls back to Lucas-Kanade or GT tracks)",
-        None, None, [WeightFile("scaled_offline.pth", "CoTracker3 offline checkpoint")],
+        None, None, [WeightFile(COTRACKER_FILE, "CoTracker3 offline checkpoint")],
         "facebookresearch/co-tracker (CC-BY-NC)"),
 }
 

@@ -34,24 +34,32 @@ def screen_bounds(points: np.ndarray, view: np.ndarray, pad: float = 0.35):
     return lo - p, hi + p
 
 
+def to_pixels(points: np.ndarray, view: np.ndarray, size: int, bounds) -> np.ndarray:
+    """points [..., 3] world -> pixel positions [..., 2] of :func:`paint`'s image with the same view and bounds."""
+    s = np.asarray(points, dtype=np.float64) @ view.T
+    lo, hi = bounds
+    scale = 0.9 * size / max(float(np.max(hi - lo)), 1e-12)
+    xy = (s[..., :2] - (lo + hi) / 2) * scale
+    xy[..., 1] *= -1
+    return xy + size / 2
+
+
 def paint(triangles: np.ndarray, colors: np.ndarray, view: np.ndarray, size: int = 256, bounds=None,
-          background=(250, 250, 250)):
-    """triangles [T, 3, 3] world, colors [T, 3] in [0, 1] -> PIL image (Lambert shading by facing)."""
+          background=(250, 250, 250), cull: bool = False):
+    """triangles [T, 3, 3] world, colors [T, 3] in [0, 1] -> PIL image (Lambert shading by facing).
+
+    cull: skip triangles wound clockwise as seen (their back faces; closed, consistently wound meshes only)."""
     from PIL import Image, ImageDraw
     s = triangles @ view.T  # screen coords
     if bounds is None:
-        lo, hi = s[..., :2].reshape(-1, 2).min(0), s[..., :2].reshape(-1, 2).max(0)
-    else:
-        lo, hi = bounds
-    scale = 0.9 * size / max(float(np.max(hi - lo)), 1e-12)
-    mid = (lo + hi) / 2
-    xy = (s[..., :2] - mid) * scale
-    xy[..., 1] *= -1
-    xy += size / 2
+        bounds = s[..., :2].reshape(-1, 2).min(0), s[..., :2].reshape(-1, 2).max(0)
+    xy = to_pixels(triangles, view, size, bounds)
     n = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     shade = 0.35 + 0.65 * np.abs(n @ view[2])
     order = np.argsort(s[..., 2].mean(1))  # far first (smaller towards-viewer coordinate)
+    if cull:
+        order = order[(n @ view[2])[order] > 0]
     img = Image.new("RGB", (size, size), background)
     d = ImageDraw.Draw(img)
     c = np.asarray(colors, dtype=np.float64) * 255.0

@@ -121,16 +121,37 @@ def read_tokens(path) -> list[str]:
 
 
 def read_tls(cert: Path, key: Path) -> tuple[bytes, bytes]:
-    """PEM certificate chain and key, checked to load and to match (one clear error otherwise)."""
+    """PEM certificate chain and key, checked to load and to match: one error naming the file and what is wrong."""
     try:
         cert_b, key_b = Path(cert).read_bytes(), Path(key).read_bytes()
     except OSError as e:
-        raise InvalidInputError(f"cannot read TLS file {e.filename}: {e.strerror}", field="--tls-cert") from None
+        flag = "--tls-key" if str(e.filename) == str(key) else "--tls-cert"
+        raise InvalidInputError(f"{flag} {e.filename}: cannot read it ({e.strerror})", field=flag) from None
+    if b"-----BEGIN CERTIFICATE-----" not in cert_b:
+        what = "is a private key, not a certificate" if b"PRIVATE KEY-----" in cert_b else \
+            "is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' block)"
+        raise InvalidInputError(f"--tls-cert {cert}: {what}", field="--tls-cert")
+    try:  # the certificate alone: does its PEM block decode to an X.509 certificate?
+        ssl._ssl._test_decode_cert(str(cert))  # CPython's decoder (used by its own test suite); no key needed
+    except ssl.SSLError as e:
+        raise InvalidInputError(f"--tls-cert {cert}: not a usable PEM certificate (its PEM block does not decode to "
+                                f"an X.509 certificate: {e})",
+                                field="--tls-cert") from None
+    except AttributeError:  # another Python: the pair check below still names what fails
+        pass
+    if b"PRIVATE KEY-----" not in key_b:
+        what = "is a certificate, not a private key" if b"-----BEGIN CERTIFICATE-----" in key_b else \
+            "is not a PEM private key (no '-----BEGIN ... PRIVATE KEY-----' block)"
+        raise InvalidInputError(f"--tls-key {key}: {what}", field="--tls-key")
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
     except ssl.SSLError as e:
-        raise InvalidInputError(f"--tls-cert {cert} / --tls-key {key} are not a usable PEM certificate and matching "
-                                f"private key ({e.reason or e})", field="--tls-cert") from None
+        reason = str(getattr(e, "reason", None) or e)
+        if "MISMATCH" in reason.upper():
+            raise InvalidInputError(f"--tls-key {key}: does not match the certificate {cert} (key values mismatch)",
+                                    field="--tls-key") from None
+        raise InvalidInputError(f"--tls-key {key}: not a usable PEM private key for {cert} ({reason})",
+                                field="--tls-key") from None
     except (OSError, ValueError) as e:
         raise InvalidInputError(f"--tls-cert {cert} / --tls-key {key}: {e}", field="--tls-cert") from None
     return cert_b, key_b

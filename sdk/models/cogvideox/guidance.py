@@ -22,7 +22,6 @@ from ...errors import InvalidInputError, MissingDependencyError, MissingWeightsE
 from ...motion.sds import LatentSDS, TimestepSchedule
 
 MODEL_NAME = "cogvideox-5b"
-REQUIRED = ("model_index.json", "scheduler/scheduler_config.json", "transformer/config.json", "vae/config.json")
 
 
 def _diffusers():
@@ -38,18 +37,27 @@ def default_dir() -> Path:
     return Path(settings.weights_dir) / MODEL_NAME
 
 
+def _registry_files() -> list[str]:
+    """The checkpoint's files as the model registry lists them (the one list ``articulate models`` shows)."""
+    from ..registry import MODELS
+    return [f.filename for f in MODELS[MODEL_NAME].files]
+
+
 def check_checkpoint(path) -> Path:
-    """The checkpoint directory, or one MissingWeightsError naming the first missing file."""
+    """The checkpoint directory, or one MissingWeightsError naming the first missing file (a file of the registry's
+    list for ``cogvideox-5b``; weight shards may be split: any *.safetensors / *.bin in their folder will do)."""
     p = Path(path)
-    for f in REQUIRED:
-        if not (p / f).is_file():
-            raise MissingWeightsError(MODEL_NAME, f"{MODEL_NAME}/{f}", str(p.parent),
+    for name in _registry_files():
+        rel = name[len(MODEL_NAME) + 1:]
+        if rel.endswith(".json"):
+            ok = (p / rel).is_file()
+        else:
+            sub = p / Path(rel).parent
+            ok = any(sub.glob("*.safetensors")) or any(sub.glob("*.bin"))
+        if not ok:
+            raise MissingWeightsError(MODEL_NAME, name, str(p.parent),
                                       hint="download the diffusers layout of THUDM/CogVideoX-5b (model_index.json, "
                                            "scheduler/, transformer/, vae/) into that folder")
-    for sub in ("transformer", "vae"):
-        if not any((p / sub).glob("*.safetensors")) and not any((p / sub).glob("*.bin")):
-            raise MissingWeightsError(MODEL_NAME, f"{MODEL_NAME}/{sub}/diffusion_pytorch_model.safetensors",
-                                      str(p.parent), hint="the weight shards of that sub-folder are missing")
     return p
 
 

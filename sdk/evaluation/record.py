@@ -1,0 +1,146 @@
+"""Recorded evaluation runs and the docs tables rendered from them, so a table in the docs cannot drift from the
+command that produced it.
+
+``articulate evaluate NAME ... --record bench/results/evaluate-NAME.json`` runs the evaluation as usual and also
+writes a record: the command line, the full printed output, wall-clock and CPU seconds, the load average, the
+thread setting and the git commit. ``render(record)`` turns the record into the markdown that sits in the docs
+between ``<!-- table:evaluate-NAME begin -->`` and ``<!-- table:evaluate-NAME end -->``: the markdown tables the
+command printed (with the line above each as its title), or, for commands that print text tables, the output in
+a ``text`` block, always with a header line carrying the command and its timings. ``docs/tables.py`` reruns the
+commands and rewrites the blocks; ``tests/cli/test_docs_tables.py`` checks that every block equals the rendering
+of its record.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+MARKER = re.compile(r"<!-- table:(?P<name>[a-z0-9_-]+) begin -->\n(?P<body>.*?)<!-- table:(?P=name) end -->",
+                    re.S)
+
+
+@dataclass
+class Record:
+    name: str  # "evaluate-motion"
+    command: list  # argv after `articulate`, e.g. ["evaluate", "motion"]
+    output: str  # everything the command printed on stdout
+    exit_code: int
+    wall_s: float
+    cpu_s: float
+    recorded_at: str  # UTC, ISO 8601 to the minute
+    commit: str  # git commit of the tree that ran (+ "-dirty" with uncommitted changes to the code)
+    load_avg: list = field(default_factory=list)  # 1/5/15-minute load average when it finished
+    cpus: int = 0
+    omp_num_threads: str = ""
+
+    def save(self, path) -> Path:
+        from ..util.atomic import atomic_write_text
+        return atomic_write_text(path, json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "Record":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def _commit() -> str:
+    try:
+        c = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           timeout=10).stdout.strip()
+        # code that can change a result (docs being rewritten do not make a run "dirty")
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "sdk",
+                                "exporters", "trt_engines"], capture_output=True, text=True, timeout=10).stdout.strip()
+        return (c or "unknown") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, s):
+        for st in self.streams:
+            st.write(s)
+        return len(s)
+
+    def flush(self):
+        for st in self.streams:
+            st.flush()
+
+
+def run_recorded(func, args, name: str, command: list, path) -> int:
+    """Run ``func(args)`` with stdout both shown and captured; write the :class:`Record` to ``path``."""
+    buf = io.StringIO()
+    old = sys.stdout
+    t0, c0 = time.perf_counter(), time.process_time()
+    sys.stdout = _Tee(old, buf)
+    try:
+        rc = int(func(args) or 0)
+    finally:
+        sys.stdout = old
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rec = Record(name=name, command=list(command), output=buf.getvalue(), exit_code=rc, wall_s=round(wall, 1),
+                 cpu_s=round(cpu, 1), recorded_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 commit=_commit(), load_avg=[round(x, 1) for x in os.getloadavg()], cpus=os.cpu_count() or 0,
+                 omp_num_threads=os.environ.get("OMP_NUM_THREADS", ""))
+    rec.save(path)
+    print(f"recorded {path}", file=sys.stderr)
+    return rc
+
+
+def _markdown_tables(text: str) -> list[tuple[str, list[str]]]:
+    """(title, table lines) for every markdown table in ``text``; the title is the non-empty line above it."""
+    out, lines = [], text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|") and i + 1 < len(lines) and re.match(r"^\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1]):
+            j = i
+            while j < len(lines) and lines[j].startswith("|"):
+                j += 1
+            title = lines[i - 1].strip() if i > 0 and lines[i - 1].strip() and not lines[i - 1].startswith("|") else ""
+            out.append((title, lines[i:j]))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def render(rec: Record) -> str:
+    """The markdown for the docs block of ``rec`` (ends with a newline)."""
+    load = f", load average {rec.load_avg[0]:g} on {rec.cpus} CPUs" if rec.load_avg else ""
+    head = (f"_Generated by `python docs/tables.py` from `bench/results/{rec.name}.json`: "
+            f"`articulate {' '.join(rec.command)}` at commit {rec.commit}, {rec.recorded_at}, "
+            f"{rec.wall_s:g} s wall / {rec.cpu_s:g} s CPU{load}, OMP_NUM_THREADS={rec.omp_num_threads or 'unset'}. "
+            f"Do not edit by hand: rerun `python docs/tables.py --rerun {rec.name}`._")
+    parts = [head, ""]
+    tables = _markdown_tables(rec.output)
+    if tables:
+        for title, tl in tables:
+            if title:
+                parts += [f"**{title.strip('# ')}**", ""]
+            parts += tl + [""]
+    else:
+        parts += ["```text", rec.output.rstrip("\n"), "```", ""]
+    return "\n".join(parts)
+
+
+def blocks(text: str) -> dict[str, str]:
+    """{name: body} of every marked table in a document."""
+    return {m.group("name"): m.group("body") for m in MARKER.finditer(text)}
+
+
+def replace_blocks(text: str, bodies: dict[str, str]) -> str:
+    def sub(m):
+        n = m.group("name")
+        body = bodies.get(n, m.group("body"))
+        return f"<!-- table:{n} begin -->\n{body}<!-- table:{n} end -->"
+    return MARKER.sub(sub, text)

@@ -1,0 +1,104 @@
+"""`articulate models` lists every weight file any command or method can ask for (issue 19): the registry is the one
+list. Every place that raises MissingWeightsError is found by walking the source (a new one fails here until it is
+covered), each is triggered with an empty weights folder, and the file it names must be in `models --json`."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from sdk.cli import main
+from sdk.errors import MissingWeightsError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# file -> how its MissingWeightsError sites are reached here (each trigger yields the files it names)
+COVERED = {
+    "sdk/models/registry.py": "registry",  # require_weight: every ModelSpec file
+    "sdk/articulation/prior.py": "diffusion",  # DiffusionPrior (joints --prior diffusion)
+    "sdk/models/cogvideox/guidance.py": "cogvideox",  # check_checkpoint (animate --method sds)
+    "sdk/tracking/cotracker.py": "cotracker",  # needs the user-installed cotracker package to reach the check
+}
+
+
+def _raise_sites() -> set[str]:
+    sites = set()
+    for top in ("sdk", "trt_engines", "exporters", "engine_bridges"):
+        for f in (ROOT / top).rglob("*.py"):
+            rel = f.relative_to(ROOT).as_posix()
+            if rel == "sdk/errors.py":
+                continue
+            tree = ast.parse(f.read_text(), rel)
+            for n in ast.walk(tree):
+                if isinstance(n, ast.Call):
+                    fn = n.func.id if isinstance(n.func, ast.Name) else n.func.attr if isinstance(n.func, ast.Attribute) else ""
+                    if fn == "MissingWeightsError":
+                        sites.add(rel)
+    return sites
+
+
+def test_every_missing_weights_site_is_covered():
+    assert _raise_sites() == set(COVERED), "a new MissingWeightsError site: add its trigger to COVERED and below"
+
+
+@pytest.fixture()
+def empty_weights(tmp_path, monkeypatch):
+    from sdk.config import settings
+    d = tmp_path / "weights"
+    d.mkdir()
+    monkeypatch.setenv("ARTICULATE_WEIGHTS_DIR", str(d))
+    monkeypatch.setattr(settings, "weights_dir", str(d))
+    return d
+
+
+def _listed(capsys) -> set[str]:
+    assert main(["models", "--json"]) == 0
+    return {r["file"] for r in json.loads(capsys.readouterr().out)}
+
+
+def _fill_until_done(trigger, folder: Path) -> list[str]:
+    """Call ``trigger`` until it stops raising MissingWeightsError, creating each named file (a placeholder) after
+    it is named; returns every file named, in order."""
+    named = []
+    for _ in range(20):
+        try:
+            trigger()
+            return named
+        except MissingWeightsError as e:
+            assert e.weights_file not in named, f"{e.weights_file} named twice"
+            named.append(e.weights_file)
+            p = folder / e.weights_file
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(b"placeholder")
+    raise AssertionError(named)
+
+
+def test_models_lists_every_file_a_command_asks_for(empty_weights, capsys):
+    listed = _listed(capsys)
+    asked = []
+    # registry: every model's every file through require_weight (compile, parts --method sp4d, shapegen4d, ...)
+    from sdk.models.registry import MODELS, require_weight
+    for spec in MODELS.values():
+        for wf in spec.files:
+            if wf.bundled:
+                continue
+            with pytest.raises(MissingWeightsError) as e:
+                require_weight(spec.name, wf.filename)
+            asked.append(e.value.weights_file)
+    # `joints --prior diffusion` (the CLI, then the prior itself file by file)
+    rc = main(["joints", str(ROOT / "samples" / "cabinet.obj"), "--all-parts", "--prior", "diffusion", "-o",
+               str(empty_weights.parent / "c.usda")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "imagedream/" in err
+    from sdk.articulation.prior import DiffusionPrior
+    asked += _fill_until_done(lambda: DiffusionPrior(weights_dir=empty_weights), empty_weights)
+    # `animate --method sds`: CogVideoX's checkpoint check, file by file
+    from sdk.models.cogvideox.guidance import MODEL_NAME, check_checkpoint
+    asked += _fill_until_done(lambda: check_checkpoint(empty_weights / MODEL_NAME), empty_weights)
+    # CoTracker3 is reached only with the user-installed package; its file name is the module's constant
+    from sdk.tracking.cotracker import WEIGHTS_FILE
+    asked.append(WEIGHTS_FILE)
+    assert len(asked) > len(MODELS)
+    assert [f for f in asked if f not in listed] == []
