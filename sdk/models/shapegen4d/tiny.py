@@ -41,9 +41,9 @@ def tiny_vae_config() -> VAEConfig:
 
 
 def tiny_dit_config(**kw) -> DiTConfig:
-    kw.setdefault("st_layers", True)
-    return DiTConfig(in_channels=8, width=96, num_heads=4, num_layers=1, num_single_layers=2, cross_attention_dim=64,
-                     **kw)
+    base = dict(in_channels=8, width=96, num_heads=4, num_layers=1, num_single_layers=2, cross_attention_dim=64,
+                st_layers=True)
+    return DiTConfig(**{**base, **kw})
 
 
 @dataclass
