@@ -169,6 +169,29 @@ def drift_curve(reg: MeshSequence, gt: MeshSequence, diag: float) -> np.ndarray:
     return 100 * np.linalg.norm(reg.vertices - p, axis=-1) / diag
 
 
+def drift_components(reg: MeshSequence, gt: MeshSequence, diag: float, frames) -> dict:
+    """The drift vector (registered vertex - its carried frame-0 binding) split along the true surface normal at the
+    binding and within the tangent plane, mean over ``frames`` and vertices, in % of ``diag``. Geometry-only terms
+    (Chamfer, point-to-plane) see the normal part; sliding within the surface is invisible to them."""
+    from ..registration.kernels import closest_points_on_mesh
+    _, fi, b, _ = closest_points_on_mesh(reg.vertices[0], gt.vertices[0], gt.faces)
+    tri = gt.faces[fi]
+    nt, tt = [], []
+    for t in frames:
+        p = (gt.vertices[t][tri] * b[..., None]).sum(1)
+        fv = gt.vertices[t][tri]
+        n = np.cross(fv[:, 1] - fv[:, 0], fv[:, 2] - fv[:, 0])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
+        e = reg.vertices[t] - p
+        en = (e * n).sum(1)
+        nt.append(np.abs(en))
+        tt.append(np.linalg.norm(e - en[:, None] * n, axis=1))
+    nt, tt = np.stack(nt), np.stack(tt)
+    return {"normal_mean_pct": float(100 * nt.mean() / diag), "tangential_mean_pct": float(100 * tt.mean() / diag),
+            "tangential_last_mean_pct": float(100 * tt[-1].mean() / diag),
+            "normal_last_mean_pct": float(100 * nt[-1].mean() / diag)}
+
+
 def uv_error_texels(reg: MeshSequence, gt: MeshSequence, tex_size: int, frames=None) -> np.ndarray:
     """|uv_template - uv_true(closest true point at t)| x tex_size per vertex and frame -> [len(frames), V]."""
     from ..registration.kernels import closest_points_on_mesh
@@ -285,7 +308,8 @@ def evaluate_registration(clip: Clip, reg: MeshSequence, report: dict, *, tex_si
            reg.n_vertices, "chamfer_reg_pct": cd_reg, "chamfer_raw_pct": cd_raw, "chamfer_ratio": cd_reg / cd_raw,
            "fscore_reg": f_reg, "fscore_raw": f_raw, "drift_last_mean_pct": float(e[-1].mean()),
            "drift_last_median_pct": float(np.median(e[-1])), "drift_mean_over_t_pct": float(e.mean()),
-           "drift_frame0_pct": float(e[0].mean()), "seconds_per_frame": report["seconds_per_frame"]}
+           "drift_frame0_pct": float(e[0].mean()), "seconds_per_frame": report["seconds_per_frame"],
+           "drift_components": drift_components(reg, clip.gt, diag, ev)}
     if tex_size and reg.uvs is not None and clip.gt.uvs is not None:
         u = uv_error_texels(reg, clip.gt, tex_size, ev)
         row.update({"uv_err_mean_texels": float(u.mean()), "uv_err_median_texels": float(np.median(u)),
