@@ -150,3 +150,17 @@ def test_cli_video_to_4d_synthetic_avi(tmp_path, capsys):
     np.savez(tmp_path / "one.npz", masks=sil[:1])
     assert main(["video-to-4d", str(tmp_path / "one.npz"), "-o", str(out2)]) == 2
     assert "1 frame" in capsys.readouterr().err
+
+
+def test_bundled_checkpoint_aligned_queries_steady_latents():
+    """Fig. 3c on a static clip (the same frame repeated, the encoder input resampled every frame): aligned queries
+    keep the latents, per-frame FPS re-picks them (GPU run's numbers: docs/meshcache.md)."""
+    import copy
+
+    from sdk.models.shapegen4d import train as TR
+    m = load_tiny()
+    tc = copy.deepcopy(TR.PRESETS["small"])
+    tc.surface_points = 1024
+    seqs = _seqs([10_000_002, 10_000_003, 10_000_004])[:, :1].expand(-1, 3, -1, -1).contiguous()
+    r = TR.latent_jitter(m, seqs, tc, "cpu")
+    assert r["ratio_aligned_over_fps"] < 0.5, r
