@@ -5,7 +5,8 @@ sdk/evaluation/registration.py for the protocol and metric definitions).
         [--modes template,chain] [--device cpu|cuda] [--iterations 60] [--out results.json] [--save-seq DIR]
 
 Prints one row per (asset, variant, mode): Chamfer (registered vs raw, % of the diagonal), F@1 %, drift at the last
-frame and averaged over t (% of the diagonal), UV error in texels (CesiumMan, 1024^2 texture), seconds per frame.
+frame and averaged over t (% of the diagonal), UV error in texels (CesiumMan, 1024^2 texture: raw, seam-aware, and
+with the template's uvs propagated with seams; smeared faces), seconds per frame.
 """
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ def main(argv=None) -> int:
             for r in rs:
                 r["device"] = a.device
                 rows.append(r)
-                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}), flush=True)
+                print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
+                                  if k != "uv_breakdown"}), flush=True)
+                if "uv_breakdown" in r:
+                    print("# uv breakdown:", json.dumps(r["uv_breakdown"]), flush=True)
             if a.save_seq:
                 d = Path(a.save_seq)
                 d.mkdir(parents=True, exist_ok=True)
@@ -62,7 +66,8 @@ def main(argv=None) -> int:
             print(f"# {key} {variant}: {time.perf_counter() - t0:.0f}s", flush=True)
     hdr = ("asset", "variant", "res", "mode", "chamfer_reg_pct", "chamfer_raw_pct", "chamfer_ratio", "fscore_reg",
            "fscore_raw", "drift_last_mean_pct", "drift_mean_over_t_pct", "uv_err_mean_texels", "uv_err_median_texels",
-           "seconds_per_frame")
+           "uv_seam_aware_mean_texels", "uv_seam_aware_median_texels", "uv_split_seam_aware_mean_texels",
+           "uv_smeared_faces_pct", "uv_split_smeared_faces_pct", "seconds_per_frame")
     print(" | ".join(hdr))
     for r in rows:
         print(" | ".join(f"{r.get(h):.3f}" if isinstance(r.get(h), float) else str(r.get(h, "-")) for h in hdr))

@@ -8,7 +8,7 @@ import sys
 
 # sub-command modules, in help order; each defines register(subparsers)
 COMMANDS = ["rig", "rig_from_motion", "joints", "parts", "animate", "physics_track", "models", "compile", "serve", "evaluate",
-            "validate", "retarget", "render_views", "reconstruct_4d", "batch", "mesh_cache"]
+            "validate", "retarget", "render_views", "reconstruct_4d", "batch", "mesh_cache", "video_to_4d"]
 
 
 def build_parser() -> argparse.ArgumentParser:

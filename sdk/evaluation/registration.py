@@ -16,7 +16,12 @@ coordinates):
   the true animation; e(t) = || v_reg(t) - p_gt(t) ||; reported at the last frame and as the mean over t;
 * UV error (textured inputs): template uvs transferred from the true frame-0 mesh; at each frame the true uv at the
   registered vertex's closest true surface point vs the template uv, x texture size, in texels (mean and median);
-  vertices of triangles that straddle a UV seam are counted too.
+  vertices of triangles that straddle a UV seam are counted too. This raw number reads the uv on the wrong side of
+  a seam for a vertex that sits on it (hundreds of texels for a surface point a few texels away):
+  :func:`uv_error_breakdown` splits it into same-chart / seam / fold vertices and gives the seam-aware error (the
+  surface distance the texture lookup misses by, in texels at the local density); ``uv_split_*``: the same
+  registration with the template's uvs propagated *with seams* (``registration.texture.propagate_uv_seams``), and
+  :func:`smeared_faces_pct`, the faces whose texture is interpolated across the atlas.
 """
 from __future__ import annotations
 
@@ -164,6 +169,29 @@ def drift_curve(reg: MeshSequence, gt: MeshSequence, diag: float) -> np.ndarray:
     return 100 * np.linalg.norm(reg.vertices - p, axis=-1) / diag
 
 
+def drift_components(reg: MeshSequence, gt: MeshSequence, diag: float, frames) -> dict:
+    """The drift vector (registered vertex - its carried frame-0 binding) split along the true surface normal at the
+    binding and within the tangent plane, mean over ``frames`` and vertices, in % of ``diag``. Geometry-only terms
+    (Chamfer, point-to-plane) see the normal part; sliding within the surface is invisible to them."""
+    from ..registration.kernels import closest_points_on_mesh
+    _, fi, b, _ = closest_points_on_mesh(reg.vertices[0], gt.vertices[0], gt.faces)
+    tri = gt.faces[fi]
+    nt, tt = [], []
+    for t in frames:
+        p = (gt.vertices[t][tri] * b[..., None]).sum(1)
+        fv = gt.vertices[t][tri]
+        n = np.cross(fv[:, 1] - fv[:, 0], fv[:, 2] - fv[:, 0])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
+        e = reg.vertices[t] - p
+        en = (e * n).sum(1)
+        nt.append(np.abs(en))
+        tt.append(np.linalg.norm(e - en[:, None] * n, axis=1))
+    nt, tt = np.stack(nt), np.stack(tt)
+    return {"normal_mean_pct": float(100 * nt.mean() / diag), "tangential_mean_pct": float(100 * tt.mean() / diag),
+            "tangential_last_mean_pct": float(100 * tt[-1].mean() / diag),
+            "normal_last_mean_pct": float(100 * nt[-1].mean() / diag)}
+
+
 def uv_error_texels(reg: MeshSequence, gt: MeshSequence, tex_size: int, frames=None) -> np.ndarray:
     """|uv_template - uv_true(closest true point at t)| x tex_size per vertex and frame -> [len(frames), V]."""
     from ..registration.kernels import closest_points_on_mesh
@@ -174,6 +202,71 @@ def uv_error_texels(reg: MeshSequence, gt: MeshSequence, tex_size: int, frames=N
         uv_true = (gt.uvs[gt.faces[fi]] * b[..., None]).sum(1)
         out.append(np.linalg.norm(reg.uvs - uv_true, axis=1) * tex_size)
     return np.stack(out)
+
+
+def texel_density(v: np.ndarray, f: np.ndarray, uvs: np.ndarray, tex_size: int) -> np.ndarray:
+    """Texels per unit length on each face [F]: sqrt(uv area x tex^2 / 3-D area)."""
+    a3 = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+    e1, e2 = uvs[f[:, 1]] - uvs[f[:, 0]], uvs[f[:, 2]] - uvs[f[:, 0]]
+    auv = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    return np.sqrt(auv * tex_size ** 2 / np.maximum(a3, 1e-20))
+
+
+def uv_error_breakdown(reg: MeshSequence, gt: MeshSequence, tex_size: int, frames=None, *,
+                       fold_pct: float = 2.0, binding=None) -> dict:
+    """Where the per-vertex UV error comes from, per frame in ``frames`` and vertex.
+
+    For each registered vertex at frame t: ``p_c`` = its closest true surface point (face ``f_c``; what
+    :func:`uv_error_texels` reads the true uv at) and ``p_b`` = its frame-0 binding carried by the true animation (face
+    ``f_b``; the surface point whose uv the template holds, as in :func:`drift_curve`). Regions:
+
+    * ``same_chart``: f_c and f_b in one UV chart -> the raw error is a real uv offset;
+    * ``seam``: different charts, |p_c - p_b| <= ``fold_pct`` % of the diagonal -> the uv jumps across the atlas
+      although the surface points are near (a seam: the texture shows the same colour on both sides);
+    * ``fold``: |p_c - p_b| > ``fold_pct`` % -> the closest true point is another part of the body (armpit, crotch,
+      between the legs: the closest-point read is ambiguous across folds).
+
+    ``seam_aware`` error: the same-chart uv distance where it exists, else the surface distance |p_c - p_b| x the
+    texel density of f_b (texels per unit length) -- what a texture lookup misses by, seams and folds included.
+    ``binding``: (face [V], bary [V, 3]) of the true frame-0 point whose uv each vertex holds, when that is not its
+    closest point (uvs propagated with seams); default: the closest point at frame 0.
+    """
+    from ..registration.kernels import closest_points_on_mesh
+    from ..registration.texture import uv_charts
+    frames = range(reg.n_frames) if frames is None else frames
+    diag = float(np.linalg.norm(gt.vertices[0].max(0) - gt.vertices[0].min(0)))
+    chart = uv_charts(gt.faces, gt.n_vertices)
+    if binding is None:
+        _, fb, bb, _ = closest_points_on_mesh(reg.vertices[0], gt.vertices[0], gt.faces)
+    else:
+        fb, bb = binding
+    dens = texel_density(gt.vertices[0], gt.faces, gt.uvs, tex_size)
+    raw, aware, region = [], [], []
+    for t in frames:
+        _, fc, bc, _ = closest_points_on_mesh(reg.vertices[t], gt.vertices[t], gt.faces)
+        uv_c = (gt.uvs[gt.faces[fc]] * bc[..., None]).sum(1)
+        pc = (gt.vertices[t][gt.faces[fc]] * bc[..., None]).sum(1)
+        pb = (gt.vertices[t][gt.faces[fb]] * bb[..., None]).sum(1)
+        e_raw = np.linalg.norm(reg.uvs - uv_c, axis=1) * tex_size
+        d = np.linalg.norm(pc - pb, axis=1)
+        same = chart[fc] == chart[fb]
+        fold = ~same & (100 * d / diag > fold_pct)
+        raw.append(e_raw)
+        aware.append(np.where(same, e_raw, d * dens[fb]))
+        region.append(np.where(same, 0, np.where(fold, 2, 1)))
+    raw, aware, region = np.stack(raw), np.stack(aware), np.stack(region)
+    out = {"raw_mean": float(raw.mean()), "raw_median": float(np.median(raw)),
+           "seam_aware_mean": float(aware.mean()), "seam_aware_median": float(np.median(aware)),
+           "seam_aware_over_16_pct": float(100 * (aware > 16).mean()), "texels_per_pct_diag": float(
+               np.median(dens) * diag / 100)}
+    n = raw.size
+    for k, name in enumerate(("same_chart", "seam", "fold")):
+        m = region == k
+        out[name] = {"share_pct": float(100 * m.sum() / n),
+                     "raw_mean": float(raw[m].mean()) if m.any() else 0.0,
+                     "raw_share_of_total_pct": float(100 * raw[m].sum() / max(raw.sum(), 1e-12)),
+                     "seam_aware_mean": float(aware[m].mean()) if m.any() else 0.0}
+    return out
 
 
 def shape_scores(meshes: list[Mesh], gt: MeshSequence, diag: float, frames, n: int = 30000):
@@ -187,8 +280,22 @@ def shape_scores(meshes: list[Mesh], gt: MeshSequence, diag: float, frames, n: i
     return float(np.mean(cd)), float(np.mean(fs))
 
 
+def smeared_faces_pct(m: Mesh, clip: Clip, tex_size: int, factor: float = 10.0) -> float:
+    """% of the template's faces whose uv extent is over ``factor`` x what their 3-D size at the local texel density
+    predicts (texture interpolated across the atlas: a seam-straddling face of per-vertex uvs, or a face whose corners
+    read two sheets of the source that lie within a voxel)."""
+    from ..registration.kernels import closest_points_on_mesh
+    gt = clip.gt
+    dens = texel_density(gt.vertices[0], gt.faces, gt.uvs, tex_size)
+    _, fc, _, _ = closest_points_on_mesh(m.vertices[m.faces].mean(1), gt.vertices[0], gt.faces)
+    uv, fv = m.uvs[m.faces] * tex_size, m.vertices[m.faces]
+    su = np.max(np.linalg.norm(uv[:, [0, 1, 2]] - uv[:, [1, 2, 0]], axis=-1), 1)
+    sv = np.max(np.linalg.norm(fv[:, [0, 1, 2]] - fv[:, [1, 2, 0]], axis=-1), 1)
+    return float(100 * (su > factor * sv * dens[fc]).mean())
+
+
 def evaluate_registration(clip: Clip, reg: MeshSequence, report: dict, *, tex_size: int | None = None,
-                          n_eval_frames: int = 8) -> dict:
+                          n_eval_frames: int = 8, split_seams: bool = True) -> dict:
     """The table row for one registration run (see the module docstring)."""
     T = clip.gt.n_frames
     diag = float(np.linalg.norm(clip.gt.vertices[0].max(0) - clip.gt.vertices[0].min(0)))
@@ -201,11 +308,25 @@ def evaluate_registration(clip: Clip, reg: MeshSequence, report: dict, *, tex_si
            reg.n_vertices, "chamfer_reg_pct": cd_reg, "chamfer_raw_pct": cd_raw, "chamfer_ratio": cd_reg / cd_raw,
            "fscore_reg": f_reg, "fscore_raw": f_raw, "drift_last_mean_pct": float(e[-1].mean()),
            "drift_last_median_pct": float(np.median(e[-1])), "drift_mean_over_t_pct": float(e.mean()),
-           "drift_frame0_pct": float(e[0].mean()), "seconds_per_frame": report["seconds_per_frame"]}
+           "drift_frame0_pct": float(e[0].mean()), "seconds_per_frame": report["seconds_per_frame"],
+           "drift_components": drift_components(reg, clip.gt, diag, ev)}
     if tex_size and reg.uvs is not None and clip.gt.uvs is not None:
         u = uv_error_texels(reg, clip.gt, tex_size, ev)
         row.update({"uv_err_mean_texels": float(u.mean()), "uv_err_median_texels": float(np.median(u)),
                     "uv_err_last_mean_texels": float(u[-1].mean()), "uv_over_16_texels_pct": float(100 * (u > 16).mean())})
+        b = uv_error_breakdown(reg, clip.gt, tex_size, ev)
+        row.update({"uv_seam_aware_mean_texels": b["seam_aware_mean"], "uv_seam_aware_median_texels":
+                    b["seam_aware_median"], "uv_breakdown": b,
+                    "uv_smeared_faces_pct": smeared_faces_pct(Mesh(reg.vertices[0], reg.faces, uvs=reg.uvs), clip, tex_size)})
+        if split_seams:  # the same registration with the template's uvs re-propagated with seams
+            from ..registration.texture import split_sequence_seams
+            src = Mesh(clip.gt.vertices[0], clip.gt.faces, uvs=clip.gt.uvs)
+            sp, bf, bb = split_sequence_seams(reg, src)
+            bs = uv_error_breakdown(sp, clip.gt, tex_size, ev, binding=(bf, bb))
+            row.update({"split_vertices": sp.n_vertices, "uv_split_seam_aware_mean_texels": bs["seam_aware_mean"],
+                        "uv_split_seam_aware_median_texels": bs["seam_aware_median"], "uv_split_raw_mean_texels":
+                        bs["raw_mean"], "uv_split_smeared_faces_pct": smeared_faces_pct(
+                            Mesh(sp.vertices[0], sp.faces, uvs=sp.uvs), clip, tex_size)})
     return row
 
 

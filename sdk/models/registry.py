@@ -81,8 +81,14 @@ def _sg4d_cfg(kind: str, **kw):
     def f():
         from .shapegen4d import DiTConfig, VAEConfig
         return {"vae": VAEConfig, "vae-tiny": VAEConfig.tiny, "dit": lambda: DiTConfig(**kw),
-                "dit-tiny": lambda: DiTConfig.tiny(**kw), "hunyuan": DiTConfig.hunyuan3d2}[kind]()
+                "dit-tiny": lambda: DiTConfig.tiny(**kw), "hunyuan": DiTConfig.hunyuan3d2,
+                "tiny": _tiny_sg4d}[kind]()
     return f
+
+
+def _tiny_sg4d():
+    from .shapegen4d.tiny import TinyConfig
+    return TinyConfig()
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -136,6 +142,17 @@ MODELS: dict[str, ModelSpec] = {
         [WeightFile("step1x-3d-geometry/transformer/diffusion_pytorch_model.safetensors",
                     "Step1X-3D transformer state dict (file name by diffusers convention, unverified)")],
         "huggingface.co/stepfun-ai/Step1X-3D (Apache-2.0)"),
+    "shapegen4d-tiny": ModelSpec(
+        "shapegen4d-tiny", "tiny ShapeGen4D trained here on procedural animated capsule shapes (VecSet VAE + DiT with "
+        "spatiotemporal layers + from-scratch silhouette/depth encoder); `articulate video-to-4d`",
+        _sg4d_cfg("tiny"), None,
+        [WeightFile("shapegen4d-tiny/config.json", "TinyConfig (VAE / DiT / encoder configs, latent scale)", True),
+         WeightFile("shapegen4d-tiny/vae/diffusion_pytorch_model.safetensors", "VecSetVAE (Step1X-3D names), fp16", True),
+         WeightFile("shapegen4d-tiny/transformer/diffusion_pytorch_model.safetensors",
+                    "ShapeDiT + ST layers (Step1X-3D transformer names), fp16", True),
+         WeightFile("shapegen4d-tiny/condition_encoder/diffusion_pytorch_model.safetensors",
+                    "silhouette/depth video encoder (ours), fp16", True)],
+        "python -m sdk.models.shapegen4d.train (see docs/meshcache.md)"),
     "hunyuan3d2-dit": ModelSpec(
         "hunyuan3d2-dit", "Hunyuan3D-2.0 DiT (1.1 B, BFL layout) as a second loadable layout",
         _sg4d_cfg("hunyuan"), None,

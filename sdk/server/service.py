@@ -780,6 +780,83 @@ def plan_batch(req: spb.GenericTask, *, articulator, uploads, cfg: ServiceConfig
 
 GENERIC_TASKS["batch"] = plan_batch
 
+_CACHE_FORMATS = {"usdc": ".usdc", "usda": ".usda", "glb": ".glb"}
+
+
+def plan_mesh_cache(req: spb.GenericTask, *, articulator, uploads, cfg: ServiceConfig) -> Plan:
+    """``SubmitJob(generic={task: "mesh_cache", upload_ids: [SEQUENCE], params: {format: usdc|usda|glb, register,
+    mode: template|chain, iterations, max_frames, fps}})`` -> the 4D mesh cache of ``articulate mesh-cache`` as one
+    blob ``mesh_cache.<format>`` (USD as a single file). SEQUENCE: an uploaded .npz / glTF clip / USD cache; frames of
+    varying topology need ``register: true`` (registered into frame 0's topology, UVs carried)."""
+    import numpy as np
+    from google.protobuf import json_format
+
+    params = json_format.MessageToDict(req.params)
+    known = {"format", "register", "mode", "iterations", "max_frames", "fps"}
+    extra = sorted(set(params) - known)
+    if extra:
+        raise InvalidInputError(f"unknown parameter '{extra[0]}' (known: {', '.join(sorted(known))})",
+                                field=f"generic.params.{extra[0]}")
+    fmt = str(params.get("format", "usdc")).lower()
+    if fmt not in _CACHE_FORMATS:
+        raise InvalidInputError(f"unknown format '{fmt[:32]}' (use {', '.join(_CACHE_FORMATS)})",
+                                field="generic.params.format")
+    mode = str(params.get("mode", "template"))
+    if mode not in ("template", "chain"):
+        raise InvalidInputError(f"unknown mode '{mode[:32]}' (use template, chain)", field="generic.params.mode")
+    register = bool(params.get("register", False))
+    iterations, max_frames = params.get("iterations"), params.get("max_frames")
+    for name, val in (("iterations", iterations), ("max_frames", max_frames), ("fps", params.get("fps"))):
+        if val is not None and not (isinstance(val, (int, float)) and val > 0):
+            raise InvalidInputError(f"{name} must be a positive number", field=f"generic.params.{name}")
+    if len(req.upload_ids) != 1:
+        raise InvalidInputError(f"mesh_cache takes one upload (the sequence), got {len(req.upload_ids)}",
+                                field="generic.upload_ids")
+    up = uploads.get(req.upload_ids[0], "generic.upload_ids[0]")
+    fps = params.get("fps")
+
+    def run(job: Job) -> None:
+        import tempfile
+        from ..core import MeshFrames
+        from ..io.sequence import load_mesh_frames
+        frames = load_mesh_frames(up.path, fps=fps)
+        if max_frames and frames.n_frames > max_frames:
+            idx = np.unique(np.round(np.linspace(0, frames.n_frames - 1, int(max_frames))).astype(np.int64))
+            frames = MeshFrames([frames.frames[i] for i in idx], frames.fps * (len(idx) - 1) / (frames.n_frames - 1),
+                                frames.name, frames.source)
+        frames.validate(min_frames=2)
+        if register:
+            from ..registration import RegistrationConfig, register_frames
+            rc = RegistrationConfig(mode=mode)
+            if iterations:
+                rc.iterations = int(iterations)
+            seq, _ = register_frames(frames, rc, progress=job.progress)
+        elif frames.fixed_topology:
+            seq = frames.to_sequence()
+        else:
+            raise InvalidInputError("the frames' topology varies: set register: true", field="generic.params.register")
+        job.check()
+        name = f"mesh_cache{_CACHE_FORMATS[fmt]}"
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / name
+            if fmt == "glb":
+                from exporters.gltf_morph import write_mesh_cache_gltf
+                write_mesh_cache_gltf(seq, out)
+            else:
+                from exporters.usd_cache import write_mesh_cache_usd
+                write_mesh_cache_usd(seq, out, separate_layer=False)
+            data = out.read_bytes()
+        job.emit(blob_header=spb.BlobHeader(name=name, content_type="application/octet-stream",
+                                            total_size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+        for i in range(0, len(data), cfg.chunk_bytes):
+            job.emit(blob_chunk=data[i:i + cfg.chunk_bytes])
+        job.emit(blob_end=spb.BlobEnd(name=name))
+
+    return Plan("mesh_cache", run)
+
+
+GENERIC_TASKS["mesh_cache"] = plan_mesh_cache
+
 
 # ---------------------------------------------------------------------------------- servicer
 

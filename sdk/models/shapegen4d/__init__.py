@@ -4,7 +4,9 @@ decode + marching cubes, and checkpoint loaders (Step1X-3D VAE/transformer, Huny
 from .dit import DiTConfig, ShapeDiT
 from .extract import extract_mesh
 from .sampler import noise_like, rf_loss, rf_sample, sigma_grid, to_hunyuan
+from .tiny import TinyConfig, TinyShapeGen4D, load_tiny, save_tiny
 from .vae import VAEConfig, VecSetVAE, farthest_point_sampling
 
 __all__ = ["DiTConfig", "ShapeDiT", "VAEConfig", "VecSetVAE", "extract_mesh", "farthest_point_sampling",
-           "noise_like", "rf_loss", "rf_sample", "sigma_grid", "to_hunyuan"]
+           "noise_like", "rf_loss", "rf_sample", "sigma_grid", "to_hunyuan", "TinyConfig", "TinyShapeGen4D", "load_tiny",
+           "save_tiny"]
