@@ -92,7 +92,7 @@ class Articulator:
                           max_bones=max_bones, quantize_bits=quantize_bits, progress=progress, source=src)
             rig.metadata.setdefault("source", src)
             return rig
-        cfg = config or RigConfig(method or "harmonic", max_influences, max_bones, root, quantize_bits, parts_from_skin)
+        cfg = config or RigConfig(method or RigConfig.method, max_influences, max_bones, root, quantize_bits, parts_from_skin)
         pl = resolve_parts(a, parts, parts_from_skin=cfg.parts_from_skin)
         rig = rig_from_parts(a.mesh, pl, progress=progress, **cfg.method_kwargs())
         rig.metadata.setdefault("source", src)

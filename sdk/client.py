@@ -277,7 +277,7 @@ class RemoteArticulator:
         # the mesh itself is checked on the server (once; errors name the request field, e.g. input.mesh.vertices[5])
         pl = resolve_parts(a, parts, parts_from_skin=parts_from_skin)
         req = spb.RigRequest(input=self._mesh_input(a.mesh), parts=self._convert.parts_to_proto(pl),
-                             part_source=spb.PART_SOURCE_INLINE, method=method or "harmonic",
+                             part_source=spb.PART_SOURCE_INLINE, method=method or "",
                              max_influences=max_influences, max_bones=max_bones or 0,
                              root="" if root is None else str(root), quantize_bits=quantize_bits or 0,
                              export=export, include_mesh=include_mesh)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InvalidInputError
+from ..rigging.methods import DEFAULT_METHOD
 
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply", ".usd", ".usda", ".usdc", ".usdz")
 MOTION_SUFFIXES = (".npz", ".npy", ".glb", ".gltf", ".usd", ".usda", ".usdc")
@@ -370,7 +371,7 @@ _RIG_OUT = {"format": "usda", "up_axis": "Y", "meters_per_unit": 1.0,
 
 register_task(TaskSpec(
     "rig", "sdk.batch.tasks:run_rig", MESH_SUFFIXES,
-    {"method": "harmonic", "max_influences": 4, "max_bones": None, "quantize": None, **_RIG_OUT, **_PREVIEW},
+    {"method": DEFAULT_METHOD, "max_influences": 4, "max_bones": None, "quantize": None, **_RIG_OUT, **_PREVIEW},
     help="skeleton + skin weights for a parted mesh (sub-meshes / OBJ groups are the parts)"))
 register_task(TaskSpec(
     "rig-from-motion", "sdk.batch.tasks:run_rig_from_motion", MOTION_SUFFIXES,

@@ -9,9 +9,9 @@ import numpy as np
 from ..core import Mesh, PartLabels, Rig
 from ..errors import InvalidInputError
 
-from .methods import SKINNING, SkinningInput
+from .methods import DEFAULT_METHOD, SKINNING, SkinningInput
 
-METHODS = SKINNING.names()  # ("harmonic", "pairwise", "heat")
+METHODS = SKINNING.names()  # ("harmonic", "pairwise", "heat"); DEFAULT_METHOD = "pairwise"
 
 
 def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndarray:
@@ -29,7 +29,7 @@ def _weld_labels(vmap: np.ndarray, labels: np.ndarray, n_welded: int) -> np.ndar
     return out
 
 
-def rig_from_parts(mesh: Mesh, parts, method: str = "harmonic", max_influences: int = 4,
+def rig_from_parts(mesh: Mesh, parts, method: str = DEFAULT_METHOD, max_influences: int = 4,
                    max_bones: int | None = None, root: int | str | None = None, quantize_bits: int | None = None,
                    progress: "ProgressFn | None" = None, *, blend: float | None = None, unassigned: str = "error",
                    weld_tol: float | None = None, source: str | None = None) -> Rig:
@@ -130,4 +130,4 @@ def _first_original(vmap: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
-__all__ = ["rig_from_parts", "METHODS"]
+__all__ = ["rig_from_parts", "METHODS", "DEFAULT_METHOD"]

@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass
 
 from ..errors import InvalidInputError
 from .budget import check_budget
-from .methods import SKINNING
+from .methods import DEFAULT_METHOD, SKINNING
 
 
 @dataclass(frozen=True)
 class RigConfig:
-    method: str = "harmonic"              # a name of sdk.rigging.methods.SKINNING: harmonic | pairwise | heat
+    method: str = DEFAULT_METHOD          # a name of sdk.rigging.methods.SKINNING: pairwise (default) | harmonic | heat
     max_influences: int = 4               # 1..MAX_INFLUENCES (sdk.rigging.budget)
     max_bones: int | None = None          # merge parts by contact until at most this many joints
     root: str | int | None = None         # root part (name or index); default: most central

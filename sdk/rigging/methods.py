@@ -43,6 +43,11 @@ class SkinningMethod:
 
 SKINNING: Registry[SkinningMethod] = Registry("skinning method", "method")
 
+# The method used when none is named (facade, CLI, server, batch): the best on the held-out skinning evaluation
+# (`articulate evaluate skinning`; docs/rigging.md): "pairwise" beats the hard indicator on every asset, the SP4D
+# harmonic band does not (Fox, the Quaternius animals).
+DEFAULT_METHOD = "pairwise"
+
 
 def _harmonic(inp: SkinningInput, config, progress):
     from .harmonic import harmonic_weights

@@ -489,7 +489,8 @@ def _plan_rig_parts(req: spb.RigRequest, asset, *, articulator, cfg: ServiceConf
     from ..io import Asset
     from ..rigging import METHODS
     parts = resolve_parts(req, asset)
-    method = req.method or "harmonic"
+    from ..rigging.methods import DEFAULT_METHOD
+    method = req.method or DEFAULT_METHOD
     if method not in METHODS:
         raise InvalidInputError(f"unknown skinning method '{req.method[:64]}' (use one of {', '.join(METHODS)})",
                                 field="method")

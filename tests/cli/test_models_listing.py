@@ -20,6 +20,7 @@ COVERED = {
     "sdk/articulation/prior.py": "diffusion",  # DiffusionPrior (joints --prior diffusion)
     "sdk/models/cogvideox/guidance.py": "cogvideox",  # check_checkpoint (animate --method sds)
     "sdk/tracking/cotracker.py": "cotracker",  # needs the user-installed cotracker package to reach the check
+    "sdk/models/shapegen4d/tiny.py": "shapegen4d-tiny",  # video-to-4d --weights DIR (a folder of the bundle's layout)
 }
 
 
@@ -100,5 +101,16 @@ def test_models_lists_every_file_a_command_asks_for(empty_weights, capsys):
     # CoTracker3 is reached only with the user-installed package; its file name is the module's constant
     from sdk.tracking.cotracker import WEIGHTS_FILE
     asked.append(WEIGHTS_FILE)
+    # `video-to-4d --weights DIR`: the bundle's files, named relative to the folder given
+    from sdk.models.shapegen4d.tiny import NAME, load_tiny
+
+    def tiny():
+        try:
+            load_tiny(empty_weights / "sg4d")
+        except MissingWeightsError:
+            raise
+        except Exception:  # noqa: BLE001 - every file is there (placeholders do not parse): nothing more is asked
+            pass
+    asked += [f"{NAME}/{f}" for f in _fill_until_done(tiny, empty_weights / "sg4d")]
     assert len(asked) > len(MODELS)
     assert [f for f in asked if f not in listed] == []
