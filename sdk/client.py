@@ -26,7 +26,7 @@ from .errors import ArticulateError, InvalidInputError
 
 Progress = Callable[[float, str], None]
 
-_FORMATS = {"usda": 1, "usdc": 2, "glb": 3, "urdf": 4}
+_FORMATS = {"usda": 1, "usdc": 2, "glb": 3, "urdf": 4, "usdz": 5}
 
 
 class RemoteWarning(UserWarning):
@@ -296,7 +296,11 @@ class RemoteArticulator:
 
     def rig_files(self, asset, parts=None, *, formats: Iterable[str] = (), up_axis: str = "Y",
                   progress: Progress | None = None, timeout: float | None = None, **kw) -> tuple[Rig, dict[str, bytes]]:
-        """:meth:`rig` plus the rig as files made on the server (formats: usda, usdc, glb) -> {name: bytes}."""
+        """:meth:`rig` plus the rig as files made on the server (formats: usda, usdc, glb, usdz) -> {name: bytes}.
+
+        The mesh travels with its first UV set only; an uploaded asset file (``upload`` + ``MeshInput.upload_id``)
+        keeps its materials and textures, which come back inside glb and usdz (a usda/usdc names a texture folder
+        next to it, which is not returned)."""
         req, mesh = self.rig_request(asset, parts, formats=formats, up_axis=up_axis, **kw)
         call = self.stub.Rig(req, metadata=self._metadata, timeout=self._timeout(timeout))
         ev, files = self._run_stream(call, progress)

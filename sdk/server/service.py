@@ -59,8 +59,9 @@ _EXPORT = {
     spb.EXPORT_FORMAT_USDC: ("usdc", "model/vnd.usd"),
     spb.EXPORT_FORMAT_GLB: ("glb", "model/gltf-binary"),
     spb.EXPORT_FORMAT_URDF: ("urdf", "application/xml"),
+    spb.EXPORT_FORMAT_USDZ: ("usdz", "model/vnd.usdz+zip"),
 }
-_RIG_FORMATS = (spb.EXPORT_FORMAT_USDA, spb.EXPORT_FORMAT_USDC, spb.EXPORT_FORMAT_GLB)
+_RIG_FORMATS = (spb.EXPORT_FORMAT_USDA, spb.EXPORT_FORMAT_USDC, spb.EXPORT_FORMAT_GLB, spb.EXPORT_FORMAT_USDZ)
 _ARTICULATION_FORMATS = (spb.EXPORT_FORMAT_USDA, spb.EXPORT_FORMAT_USDC, spb.EXPORT_FORMAT_URDF)
 
 

@@ -284,3 +284,39 @@ def test_all_faces_degenerate_is_invalid_in_band(client, rigged):
     with pytest.raises(InvalidInputError) as e:
         client.rig(Mesh(asset.mesh.vertices, f), parts)
     assert e.value.field == "input.mesh.faces" and "degenerate" in str(e.value)
+
+
+def test_uploaded_textured_asset_keeps_its_look_in_glb_and_usdz(client, shared_data, tmp_path):
+    """Issue 19 over gRPC: the server's glb and usdz rig files carry the uploaded asset's textures byte for byte."""
+    import io
+    import json
+    import struct
+    import zipfile
+    src = shared_data / "rigged/CesiumMan/CesiumMan.glb"
+    data = src.read_bytes()
+
+    def glb_images(b: bytes) -> list[bytes]:
+        n = struct.unpack_from("<I", b, 12)[0]
+        doc = json.loads(b[20:20 + n])
+        binary = b[20 + n + 8:]
+        views = doc["bufferViews"]
+        return [binary[views[im["bufferView"]].get("byteOffset", 0):][:views[im["bufferView"]]["byteLength"]]
+                for im in doc.get("images", [])]
+
+    want = {hashlib.sha256(x).hexdigest() for x in glb_images(data)}
+    assert want  # CesiumMan is textured
+    uid = client.upload(data, filename="CesiumMan.glb", content_type="model/gltf-binary")
+    req = spb.RigRequest(input=spb.MeshInput(upload_id=uid), part_source=spb.PART_SOURCE_SKIN,
+                         export=client._export(["glb", "usdz"]))
+    _, files = client._run_stream(client.stub.Rig(req, metadata=MD, timeout=120), None)
+    assert {hashlib.sha256(x).hexdigest() for x in glb_images(files["rig.glb"])} == want
+    with zipfile.ZipFile(io.BytesIO(files["rig.usdz"])) as z:
+        names = z.namelist()
+        assert names[0].endswith((".usda", ".usdc"))  # the package's root layer comes first
+        got = {hashlib.sha256(z.read(n)).hexdigest() for n in names if not n.endswith((".usda", ".usdc"))}
+    assert want <= got
+    from pxr import Usd, UsdShade
+    p = tmp_path / "rig.usdz"
+    p.write_bytes(files["rig.usdz"])
+    stage = Usd.Stage.Open(str(p))
+    assert any(x.IsA(UsdShade.Material) for x in stage.Traverse())

@@ -29,7 +29,7 @@ __all__ = ["ArticulateClient", "RigResult", "ArticulationResult", "Joint", "Remo
 
 Progress = Callable[[float, str], None]
 FORMATS = {"usda": spb.EXPORT_FORMAT_USDA, "usdc": spb.EXPORT_FORMAT_USDC, "glb": spb.EXPORT_FORMAT_GLB,
-           "urdf": spb.EXPORT_FORMAT_URDF}
+           "urdf": spb.EXPORT_FORMAT_URDF, "usdz": spb.EXPORT_FORMAT_USDZ}
 PART_SOURCES = {"inline": spb.PART_SOURCE_INLINE, "asset": spb.PART_SOURCE_ASSET, "skin": spb.PART_SOURCE_SKIN,
                 "auto": spb.PART_SOURCE_UNSPECIFIED}
 MESH_CONTENT_TYPE = "application/x-protobuf; message=articulate.rig.v1.Mesh"

@@ -73,6 +73,7 @@ svc::ExportFormat FormatOf(const std::string& f) {
   if (f == "usdc") return svc::EXPORT_FORMAT_USDC;
   if (f == "glb") return svc::EXPORT_FORMAT_GLB;
   if (f == "urdf") return svc::EXPORT_FORMAT_URDF;
+  if (f == "usdz") return svc::EXPORT_FORMAT_USDZ;
   return svc::EXPORT_FORMAT_UNSPECIFIED;
 }
 

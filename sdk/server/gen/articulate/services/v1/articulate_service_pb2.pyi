@@ -23,6 +23,7 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPORT_FORMAT_USDC: _ClassVar[ExportFormat]
     EXPORT_FORMAT_GLB: _ClassVar[ExportFormat]
     EXPORT_FORMAT_URDF: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_USDZ: _ClassVar[ExportFormat]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -41,6 +42,7 @@ EXPORT_FORMAT_USDA: ExportFormat
 EXPORT_FORMAT_USDC: ExportFormat
 EXPORT_FORMAT_GLB: ExportFormat
 EXPORT_FORMAT_URDF: ExportFormat
+EXPORT_FORMAT_USDZ: ExportFormat
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
