@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AssetReadError, MissingDependencyError
+from ..errors import AssetReadError, MissingDependencyError, no_such_file
 
 _BLENDER_TO_YUP = np.array([[1.0, 0, 0, 0], [0, 0, 1.0, 0], [0, -1.0, 0, 0], [0, 0, 0, 1.0]])  # (x, z, -y)
 
@@ -54,7 +54,7 @@ def read_fbx(path, *, animations: bool = True):
     from .asset import Asset
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "file does not exist")
+        raise no_such_file(path)
     try:
         import bpy
     except ImportError as e:

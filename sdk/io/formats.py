@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ArticulateError, AssetReadError, InvalidInputError
+from ..errors import ArticulateError, AssetReadError, InvalidInputError, no_such_file, is_a_directory
 
 #: object kinds a writer can take, by the class name of the object
 KINDS = {"Rig": "rig", "Articulation": "articulation", "MeshSequence": "sequence", "MeshFrames": "sequence", "Mesh": "mesh"}
@@ -112,9 +112,9 @@ def up_axis_of(path) -> str:
 
 def _existing_file(path: Path) -> None:
     if not path.exists():
-        raise AssetReadError(path, "file does not exist")
+        raise no_such_file(path)
     if path.is_dir():
-        raise AssetReadError(path, "is a directory, not a mesh file")
+        raise is_a_directory(path, "a mesh file")
     if path.stat().st_size == 0:
         raise AssetReadError(path, "file is empty")
 
@@ -125,7 +125,7 @@ def load_asset(path, **kw):
     _existing_file(path)
     f = by_suffix(path)
     if f is None or f.read_asset is None:
-        raise AssetReadError(path, f"unsupported file type '{path.suffix.lower()}' (glTF/GLB, OBJ, PLY, USD, URDF, MJCF)")
+        raise AssetReadError(path, f"unknown suffix '{path.suffix.lower() or '(none)'}' for an asset (use glTF/GLB, OBJ, PLY, USD, URDF, MJCF)")
     return f.read_asset(path, **kw)
 
 
@@ -133,7 +133,7 @@ def load_sequence(path, *, clip: str | None = None, mesh=None, fps: float | None
     """Read any supported mesh sequence: a folder of frames or a file whose format has a sequence reader."""
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "does not exist")
+        raise no_such_file(path)
     if path.is_dir():
         from .sequence import load_frames_folder
         return load_frames_folder(path, fps or 30.0)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import Articulation, Joint, Link, Mesh, sanitize_name
-from ..errors import AssetReadError
+from ..errors import AssetReadError, no_such_file
 from .asset import Asset
 from .urdf import _merge, asset_from_articulation, load_mesh_file
 
@@ -146,7 +146,7 @@ def read_mjcf(path, *, keep_static: bool = False) -> Articulation:
     """Parse an MJCF model into an Articulation (world frame, zero joint configuration)."""
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "file does not exist")
+        raise no_such_file(path)
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:

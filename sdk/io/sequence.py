@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.mesh import Mesh
 from ..core.sequence import MeshFrames, MeshSequence
-from ..errors import AssetReadError, InvalidInputError
+from ..errors import AssetReadError, InvalidInputError, no_such_file
 
 
 def _natural_key(p: Path):
@@ -350,7 +350,7 @@ def load_mesh_frames(path, *, clip: str | None = None, fps: float | None = None)
     cache (time samples, value clips or visibility-switched prims), or any fixed-topology sequence input."""
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "does not exist")
+        raise no_such_file(path)
     if path.is_dir():
         return load_frames_folder_meshes(path, fps or 30.0)
     if path.suffix.lower() in (".usd", ".usda", ".usdc", ".usdz"):

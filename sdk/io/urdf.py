@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels, sanitize_name
-from ..errors import AssetReadError
+from ..errors import AssetReadError, no_such_file
 from .asset import Asset
 
 
@@ -119,7 +119,7 @@ def read_urdf(path, *, load_meshes: bool = True, use_collision: bool = False) ->
     """Parse a URDF into an Articulation in the world frame at the zero configuration."""
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "file does not exist")
+        raise no_such_file(path)
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:

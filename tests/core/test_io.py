@@ -80,7 +80,7 @@ def test_truncated_glb(tmp_path, shared_data):
 
 
 def test_missing_and_unsupported(tmp_path):
-    with pytest.raises(AssetReadError, match="does not exist"):
+    with pytest.raises(AssetReadError, match="no such file"):
         load_asset(tmp_path / "nope.glb")
     (tmp_path / "x.stl3").write_text("x")
     with pytest.raises(AssetReadError, match="unsupported"):

@@ -65,7 +65,7 @@ def test_bad_shapes_and_files(tmp_path):
     np.save(tmp_path / "t.npy", np.zeros((10, 3)))
     with pytest.raises(InvalidInputError, match=r"\[N, T, 3\]"):
         load_sequence(tmp_path / "t.npy")
-    with pytest.raises(AssetReadError, match="does not exist"):
+    with pytest.raises(AssetReadError, match="no such file"):
         load_sequence(tmp_path / "missing.npz")
     (tmp_path / "x.abc").write_text("x")
     with pytest.raises(AssetReadError, match="unsupported"):
