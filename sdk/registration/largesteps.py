@@ -9,7 +9,7 @@ Written from the paper's equations (Sec. 4-5), not from the ``largesteps`` packa
   for every solve;
 * CUDA (``method="dense"``): for up to ``dense_max`` vertices (40k: 6.4 GB in float32) the explicit inverse ``M^-1``
   from one dense Cholesky factorisation (``torch.cholesky_inverse``), so every solve is one dense mat-mat product on
-  the device (a triangular solve with 3 right-hand sides runs nearly serially on a GPU); larger meshes
+  the device (no triangular solves, no host round trip); larger meshes
   (``method="cg"``) use Jacobi-preconditioned conjugate gradients in torch (sparse mat-vec), warm-started from the last
   solution, with the convergence test (a host sync) only every ``cg_check`` iterations.
 
