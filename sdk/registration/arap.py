@@ -31,12 +31,10 @@ class ARAP:
             S.index_add_(0, self.i, self.d_rest[:, :, None] * d[:, None, :])  # sum p q^T
             U, _, Vh = torch.linalg.svd(S)
             V = Vh.transpose(-1, -2)
+            # reflection fix without a host sync: flip V's last column where det(V U^T) < 0
+            sign = torch.where(torch.det(V @ U.transpose(-1, -2)) < 0, -1.0, 1.0).to(V.dtype)
+            V = torch.cat([V[..., :2], V[..., 2:] * sign[:, None, None]], -1)
             R = V @ U.transpose(-1, -2)
-            flip = torch.det(R) < 0
-            if flip.any():
-                V = V.clone()
-                V[flip, :, 2] *= -1
-                R = V @ U.transpose(-1, -2)
         return R
 
     def rotated_rest(self, R: Tensor) -> Tensor:  # R [V, 3, 3] -> R_i (p_i - p_j) [2E, 3]

@@ -10,26 +10,28 @@ from ..geometry.closest import closest_on_triangles
 
 
 # ------------------------------------------------------------------------------------------------ neighbours
-def knn1(query: Tensor, ref: Tensor, chunk: int = 4096, tree=None) -> tuple[Tensor, Tensor]:
+def knn1(query: Tensor, ref: Tensor, chunk: int = 8192, tree=None, method: str = "auto") -> tuple[Tensor, Tensor]:
     """Nearest ``ref`` point of every ``query`` point.
 
-    query: [N, 3], ref: [M, 3] -> (squared distance [N], index [N]). CPU: scipy cKDTree (``tree``: a prebuilt one
-    over ``ref``); CUDA: chunked cdist.
+    query: [N, 3], ref: [M, 3] -> (squared distance [N], index [N]). ``method``: ``"kdtree"`` (scipy cKDTree on the
+    host; ``tree``: a prebuilt one over ``ref``), ``"brute"`` (device-resident: per chunk of queries one mat-mul
+    ``|r|^2 - 2 q.r`` and an argmin, no host round trip), ``"auto"``: kdtree on the CPU, brute elsewhere. The returned
+    squared distances are recomputed exactly from the chosen pairs.
     """
-    if query.device.type == "cpu":
+    q, r = query.detach(), ref.detach()
+    if method == "auto":
+        method = "kdtree" if q.device.type == "cpu" else "brute"
+    if method == "kdtree":
         from scipy.spatial import cKDTree
-        tree = tree if tree is not None else cKDTree(ref.detach().numpy())
-        d, j = tree.query(query.detach().numpy(), k=1)
-        j = torch.as_tensor(j, dtype=torch.int64)
-        return ((query.detach() - ref.detach()[j]) ** 2).sum(-1), j
-    ds, js = [], []
-    r = ref.detach()
-    for i in range(0, len(query), chunk):
-        d = torch.cdist(query[i:i + chunk].detach(), r)
-        v, j = d.min(1)
-        ds.append(v * v)
-        js.append(j)
-    return torch.cat(ds), torch.cat(js)
+        tree = tree if tree is not None else cKDTree(r.cpu().numpy())
+        _, j = tree.query(q.cpu().numpy(), k=1)
+        j = torch.as_tensor(j, dtype=torch.int64, device=q.device)
+    elif method == "brute":
+        rn = (r * r).sum(-1)  # [M]
+        j = torch.cat([torch.addmm(rn[None], q[i:i + chunk], r.T, alpha=-2.0).argmin(1) for i in range(0, len(q), chunk)])
+    else:
+        raise ValueError(f"knn1 method must be 'auto', 'kdtree' or 'brute', got {method!r}")
+    return ((q - r[j]) ** 2).sum(-1), j
 
 
 # ------------------------------------------------------------------------------------------------ meshes

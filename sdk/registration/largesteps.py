@@ -7,9 +7,14 @@ Written from the paper's equations (Sec. 4-5), not from the ``largesteps`` packa
 
 * CPU: one sparse LU factorisation (``scipy.sparse.linalg.splu``, float32, symmetric minimum-degree ordering) reused
   for every solve;
-* CUDA: one dense Cholesky factorisation (``torch.linalg.cholesky``) for up to ``dense_max`` vertices (40k: 6.4 GB in
-  float32), then two triangular solves per call; larger meshes use Jacobi-preconditioned conjugate gradients in torch
-  (sparse mat-vec), warm-started from the last solution.
+* CUDA (``method="dense"``): for up to ``dense_max`` vertices (40k: 6.4 GB in float32) the explicit inverse ``M^-1``
+  from one dense Cholesky factorisation (``torch.cholesky_inverse``), so every solve is one dense mat-mat product on
+  the device (no triangular solves, no host round trip); larger meshes
+  (``method="cg"``) use Jacobi-preconditioned conjugate gradients in torch (sparse mat-vec), warm-started from the last
+  solution, with the convergence test (a host sync) only every ``cg_check`` iterations.
+
+``method="auto"`` picks ``"lu"`` on the CPU and ``"dense"`` / ``"cg"`` on other devices; every method runs on the CPU
+too (tests/meshcache/test_registration.py checks they agree).
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ class SmoothParam:
     """``M = I + lambda L`` for a mesh graph, with ``to_u(x) = M x`` and the differentiable ``to_x(u) = M^-1 u``."""
 
     def __init__(self, n: int, edges: np.ndarray, lam: float, device: torch.device, dtype=torch.float32,
-                 cg_iters: int = 200, cg_tol: float = 1e-6, dense_max: int = 40_000):
+                 cg_iters: int = 200, cg_tol: float = 1e-6, dense_max: int = 40_000, method: str = "auto",
+                 cg_check: int = 20):
         import scipy.sparse as sp
         self.n, self.lam, self.device, self.dtype = n, float(lam), torch.device(device), dtype
         L = graph_laplacian(n, edges)
@@ -32,16 +38,23 @@ class SmoothParam:
         coo = self.M.tocoo()
         self.M_t = torch.sparse_coo_tensor(np.stack([coo.row, coo.col]), coo.data, (n, n), dtype=dtype,
                                            device=self.device, check_invariants=False).coalesce()
-        self._lu = self._chol = None
+        self._lu = self._inv = None
         self.diag = None
-        if self.device.type == "cpu":
+        if method == "auto":
+            method = "lu" if self.device.type == "cpu" else ("dense" if n <= dense_max else "cg")
+        if method not in ("lu", "dense", "cg"):
+            raise ValueError(f"method must be 'auto', 'lu', 'dense' or 'cg', got {method!r}")
+        self.method = method
+        if method == "lu":
             from scipy.sparse.linalg import splu
             self._lu = splu(self.M.astype(np.float32), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
-        elif n <= dense_max:
-            self._chol = torch.linalg.cholesky(self.M_t.to_dense())
+        elif method == "dense":
+            chol = torch.linalg.cholesky(self.M_t.to_dense())
+            self._inv = torch.cholesky_inverse(chol)  # M^-1 (symmetric positive definite)
+            del chol
         else:
             self.diag = torch.as_tensor(self.M.diagonal(), dtype=dtype, device=self.device)
-        self.cg_iters, self.cg_tol = cg_iters, cg_tol
+        self.cg_iters, self.cg_tol, self.cg_check = cg_iters, cg_tol, max(1, cg_check)
         self._warm: Tensor | None = None
 
     def to_u(self, x: Tensor) -> Tensor:  # x [V, 3] -> u [V, 3]
@@ -51,8 +64,8 @@ class SmoothParam:
         if self._lu is not None:
             return torch.as_tensor(self._lu.solve(np.ascontiguousarray(b.detach().cpu().numpy(), np.float32)),
                                    dtype=b.dtype)
-        if self._chol is not None:
-            return torch.cholesky_solve(b.to(self.dtype), self._chol).to(b.dtype)
+        if self._inv is not None:
+            return (self._inv @ b.to(self.dtype)).to(b.dtype)
         return self._cg(b)
 
     def _cg(self, b: Tensor) -> Tensor:
@@ -62,8 +75,8 @@ class SmoothParam:
         p = z.clone()
         rz = (r * z).sum(0)
         bn = b.norm(dim=0).clamp_min(1e-30)
-        for _ in range(self.cg_iters):
-            if (r.norm(dim=0) / bn).max() < self.cg_tol:
+        for k in range(self.cg_iters):
+            if k % self.cg_check == 0 and bool((r.norm(dim=0) / bn).max() < self.cg_tol):  # host sync: rarely
                 break
             ap = torch.sparse.mm(self.M_t, p)
             alpha = rz / (p * ap).sum(0).clamp_min(1e-30)

@@ -52,6 +52,8 @@ class RegistrationConfig:
     cut_tol: float = 0.08  # Chamfer after alignment above this fraction of the diagonal = a cut (error)
     scale_tol: float = 4.0  # bbox diagonal ratio to frame 0 beyond this = wildly different scale (error)
     device: str = "cpu"
+    solver: str = "auto"  # largesteps solve: "auto" (LU on the CPU, dense inverse / CG on a GPU) | "lu" | "dense" | "cg"
+    nn: str = "auto"  # nearest neighbours: "auto" (k-d tree on the CPU, device mat-mul + argmin on a GPU) | "kdtree" | "brute"
     seed: int = 0
 
 
@@ -91,17 +93,18 @@ def _refine(x0: torch.Tensor, faces: torch.Tensor, edges: np.ndarray, rest: torc
     opt = AdamUniform([u], lr=cfg.lr)
     j_st = j_ts = None
     w_st = w_ts = None
+    nn = cfg.nn if cfg.nn != "auto" else ("kdtree" if tgt.device.type == "cpu" else "brute")
     tree = None
-    if tgt.device.type == "cpu":
+    if nn == "kdtree":
         from scipy.spatial import cKDTree
-        tree = cKDTree(tgt.numpy())
+        tree = cKDTree(tgt.cpu().numpy())
     for it in range(cfg.iterations):
         x = param.to_x(u)
         if it % cfg.nn_every == 0:
             with torch.no_grad():
                 xn = vertex_normals(x, faces)
-                _, j_st = knn1(x, tgt, tree=tree)  # template -> target
-                _, j_ts = knn1(tgt, x)  # target -> template
+                _, j_st = knn1(x, tgt, tree=tree, method=nn)  # template -> target
+                _, j_ts = knn1(tgt, x, method=nn)  # target -> template
                 w_st = ((xn * tgt_n[j_st]).sum(-1) >= cfg.normal_gate).to(x.dtype)
                 w_ts = ((tgt_n * xn[j_ts]).sum(-1) >= cfg.normal_gate).to(x.dtype)
                 Rd = arap.rotated_rest(arap.rotations(x))
@@ -117,7 +120,7 @@ def _refine(x0: torch.Tensor, faces: torch.Tensor, edges: np.ndarray, rest: torc
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return param.to_x(u).detach(), float(loss)
+        return param.to_x(u).detach(), float(loss)  # the loop's only host sync
 
 
 def register_frames(frames: MeshFrames | MeshSequence, config: RegistrationConfig | None = None, *,
@@ -146,7 +149,8 @@ def register_frames(frames: MeshFrames | MeshSequence, config: RegistrationConfi
     faces_np = tmpl.faces
     faces = torch.as_tensor(faces_np, device=dev)
     edges = unique_edges(faces_np)
-    param = SmoothParam(tmpl.n_vertices, edges, cfg.lam, dev)
+    param = SmoothParam(tmpl.n_vertices, edges, cfg.lam, dev, method=cfg.solver)
+    t_setup = time.perf_counter()
     rest0 = torch.as_tensor((tmpl.vertices - c0) / d0, dtype=torch.float32, device=dev)
     out = np.zeros((frames.n_frames, tmpl.n_vertices, 3))
     per_frame = []
@@ -182,18 +186,21 @@ def register_frames(frames: MeshFrames | MeshSequence, config: RegistrationConfi
             rest = x_init
         else:
             rest = rest0 * scale_acc  # ARAP and edge lengths are rotation/translation invariant, not scale invariant
+        t_rig = time.perf_counter()
         x, loss = _refine(x_init, faces, edges, rest, tgt, tgt_n, cfg, param)
         out[t] = x.cpu().double().numpy() * d0 + c0
+        t_ref = time.perf_counter()
         x_prev2, x_prev, T_prev = x_prev, x, T
         per_frame.append({"frame": t, "scale": float(T.s), "rotation_deg": float(np.degrees(np.arccos(
             np.clip((np.trace(T.R) - 1) / 2, -1, 1)))), "chamfer_aligned_pct": 100 * cd_al, "loss": loss,
-            "seconds": time.perf_counter() - ts})
+            "seconds": time.perf_counter() - ts, "seconds_target_rigid": t_rig - ts, "seconds_refine": t_ref - t_rig})
         if progress:
             progress(t / frames.n_frames, f"frame {t}/{frames.n_frames - 1}")
     seq = MeshSequence(out, faces_np, frames.fps, frames.name, frames.source, uvs=tmpl.uvs,
                        look=tmpl.look.static() if tmpl.look is not None else None)
     secs = time.perf_counter() - t_start
     report = {"mode": cfg.mode, "frames": frames.n_frames, "vertices": tmpl.n_vertices, "seconds": secs,
+              "seconds_setup": t_setup - t_start, "solver": param.method,
               "seconds_per_frame": secs / max(frames.n_frames - start, 1), "device": str(dev),
               "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
               "per_frame": per_frame}

@@ -143,3 +143,34 @@ def test_register_bad_input_names_frame():
     nanm.vertices[3] = np.nan
     with pytest.raises(InvalidInputError, match="frame 1"):
         register_frames(MeshFrames([m, nanm]))
+
+
+def test_device_resident_solvers_and_neighbours_match_the_host_path():
+    """The GPU path's pieces run on the CPU too: the dense-inverse and CG solves equal the sparse LU solve, the
+    mat-mul nearest neighbours equal the k-d tree's, and a registration with both equals the default host path."""
+    from sdk.registration.kernels import knn1
+    m = _blob(16)
+    e = unique_edges(m.faces)
+    b = torch.randn(m.n_vertices, 3, generator=torch.Generator().manual_seed(7))
+    ref = SmoothParam(m.n_vertices, e, 20.0, torch.device("cpu")).solve(b)
+    for method in ("dense", "cg"):
+        p = SmoothParam(m.n_vertices, e, 20.0, torch.device("cpu"), method=method)
+        assert p.method == method
+        assert torch.allclose(p.solve(b), ref, atol=1e-4), method
+    q = torch.rand(700, 3, generator=torch.Generator().manual_seed(8))
+    r = torch.rand(900, 3, generator=torch.Generator().manual_seed(9))
+    d_k, j_k = knn1(q, r, method="kdtree")
+    d_b, j_b = knn1(q, r, method="brute", chunk=256)
+    assert torch.allclose(d_k, d_b, atol=1e-6) and (j_k == j_b).float().mean() > 0.99
+    rng = np.random.default_rng(5)
+    frames = []
+    for t in range(3):
+        R = _rot(1, np.deg2rad(6 * t))
+        mt = _blob(20, shift=rng.uniform(-0.03, 0.03, 3))
+        frames.append(Mesh(mt.vertices @ R.T + [0.04 * t, 0, 0], mt.faces))
+    fr = MeshFrames(frames, fps=10)
+    host, rep_h = register_frames(fr, RegistrationConfig(iterations=20))
+    dev, rep_d = register_frames(fr, RegistrationConfig(iterations=20, solver="dense", nn="brute"))
+    assert rep_h["solver"] == "lu" and rep_d["solver"] == "dense"
+    diff = np.linalg.norm(host.vertices - dev.vertices, axis=-1) / frames[0].bbox_diagonal
+    assert diff.mean() < 1e-4 and diff.max() < 2e-3, (diff.mean(), diff.max())
