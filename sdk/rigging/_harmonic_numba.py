@@ -10,6 +10,24 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
+def _sum_duplicates(keys, weights, n):  # pragma: no cover - compiled
+    """The first ``n`` (key, weight) pairs with equal keys summed: (unique keys sorted, their sums, count)."""
+    o = np.argsort(keys[:n], kind="mergesort")
+    uk = np.empty(n, dtype=np.int64)
+    uw = np.empty(n)
+    nu = 0
+    for q in range(n):
+        key = keys[o[q]]
+        if nu > 0 and uk[nu - 1] == key:
+            uw[nu - 1] += weights[o[q]]
+        else:
+            uk[nu] = key
+            uw[nu] = weights[o[q]]
+            nu += 1
+    return uk, uw, nu
+
+
+@numba.njit(cache=True, nogil=True)
 def band_system(vertices, faces, loc, fixed, nf, clamp, eps):  # pragma: no cover - compiled
     """Cotangent weights of the faces touching a free vertex, summed per edge, and the free system.
 
@@ -64,30 +82,8 @@ def band_system(vertices, faces, loc, fixed, nf, clamp, eps):  # pragma: no cove
                 wfc[nfc] = w
                 nfc += 1
     # sum duplicates (one entry per face sharing the edge)
-    o = np.argsort(kff[:nff], kind="mergesort")
-    uk = np.empty(nff, dtype=np.int64)
-    uw = np.empty(nff)
-    nu = 0
-    for q in range(nff):
-        key = kff[o[q]]
-        if nu > 0 and uk[nu - 1] == key:
-            uw[nu - 1] += wff[o[q]]
-        else:
-            uk[nu] = key
-            uw[nu] = wff[o[q]]
-            nu += 1
-    o2 = np.argsort(kfc[:nfc], kind="mergesort")
-    vk = np.empty(nfc, dtype=np.int64)
-    vw = np.empty(nfc)
-    nv = 0
-    for q in range(nfc):
-        key = kfc[o2[q]]
-        if nv > 0 and vk[nv - 1] == key:
-            vw[nv - 1] += wfc[o2[q]]
-        else:
-            vk[nv] = key
-            vw[nv] = wfc[o2[q]]
-            nv += 1
+    uk, uw, nu = _sum_duplicates(kff, wff, nff)
+    vk, vw, nv = _sum_duplicates(kfc, wfc, nfc)
     if clamp and nu + nv > 0:
         allw = np.empty(2 * nu + nv)
         for q in range(nu):

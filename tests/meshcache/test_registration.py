@@ -24,12 +24,9 @@ def _blob(res=28, shift=np.zeros(3)):
 
 
 def _random_rotation(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    """A uniformly random rotation: a normalised Gaussian quaternion (w, x, y, z)."""
+    from sdk.core.transforms import quat_to_matrix
+    return quat_to_matrix(rng.normal(size=4))
 
 
 def test_arap_rigid_motion_has_zero_energy_and_gradient():

@@ -57,12 +57,9 @@ def _rot(axis: np.ndarray, ang: float) -> np.ndarray:
 
 
 def _random_rotation(rng) -> np.ndarray:
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    """A uniformly random rotation: a normalised Gaussian quaternion (w, x, y, z)."""
+    from ...core.transforms import quat_to_matrix
+    return quat_to_matrix(rng.normal(size=4))
 
 
 def _chain(rng, cfg: ShapeDataConfig, T: int, grow: bool) -> np.ndarray:
