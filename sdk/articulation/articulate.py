@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import ArticulationWarning, InvalidInputError
-from ..geometry.sampling import sample_surface
+from ..geometry.sampling import face_areas, sample_surface
 from ..util.progress import ProgressFn
 from .limits import sweep_limits
 from .methods import AXIS_ESTIMATORS, PRIORS
@@ -164,19 +164,46 @@ def _confidence(hyps, best, diag: float, fallback: bool) -> float:
     return float(np.clip(c, 0.01, 0.99))
 
 
-def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None) -> np.ndarray:
+@dataclass(frozen=True)
+class _FaceData:
+    """Per-face quantities of one mesh, computed once and shared by every part of the object (sampling, the
+    dense voxelization samples, the input checks): areas [F] and the triangles' boxes lo/hi [F, 3]."""
+    area: np.ndarray  # [F]
+    lo: np.ndarray  # [F, 3]
+    hi: np.ndarray  # [F, 3]
+
+
+_FACE_CACHE: dict = {}  # one entry: {content key: _FaceData} (the last mesh; a mesh edited in place gets a new key)
+
+
+def _face_data(mesh: Mesh) -> _FaceData:
+    import hashlib
+    v, f = np.ascontiguousarray(mesh.vertices), np.ascontiguousarray(mesh.faces)
+    key = (v.shape, f.shape, v.dtype.str, f.dtype.str,
+           hashlib.blake2b(v.data, digest_size=16).digest(), hashlib.blake2b(f.data, digest_size=16).digest())
+    fd = _FACE_CACHE.get(key)
+    if fd is None:
+        tri = v[f]
+        fd = _FaceData(face_areas(v, f), tri.min(1), tri.max(1))
+        _FACE_CACHE.clear()
+        _FACE_CACHE[key] = fd
+    return fd
+
+
+def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None,
+           fd: _FaceData | None = None) -> np.ndarray:
     """Surface samples dense enough to voxelize at voxel size h (DENSE_PER_VOXEL per surface voxel), from the faces
     that reach into ``region`` (lo, hi) when given."""
+    fd = fd or _face_data(mesh)
     if region is not None:
-        tri = mesh.vertices[mesh.faces]
-        inside = (tri.max(1) >= region[0]).all(1) & (tri.min(1) <= region[1]).all(1)
+        inside = (fd.hi >= region[0]).all(1) & (fd.lo <= region[1]).all(1)
         fmask = fmask & inside
         if not fmask.any():
             return np.zeros((0, 3))
-    tri = mesh.vertices[mesh.faces[fmask]]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    a = fd.area[fmask]
+    area = a.sum()
     n = int(np.clip(DENSE_PER_VOXEL * area / (h * h), 2000, cap))
-    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
+    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=a)
 
 
 def _obb_points(mesh: Mesh, fmask: np.ndarray, rng, cap: int = 20000) -> np.ndarray:
@@ -204,8 +231,7 @@ def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child
                           source: str | None = None) -> None:
     """Input checks that turn into warnings (or an error for a part without area) before any estimation."""
     nv = len(np.unique(mesh.faces[fmask]))
-    tri = mesh.vertices[mesh.faces[fmask]]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    area = _face_data(mesh).area[fmask].sum()
     if not area > 1e-12 * mesh.bbox_diagonal ** 2:
         raise InvalidInputError(f"part '{child}' has no surface area ({nv} vertices, degenerate faces): nothing to "
                                 "sample or sweep", field="part", source=source)
@@ -312,7 +338,7 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
 
 
 def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng) -> np.ndarray:
-    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
+    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=_face_data(mesh).area[fmask])
 
 
 def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels | None = None,
@@ -377,8 +403,7 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
     rng = np.random.default_rng(seed)
     fl = _face_labels(mesh, parts)
     P = parts.n_parts
-    tri = mesh.vertices[mesh.faces]
-    farea = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    farea = _face_data(mesh).area
     parea = np.bincount(fl, weights=farea, minlength=P)
     total = max(float(parea.sum()), 1e-30)
     pts, lab, vol = [], [], np.zeros(P)

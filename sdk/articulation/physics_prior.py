@@ -111,17 +111,27 @@ class Occupancy:
         self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
 
     def in_core(self, p: np.ndarray) -> np.ndarray:
-        i, ok = self._index(p)
-        return self.core[i[..., 0], i[..., 1], i[..., 2]] & ok
+        flat, ok = self._flat(p)
+        return self.core.ravel().take(flat) & ok
 
-    def _index(self, p: np.ndarray):
+    def _index(self, p: np.ndarray):  # p [..., 3] -> clipped voxel indices [..., 3], inside the grid [...]
         f = np.floor((p - self.lo) / self.h).astype(np.int64)
         ok = ((f >= 0) & (f < self.shape)).all(-1)
         return np.clip(f, 0, self.shape - 1), ok
 
-    def __call__(self, p: np.ndarray) -> np.ndarray:  # p [..., 3] -> bool [...]
+    def _flat(self, p: np.ndarray):  # p [..., 3] -> flat C-order voxel index [...], inside the grid [...]
+        """``_index`` as one flat index: one ``take`` per lookup instead of a 3-array fancy index (same voxels)."""
         i, ok = self._index(p)
-        return self.occ[i[..., 0], i[..., 1], i[..., 2]] & ok
+        ny, nz = int(self.shape[1]), int(self.shape[2])
+        return (i[..., 0] * ny + i[..., 1]) * nz + i[..., 2], ok
+
+    def lookup(self, p: np.ndarray):  # p [..., 3] -> (occupied [...], in the core [...]) from one index computation
+        flat, ok = self._flat(p)
+        return self.occ.ravel().take(flat) & ok, self.core.ravel().take(flat) & ok
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:  # p [..., 3] -> bool [...]
+        flat, ok = self._flat(p)
+        return self.occ.ravel().take(flat) & ok
 
 
 def part_region(part_points: np.ndarray, obj_lo: np.ndarray, obj_hi: np.ndarray):
@@ -282,7 +292,8 @@ class PhysicsScene:
         disp = moved - self.part[None]
         into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
         rc = self.rest_contact[None] & ~into
-        inside = (self.occ(moved) & ~self.rest_inside[None] & ~rc) | (self.occ.in_core(moved) & rc)  # [B*S, P]
+        occ, core = self.occ.lookup(moved)  # one voxel index for both grids
+        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [B*S, P]
         if typ == "revolute":
             # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
             # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
@@ -331,7 +342,8 @@ class PhysicsScene:
         out = np.zeros(len(D))
         for b in range(len(D)):
             amt = max(0.15 * travel[b], 2 * self.occ.h)
-            d, _ = self.body_tree.query(self.contact + amt * D[b])
+            # only "closer than contact_eps" counts: the bound prunes the search and leaves the answer as it is
+            d, _ = self.body_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
             out[b] = np.mean(d < self.contact_eps)
         return out
 
