@@ -185,6 +185,8 @@ def _face_data(mesh: Mesh) -> _FaceData:
     if fd is None:
         tri = v[f]
         fd = _FaceData(face_areas(v, f), tri.min(1), tri.max(1))
+        for x in (fd.area, fd.lo, fd.hi):  # shared between calls: nobody may write into them
+            x.setflags(write=False)
         _FACE_CACHE.clear()
         _FACE_CACHE[key] = fd
     return fd
@@ -228,10 +230,10 @@ def _part_names_words(name: str) -> set:
 
 
 def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child: str, part_names, notes: list,
-                          source: str | None = None) -> None:
+                          source: str | None = None, fd: _FaceData | None = None) -> None:
     """Input checks that turn into warnings (or an error for a part without area) before any estimation."""
     nv = len(np.unique(mesh.faces[fmask]))
-    area = _face_data(mesh).area[fmask].sum()
+    area = (fd or _face_data(mesh)).area[fmask].sum()
     if not area > 1e-12 * mesh.bbox_diagonal ** 2:
         raise InvalidInputError(f"part '{child}' has no surface area ({nv} vertices, degenerate faces): nothing to "
                                 "sample or sweep", field="part", source=source)
@@ -337,8 +339,8 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     return Joint(name, typ, parent, child, est.origin, est.axis, float(lower), float(upper), conf, extra)
 
 
-def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng) -> np.ndarray:
-    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=_face_data(mesh).area[fmask])
+def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng, fd: _FaceData | None = None) -> np.ndarray:
+    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=(fd or _face_data(mesh)).area[fmask])
 
 
 def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels | None = None,
@@ -369,21 +371,23 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
     hint = parse_prompt(prompt)
     pname = part if isinstance(part, str) else (parts.names[int(part)] if isinstance(part, (int, np.integer)) and parts else "part")
     notes: list = []
-    check_part_and_prompt(mesh, fmask, hint, pname, parts.names if parts is not None else None, notes, source)
+    fd = _face_data(mesh)
+    check_part_and_prompt(mesh, fmask, hint, pname, parts.names if parts is not None else None, notes, source, fd)
     rng = np.random.default_rng(cfg.seed)
-    part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
-    body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
-    dense = _dense_inputs(mesh, fmask, cfg, rng)
+    part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng, fd)
+    body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng, fd)
+    dense = _dense_inputs(mesh, fmask, cfg, rng, fd)
     return _articulate_points(part_pts, body_pts, hint, cfg, _up_vector(cfg, suffix), parent=parent, child=pname,
                               name=name or f"{pname}_joint", dense=dense, notes=notes)
 
 
-def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng) -> dict:
+def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng, fd: _FaceData | None = None) -> dict:
     from .physics_prior import part_region
     obb = _obb_points(mesh, fmask, rng)
     region = part_region(obb, mesh.vertices.min(0), mesh.vertices.max(0))
     h = float(np.max(region[1] - region[0])) / cfg.physics.voxel_res
-    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region), "part_dense": _dense(mesh, fmask, h, rng),
+    fd = fd or _face_data(mesh)
+    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region, fd=fd), "part_dense": _dense(mesh, fmask, h, rng, fd=fd),
             "obb_points": obb}
 
 
@@ -515,6 +519,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     suffix = path.suffix.lower() if path else None
     up = _up_vector(cfg, suffix)
     rng = np.random.default_rng(cfg.seed)
+    fd = _face_data(mesh)  # every part of the object samples the same faces
     joints = []
     todo = [n for n in parts.names if n in parent and (only is None or n in only)]
     callback = progress if callable(progress) else None
@@ -523,13 +528,13 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         sub = subtree(name)
         ids = [parts.names.index(s) for s in sub]
         fmask = np.isin(fl, ids)
-        part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
-        body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
+        part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng, fd)
+        body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng, fd)
         hint = parse_prompt(prompts.get(name))
         notes: list = []
-        check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source)
+        check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source, fd)
         j = _articulate_points(part_pts, body_pts, hint, cfg, up, parent=parent[name], child=name, name=f"{name}_joint",
-                               dense=_dense_inputs(mesh, fmask, cfg, rng), notes=notes)
+                               dense=_dense_inputs(mesh, fmask, cfg, rng, fd), notes=notes)
         joints.append(j)
     for name in parts.names:
         if name in parent and only is not None and name not in only:
