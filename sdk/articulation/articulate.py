@@ -198,7 +198,8 @@ def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, reg
     that reach into ``region`` (lo, hi) when given."""
     fd = fd or _face_data(mesh)
     if region is not None:
-        inside = (fd.hi >= region[0]).all(1) & (fd.lo <= region[1]).all(1)
+        a, b = fd.hi >= region[0], fd.lo <= region[1]  # [F, 3] each; combined by hand (faster than .all(1))
+        inside = a[:, 0] & a[:, 1] & a[:, 2] & b[:, 0] & b[:, 1] & b[:, 2]
         fmask = fmask & inside
         if not fmask.any():
             return np.zeros((0, 3))

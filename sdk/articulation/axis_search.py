@@ -153,7 +153,8 @@ class _Field:
         r = self.res
         inside = self.d.ravel().take((i[..., 0] * r + i[..., 1]) * r + i[..., 2])
         res = inside.astype(np.float64)
-        outm = ((f < 0) | (f > r)).any(-1)
+        o = (f < 0) | (f > r)
+        outm = o[..., 0] | o[..., 1] | o[..., 2]  # (``.any(-1)`` over a length-3 axis is a slow reduction)
         if outm.any():  # outside the grid: add the distance to the grid box
             fo = f[outm]
             res[outm] += np.linalg.norm(np.maximum(np.maximum(-fo, fo - r), 0.0), axis=-1) * self.h
@@ -168,7 +169,8 @@ class _Field:
         np.clip(i, 0, self.res - 1, out=i)
         r = self.res
         res = self.d.ravel().take((i[..., 0] * r + i[..., 1]) * r + i[..., 2])
-        outm = ((f < 0) | (f > r)).any(-1)
+        o = (f < 0) | (f > r)
+        outm = o[..., 0] | o[..., 1] | o[..., 2]  # (``.any(-1)`` over a length-3 axis is a slow reduction)
         if outm.any():
             fo = f[outm]
             res[outm] += np.linalg.norm(np.maximum(np.maximum(-fo, fo - r), 0.0), axis=-1) * np.float32(self.h)

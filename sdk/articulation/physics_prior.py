@@ -116,8 +116,11 @@ class Occupancy:
 
     def _index(self, p: np.ndarray):  # p [..., 3] -> clipped voxel indices [..., 3], inside the grid [...]
         f = np.floor((p - self.lo) / self.h).astype(np.int64)
-        ok = ((f >= 0) & (f < self.shape)).all(-1)
-        return np.clip(f, 0, self.shape - 1), ok
+        # 0 <= f < shape per axis in one unsigned compare (a negative index wraps to a huge one); the three axes
+        # combined by hand (``.all(-1)`` over a length-3 axis is a slow reduction)
+        o = f.view(np.uint64) < self.shape.astype(np.uint64)
+        ok = o[..., 0] & o[..., 1] & o[..., 2]
+        return np.clip(f, 0, self.shape - 1, out=f), ok
 
     def _flat(self, p: np.ndarray):  # p [..., 3] -> flat C-order voxel index [...], inside the grid [...]
         """``_index`` as one flat index: one ``take`` per lookup instead of a 3-array fancy index (same voxels)."""
