@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..geometry.sampling import sample_surface  # noqa: F401 (moved to sdk.geometry; old name kept)
-from .axis_search import _move_batch, fit_obb, obb_candidates
+from .axis_search import FAST_TREE, _move_batch, fit_obb, obb_candidates
 from .prompt import MotionHint
 
 PRESS_VERBS = ("press", "push", "depress", "click", "push down")
@@ -166,7 +166,7 @@ class PhysicsScene:
         self.contact_eps = 1.5 * self.occ.h
         bd = body_points if body_dense is None else body_dense
         pd = part_points if part_dense is None else part_dense
-        self.body_tree = cKDTree(bd) if len(bd) else None
+        self.body_tree = cKDTree(bd, **FAST_TREE) if len(bd) else None
         if self.body_tree is not None:
             d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
         else:
@@ -176,7 +176,7 @@ class PhysicsScene:
         if len(contact) > 3000:
             contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
         self.contact = contact
-        self.contact_tree = cKDTree(self.contact) if len(self.contact) else None
+        self.contact_tree = cKDTree(self.contact, **FAST_TREE) if len(self.contact) else None
         self.rest_inside = self.occ(part_points)
         # part samples touching the body at rest (a door's bottom edge over the floor, a drawer's sides on their
         # runners) slide along it: they collide only when they go a voxel deep into the body
@@ -382,12 +382,12 @@ class PhysicsScene:
         """1 where turning the part about the axis by 20 and 45 deg maps it onto itself (a dial, a wheel, a round
         knob: the axis it spins about), else 0, [B]."""
         if not hasattr(self, "_part_tree"):
-            self._part_tree = cKDTree(self.part_dense)
+            self._part_tree = cKDTree(self.part_dense, **FAST_TREE)
         pts = self.part[:: max(1, len(self.part) // 128)]
         out = np.ones(len(D), bool)
         for ang in (np.deg2rad(20), np.deg2rad(45)):
             mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
-            d, _ = self._part_tree.query(mv.reshape(-1, 3))
+            d, _ = self._part_tree.query(mv.reshape(-1, 3), distance_upper_bound=self.contact_eps)  # only < eps counts
             out &= (d.reshape(len(D), -1) < self.contact_eps).mean(1) > 0.8  # ours: 80% (a dial's pointer)
         return out.astype(float)
 
