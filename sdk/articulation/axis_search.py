@@ -196,10 +196,11 @@ class _State:
     """
 
     def __init__(self, target: np.ndarray, static: np.ndarray, part: np.ndarray, tau: float, field_part: _Field,
-                 region: tuple):
+                 region: tuple, part_tree: cKDTree | None = None, static_tree: cKDTree | None = None):
+        """part_tree / static_tree: KD-trees of ``part`` / ``static``, shared by the states of one search."""
         self.target = target
         self.tree = cKDTree(target, **FAST_TREE)
-        self.part_tree = cKDTree(part, **FAST_TREE)
+        self.part_tree = part_tree if part_tree is not None else cKDTree(part, **FAST_TREE)
         self.field_target = _Field(target, *region)
         self.field_part = field_part
         n_static = len(static)
@@ -207,7 +208,7 @@ class _State:
         if n_static:
             ds, _ = self.tree.query(static)
             self.static_sum = float(np.sum(ds ** 2))
-            dts, _ = cKDTree(static, **FAST_TREE).query(target)
+            dts, _ = (static_tree if static_tree is not None else cKDTree(static, **FAST_TREE)).query(target)
         else:
             self.static_sum = 0.0
             dts = np.full(len(target), np.inf)
@@ -303,8 +304,9 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
     region = (np.maximum(plo - pdiag, -0.85), np.minimum(phi + pdiag, 0.85))
     tau = min(0.01, 0.05 * pdiag)
     fpart = _Field(part, *region)
-    sts = [_State(norm(_subsample(np.asarray(s, dtype=np.float64), n_target, rng)), stat, part, tau, fpart, region)
-           for s in states]
+    ptree, stree = cKDTree(part, **FAST_TREE), (cKDTree(stat, **FAST_TREE) if len(stat) else None)
+    sts = [_State(norm(_subsample(np.asarray(s, dtype=np.float64), n_target, rng)), stat, part, tau, fpart, region,
+                  ptree, stree) for s in states]
     origins, dirs, _ = obb_candidates(norm(part_points if obb_points is None else obb_points))
 
     results = []  # [cost, type, origin index, direction index, amounts [S], prior cost]
