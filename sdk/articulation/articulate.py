@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 
 from ..core import Articulation, Joint, Link, Mesh, PartLabels
 from ..errors import ArticulationWarning, InvalidInputError
-from ..geometry.sampling import sample_surface
+from ..geometry.sampling import face_areas, sample_surface
 from ..util.progress import ProgressFn
 from .limits import sweep_limits
 from .methods import AXIS_ESTIMATORS, PRIORS
@@ -164,19 +164,49 @@ def _confidence(hyps, best, diag: float, fallback: bool) -> float:
     return float(np.clip(c, 0.01, 0.99))
 
 
-def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None) -> np.ndarray:
+@dataclass(frozen=True)
+class _FaceData:
+    """Per-face quantities of one mesh, computed once and shared by every part of the object (sampling, the
+    dense voxelization samples, the input checks): areas [F] and the triangles' boxes lo/hi [F, 3]."""
+    area: np.ndarray  # [F]
+    lo: np.ndarray  # [F, 3]
+    hi: np.ndarray  # [F, 3]
+
+
+_FACE_CACHE: dict = {}  # one entry: {content key: _FaceData} (the last mesh; a mesh edited in place gets a new key)
+
+
+def _face_data(mesh: Mesh) -> _FaceData:
+    import hashlib
+    v, f = np.ascontiguousarray(mesh.vertices), np.ascontiguousarray(mesh.faces)
+    key = (v.shape, f.shape, v.dtype.str, f.dtype.str,
+           hashlib.blake2b(v.data, digest_size=16).digest(), hashlib.blake2b(f.data, digest_size=16).digest())
+    fd = _FACE_CACHE.get(key)
+    if fd is None:
+        tri = v[f]
+        fd = _FaceData(face_areas(v, f), tri.min(1), tri.max(1))
+        for x in (fd.area, fd.lo, fd.hi):  # shared between calls: nobody may write into them
+            x.setflags(write=False)
+        _FACE_CACHE.clear()
+        _FACE_CACHE[key] = fd
+    return fd
+
+
+def _dense(mesh: Mesh, fmask: np.ndarray, h: float, rng, cap: int = 150_000, region=None,
+           fd: _FaceData | None = None) -> np.ndarray:
     """Surface samples dense enough to voxelize at voxel size h (DENSE_PER_VOXEL per surface voxel), from the faces
     that reach into ``region`` (lo, hi) when given."""
+    fd = fd or _face_data(mesh)
     if region is not None:
-        tri = mesh.vertices[mesh.faces]
-        inside = (tri.max(1) >= region[0]).all(1) & (tri.min(1) <= region[1]).all(1)
+        a, b = fd.hi >= region[0], fd.lo <= region[1]  # [F, 3] each; combined by hand (faster than .all(1))
+        inside = a[:, 0] & a[:, 1] & a[:, 2] & b[:, 0] & b[:, 1] & b[:, 2]
         fmask = fmask & inside
         if not fmask.any():
             return np.zeros((0, 3))
-    tri = mesh.vertices[mesh.faces[fmask]]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    a = fd.area[fmask]
+    area = a.sum()
     n = int(np.clip(DENSE_PER_VOXEL * area / (h * h), 2000, cap))
-    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
+    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=a)
 
 
 def _obb_points(mesh: Mesh, fmask: np.ndarray, rng, cap: int = 20000) -> np.ndarray:
@@ -201,11 +231,10 @@ def _part_names_words(name: str) -> set:
 
 
 def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child: str, part_names, notes: list,
-                          source: str | None = None) -> None:
+                          source: str | None = None, fd: _FaceData | None = None) -> None:
     """Input checks that turn into warnings (or an error for a part without area) before any estimation."""
     nv = len(np.unique(mesh.faces[fmask]))
-    tri = mesh.vertices[mesh.faces[fmask]]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    area = (fd or _face_data(mesh)).area[fmask].sum()
     if not area > 1e-12 * mesh.bbox_diagonal ** 2:
         raise InvalidInputError(f"part '{child}' has no surface area ({nv} vertices, degenerate faces): nothing to "
                                 "sample or sweep", field="part", source=source)
@@ -311,8 +340,8 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     return Joint(name, typ, parent, child, est.origin, est.axis, float(lower), float(upper), conf, extra)
 
 
-def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng) -> np.ndarray:
-    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng)
+def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng, fd: _FaceData | None = None) -> np.ndarray:
+    return sample_surface(mesh.vertices, mesh.faces[fmask], n, rng, area=(fd or _face_data(mesh)).area[fmask])
 
 
 def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels | None = None,
@@ -343,21 +372,23 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
     hint = parse_prompt(prompt)
     pname = part if isinstance(part, str) else (parts.names[int(part)] if isinstance(part, (int, np.integer)) and parts else "part")
     notes: list = []
-    check_part_and_prompt(mesh, fmask, hint, pname, parts.names if parts is not None else None, notes, source)
+    fd = _face_data(mesh)
+    check_part_and_prompt(mesh, fmask, hint, pname, parts.names if parts is not None else None, notes, source, fd)
     rng = np.random.default_rng(cfg.seed)
-    part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
-    body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
-    dense = _dense_inputs(mesh, fmask, cfg, rng)
+    part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng, fd)
+    body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng, fd)
+    dense = _dense_inputs(mesh, fmask, cfg, rng, fd)
     return _articulate_points(part_pts, body_pts, hint, cfg, _up_vector(cfg, suffix), parent=parent, child=pname,
                               name=name or f"{pname}_joint", dense=dense, notes=notes)
 
 
-def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng) -> dict:
+def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng, fd: _FaceData | None = None) -> dict:
     from .physics_prior import part_region
     obb = _obb_points(mesh, fmask, rng)
     region = part_region(obb, mesh.vertices.min(0), mesh.vertices.max(0))
     h = float(np.max(region[1] - region[0])) / cfg.physics.voxel_res
-    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region), "part_dense": _dense(mesh, fmask, h, rng),
+    fd = fd or _face_data(mesh)
+    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region, fd=fd), "part_dense": _dense(mesh, fmask, h, rng, fd=fd),
             "obb_points": obb}
 
 
@@ -377,8 +408,7 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
     rng = np.random.default_rng(seed)
     fl = _face_labels(mesh, parts)
     P = parts.n_parts
-    tri = mesh.vertices[mesh.faces]
-    farea = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    farea = _face_data(mesh).area
     parea = np.bincount(fl, weights=farea, minlength=P)
     total = max(float(parea.sum()), 1e-30)
     pts, lab, vol = [], [], np.zeros(P)
@@ -490,6 +520,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     suffix = path.suffix.lower() if path else None
     up = _up_vector(cfg, suffix)
     rng = np.random.default_rng(cfg.seed)
+    fd = _face_data(mesh)  # every part of the object samples the same faces
     joints = []
     todo = [n for n in parts.names if n in parent and (only is None or n in only)]
     callback = progress if callable(progress) else None
@@ -498,13 +529,13 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         sub = subtree(name)
         ids = [parts.names.index(s) for s in sub]
         fmask = np.isin(fl, ids)
-        part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng)
-        body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng)
+        part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng, fd)
+        body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng, fd)
         hint = parse_prompt(prompts.get(name))
         notes: list = []
-        check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source)
+        check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source, fd)
         j = _articulate_points(part_pts, body_pts, hint, cfg, up, parent=parent[name], child=name, name=f"{name}_joint",
-                               dense=_dense_inputs(mesh, fmask, cfg, rng), notes=notes)
+                               dense=_dense_inputs(mesh, fmask, cfg, rng, fd), notes=notes)
         joints.append(j)
     for name in parts.names:
         if name in parent and only is not None and name not in only:

@@ -29,6 +29,9 @@ from ..core.articulation import joint_motion
 from ..geometry.rotations import axis_angle_matrix
 
 MOTION_TYPES = ("revolute", "prismatic")
+# KD-trees whose queries only need nearest distances: sliding-midpoint splits build and query faster than the
+# balanced median tree, and a nearest distance does not depend on how the tree was split
+FAST_TREE = dict(balanced_tree=False, compact_nodes=False)
 
 
 @dataclass
@@ -143,12 +146,43 @@ class _Field:
             self.d = (distance_transform_edt(occ) * self.h).astype(np.float32)
         else:  # nothing inside: everything is at least a grid away
             self.d = np.full((res, res, res), res * self.h, dtype=np.float32)
+        self.lo32, self.inv_h32 = self.lo.astype(np.float32), np.float32(1.0 / self.h)
 
     def __call__(self, q: np.ndarray) -> np.ndarray:  # q [..., 3] -> distances [...]
+        """Fast path of ``_reference``: one flat ``take`` and the outside-the-grid term only where it is not 0."""
+        f = (q - self.lo) / self.h
+        i = f.astype(np.int64)
+        np.clip(i, 0, self.res - 1, out=i)
+        r = self.res
+        inside = self.d.ravel().take((i[..., 0] * r + i[..., 1]) * r + i[..., 2])
+        res = inside.astype(np.float64)
+        o = (f < 0) | (f > r)
+        outm = o[..., 0] | o[..., 1] | o[..., 2]  # (``.any(-1)`` over a length-3 axis is a slow reduction)
+        if outm.any():  # outside the grid: add the distance to the grid box
+            fo = f[outm]
+            res[outm] += np.linalg.norm(np.maximum(np.maximum(-fo, fo - r), 0.0), axis=-1) * self.h
+        return res
+
+    def lookup32(self, q: np.ndarray) -> np.ndarray:  # q [..., 3] float32 -> distances [...] float32
+        """Float32 lookup for the coarse ranking (half the memory traffic of ``__call__``; a query within float32
+        rounding of a voxel face may read the neighbouring voxel)."""
+        f = q - self.lo32
+        f *= self.inv_h32
+        i = f.astype(np.int32)
+        np.clip(i, 0, self.res - 1, out=i)
+        r = self.res
+        res = self.d.ravel().take((i[..., 0] * r + i[..., 1]) * r + i[..., 2])
+        o = (f < 0) | (f > r)
+        outm = o[..., 0] | o[..., 1] | o[..., 2]  # (``.any(-1)`` over a length-3 axis is a slow reduction)
+        if outm.any():
+            fo = f[outm]
+            res[outm] += np.linalg.norm(np.maximum(np.maximum(-fo, fo - r), 0.0), axis=-1) * np.float32(self.h)
+        return res
+
+    def _reference(self, q: np.ndarray) -> np.ndarray:  # the plain formula ``__call__`` is tested against
         f = (q - self.lo) / self.h
         i = np.clip(f.astype(np.int64), 0, self.res - 1)
         inside = self.d[i[..., 0], i[..., 1], i[..., 2]]
-        # outside the grid: add the distance to the grid box
         out = np.linalg.norm(np.maximum(np.maximum(-f, f - self.res), 0.0), axis=-1) * self.h
         return inside + out
 
@@ -162,10 +196,11 @@ class _State:
     """
 
     def __init__(self, target: np.ndarray, static: np.ndarray, part: np.ndarray, tau: float, field_part: _Field,
-                 region: tuple):
+                 region: tuple, part_tree: cKDTree | None = None, static_tree: cKDTree | None = None):
+        """part_tree / static_tree: KD-trees of ``part`` / ``static``, shared by the states of one search."""
         self.target = target
-        self.tree = cKDTree(target)
-        self.part_tree = cKDTree(part)
+        self.tree = cKDTree(target, **FAST_TREE)
+        self.part_tree = part_tree if part_tree is not None else cKDTree(part, **FAST_TREE)
         self.field_target = _Field(target, *region)
         self.field_part = field_part
         n_static = len(static)
@@ -173,18 +208,19 @@ class _State:
         if n_static:
             ds, _ = self.tree.query(static)
             self.static_sum = float(np.sum(ds ** 2))
-            dts, _ = cKDTree(static).query(target)
+            dts, _ = (static_tree if static_tree is not None else cKDTree(static, **FAST_TREE)).query(target)
         else:
             self.static_sum = 0.0
             dts = np.full(len(target), np.inf)
         self.free = dts > tau
         self.fixed_sum = float(np.sum(dts[~self.free] ** 2))
         self.free_pts = target[self.free]  # [F, 3]
+        self.free32 = self.free_pts.astype(np.float32)  # the coarse ranking runs in float32
         self.free_d2 = np.where(np.isfinite(dts[self.free]), dts[self.free], 1e6) ** 2  # [F]
 
     def _total(self, fwd_d: np.ndarray, bwd_d: np.ndarray) -> np.ndarray:
-        fwd = (self.static_sum + (fwd_d ** 2).sum(1)) / self.n_moved
-        bwd = (self.fixed_sum + np.minimum(bwd_d ** 2, self.free_d2[None]).sum(1)) / len(self.target)
+        fwd = (self.static_sum + (fwd_d ** 2).sum(1, dtype=np.float64)) / self.n_moved
+        bwd = (self.fixed_sum + np.minimum(bwd_d ** 2, self.free_d2[None]).sum(1, dtype=np.float64)) / len(self.target)
         return fwd + bwd
 
     def costs(self, part, typ, O, D, A) -> np.ndarray:  # exact; part [P,3]; O, D [B,3]; A [B] -> [B]
@@ -199,6 +235,16 @@ class _State:
         return self._total(fwd_d, bwd_d)
 
     def coarse_costs(self, part, typ, O, D, A) -> np.ndarray:
+        """Ranking costs from distance-field lookups, in float32 (part, O, D, A may be float32: the caller converts
+        once); the best candidates are re-scored exactly (``costs``, float64 KD-trees)."""
+        f32 = np.float32
+        part, O, D, A = part.astype(f32, copy=False), O.astype(f32, copy=False), D.astype(f32, copy=False), A.astype(f32, copy=False)
+        moved = _move_batch(part, typ, O, D, A)
+        fwd_d = self.field_target.lookup32(moved)
+        bwd_d = self.field_part.lookup32(_move_batch(self.free32, typ, O, D, -A)) if len(self.free_pts) else np.zeros((len(A), 0), f32)
+        return self._total(fwd_d, bwd_d)
+
+    def coarse_costs_reference(self, part, typ, O, D, A) -> np.ndarray:  # float64 lookups (the test's reference)
         moved = _move_batch(part, typ, O, D, A)
         fwd_d = self.field_target(moved)
         bwd_d = self.field_part(_move_batch(self.free_pts, typ, O, D, -A)) if len(self.free_pts) else np.zeros((len(A), 0))
@@ -209,11 +255,11 @@ def _move_batch(part: np.ndarray, type: str, origins: np.ndarray, dirs: np.ndarr
     """part [P,3]; origins/dirs [B,3]; amounts [B] -> moved [B, P, 3]."""
     if type == "prismatic":
         return part[None] + (amounts[:, None] * dirs)[:, None, :]
-    K = np.zeros((len(dirs), 3, 3))
+    K = np.zeros((len(dirs), 3, 3), dtype=dirs.dtype)  # float32 in the coarse ranking, float64 otherwise
     K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -dirs[:, 2], dirs[:, 1], -dirs[:, 0]
     K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = dirs[:, 2], -dirs[:, 1], dirs[:, 0]
     t = amounts[:, None, None]
-    R = np.eye(3)[None] + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)
+    R = np.eye(3, dtype=dirs.dtype)[None] + np.sin(t) * K + (1 - np.cos(t)) * (K @ K)
     rel = part[None] - origins[:, None, :]
     return rel @ R.transpose(0, 2, 1) + origins[:, None, :]  # batched GEMM (faster than einsum)
 
@@ -258,8 +304,9 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
     region = (np.maximum(plo - pdiag, -0.85), np.minimum(phi + pdiag, 0.85))
     tau = min(0.01, 0.05 * pdiag)
     fpart = _Field(part, *region)
-    sts = [_State(norm(_subsample(np.asarray(s, dtype=np.float64), n_target, rng)), stat, part, tau, fpart, region)
-           for s in states]
+    ptree, stree = cKDTree(part, **FAST_TREE), (cKDTree(stat, **FAST_TREE) if len(stat) else None)
+    sts = [_State(norm(_subsample(np.asarray(s, dtype=np.float64), n_target, rng)), stat, part, tau, fpart, region,
+                  ptree, stree) for s in states]
     origins, dirs, _ = obb_candidates(norm(part_points if obb_points is None else obb_points))
 
     results = []  # [cost, type, origin index, direction index, amounts [S], prior cost]

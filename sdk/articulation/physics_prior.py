@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..geometry.sampling import sample_surface  # noqa: F401 (moved to sdk.geometry; old name kept)
-from .axis_search import _move_batch, fit_obb, obb_candidates
+from .axis_search import FAST_TREE, _move_batch, fit_obb, obb_candidates
 from .prompt import MotionHint
 
 PRESS_VERBS = ("press", "push", "depress", "click", "push down")
@@ -111,17 +111,30 @@ class Occupancy:
         self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
 
     def in_core(self, p: np.ndarray) -> np.ndarray:
-        i, ok = self._index(p)
-        return self.core[i[..., 0], i[..., 1], i[..., 2]] & ok
+        flat, ok = self._flat(p)
+        return self.core.ravel().take(flat) & ok
 
-    def _index(self, p: np.ndarray):
+    def _index(self, p: np.ndarray):  # p [..., 3] -> clipped voxel indices [..., 3], inside the grid [...]
         f = np.floor((p - self.lo) / self.h).astype(np.int64)
-        ok = ((f >= 0) & (f < self.shape)).all(-1)
-        return np.clip(f, 0, self.shape - 1), ok
+        # 0 <= f < shape per axis in one unsigned compare (a negative index wraps to a huge one); the three axes
+        # combined by hand (``.all(-1)`` over a length-3 axis is a slow reduction)
+        o = f.view(np.uint64) < self.shape.astype(np.uint64)
+        ok = o[..., 0] & o[..., 1] & o[..., 2]
+        return np.clip(f, 0, self.shape - 1, out=f), ok
+
+    def _flat(self, p: np.ndarray):  # p [..., 3] -> flat C-order voxel index [...], inside the grid [...]
+        """``_index`` as one flat index: one ``take`` per lookup instead of a 3-array fancy index (same voxels)."""
+        i, ok = self._index(p)
+        ny, nz = int(self.shape[1]), int(self.shape[2])
+        return (i[..., 0] * ny + i[..., 1]) * nz + i[..., 2], ok
+
+    def lookup(self, p: np.ndarray):  # p [..., 3] -> (occupied [...], in the core [...]) from one index computation
+        flat, ok = self._flat(p)
+        return self.occ.ravel().take(flat) & ok, self.core.ravel().take(flat) & ok
 
     def __call__(self, p: np.ndarray) -> np.ndarray:  # p [..., 3] -> bool [...]
-        i, ok = self._index(p)
-        return self.occ[i[..., 0], i[..., 1], i[..., 2]] & ok
+        flat, ok = self._flat(p)
+        return self.occ.ravel().take(flat) & ok
 
 
 def part_region(part_points: np.ndarray, obj_lo: np.ndarray, obj_hi: np.ndarray):
@@ -153,7 +166,7 @@ class PhysicsScene:
         self.contact_eps = 1.5 * self.occ.h
         bd = body_points if body_dense is None else body_dense
         pd = part_points if part_dense is None else part_dense
-        self.body_tree = cKDTree(bd) if len(bd) else None
+        self.body_tree = cKDTree(bd, **FAST_TREE) if len(bd) else None
         if self.body_tree is not None:
             d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
         else:
@@ -163,7 +176,7 @@ class PhysicsScene:
         if len(contact) > 3000:
             contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
         self.contact = contact
-        self.contact_tree = cKDTree(self.contact) if len(self.contact) else None
+        self.contact_tree = cKDTree(self.contact, **FAST_TREE) if len(self.contact) else None
         self.rest_inside = self.occ(part_points)
         # part samples touching the body at rest (a door's bottom edge over the floor, a drawer's sides on their
         # runners) slide along it: they collide only when they go a voxel deep into the body
@@ -282,7 +295,8 @@ class PhysicsScene:
         disp = moved - self.part[None]
         into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
         rc = self.rest_contact[None] & ~into
-        inside = (self.occ(moved) & ~self.rest_inside[None] & ~rc) | (self.occ.in_core(moved) & rc)  # [B*S, P]
+        occ, core = self.occ.lookup(moved)  # one voxel index for both grids
+        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [B*S, P]
         if typ == "revolute":
             # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
             # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
@@ -331,7 +345,8 @@ class PhysicsScene:
         out = np.zeros(len(D))
         for b in range(len(D)):
             amt = max(0.15 * travel[b], 2 * self.occ.h)
-            d, _ = self.body_tree.query(self.contact + amt * D[b])
+            # only "closer than contact_eps" counts: the bound prunes the search and leaves the answer as it is
+            d, _ = self.body_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
             out[b] = np.mean(d < self.contact_eps)
         return out
 
@@ -367,12 +382,12 @@ class PhysicsScene:
         """1 where turning the part about the axis by 20 and 45 deg maps it onto itself (a dial, a wheel, a round
         knob: the axis it spins about), else 0, [B]."""
         if not hasattr(self, "_part_tree"):
-            self._part_tree = cKDTree(self.part_dense)
+            self._part_tree = cKDTree(self.part_dense, **FAST_TREE)
         pts = self.part[:: max(1, len(self.part) // 128)]
         out = np.ones(len(D), bool)
         for ang in (np.deg2rad(20), np.deg2rad(45)):
             mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
-            d, _ = self._part_tree.query(mv.reshape(-1, 3))
+            d, _ = self._part_tree.query(mv.reshape(-1, 3), distance_upper_bound=self.contact_eps)  # only < eps counts
             out &= (d.reshape(len(D), -1) < self.contact_eps).mean(1) > 0.8  # ours: 80% (a dial's pointer)
         return out.astype(float)
 

@@ -1,0 +1,89 @@
+"""Issue 15 speed work: every fast path equals its reference on small cases."""
+import numpy as np
+
+from sdk.articulation.articulate import _face_data, articulate_part
+from sdk.articulation.axis_search import _Field, _State, _move_batch, atop_search, obb_candidates
+from sdk.articulation.physics_prior import Occupancy
+from sdk.core import Mesh
+from sdk.geometry.sampling import face_areas, sample_surface
+
+
+def _box(lo, hi):
+    import trimesh
+    b = trimesh.creation.box(extents=np.subtract(hi, lo))
+    b.apply_translation((np.asarray(lo) + np.asarray(hi)) / 2)
+    return b.vertices.astype(np.float64), b.faces.astype(np.int64)
+
+
+def test_field_lookup_equals_reference_inside_and_outside_the_grid():
+    rng = np.random.default_rng(0)
+    f = _Field(rng.uniform(-0.3, 0.3, (200, 3)), -0.5, 0.5, res=16)
+    q = rng.uniform(-0.9, 0.9, (7, 50, 3))  # many queries fall outside the grid
+    assert ((q < -0.5) | (q > 0.5)).any(-1).sum() > 50
+    np.testing.assert_array_equal(f(q), f._reference(q))
+    # float32 lookup: same distances up to float32 rounding of the query (a voxel-face query may read its neighbour)
+    d32 = f.lookup32(q.astype(np.float32))
+    assert d32.dtype == np.float32
+    assert np.mean(np.isclose(d32, f._reference(q), atol=1e-5)) > 0.99
+
+
+def test_occupancy_flat_lookup_equals_three_index_lookup():
+    rng = np.random.default_rng(1)
+    occ = Occupancy(rng.uniform(0, 1, (3000, 3)), np.zeros(3), np.ones(3), 12)
+    p = rng.uniform(-0.3, 1.3, (40, 30, 3))
+    i, ok = occ._index(p)
+    ref_occ = occ.occ[i[..., 0], i[..., 1], i[..., 2]] & ok
+    ref_core = occ.core[i[..., 0], i[..., 1], i[..., 2]] & ok
+    ref_ok = ((np.floor((p - occ.lo) / occ.h) >= 0) & (np.floor((p - occ.lo) / occ.h) < occ.shape)).all(-1)
+    np.testing.assert_array_equal(ok, ref_ok)
+    np.testing.assert_array_equal(occ(p), ref_occ)
+    np.testing.assert_array_equal(occ.in_core(p), ref_core)
+    a, b = occ.lookup(p)
+    np.testing.assert_array_equal(a, ref_occ)
+    np.testing.assert_array_equal(b, ref_core)
+
+
+def test_sampling_with_precomputed_areas_is_bit_identical():
+    v, f = _box([0, 0, 0], [1, 2, 3])
+    a = face_areas(v, f)
+    s0 = sample_surface(v, f[3:], 500, np.random.default_rng(5))
+    s1 = sample_surface(v, f[3:], 500, np.random.default_rng(5), area=a[3:])
+    np.testing.assert_array_equal(s0, s1)
+    # the per-mesh cache is keyed by content: an edited copy gets its own areas
+    m = Mesh(v, f, "box")
+    fd = _face_data(m)
+    np.testing.assert_array_equal(fd.area, a)
+    v2 = v.copy()
+    v2[:, 0] *= 2
+    assert not np.allclose(_face_data(Mesh(v2, f, "box2")).area, a)
+
+
+def test_coarse_float32_ranking_matches_float64_reference():
+    rng = np.random.default_rng(2)
+    part = rng.uniform([0.1, -0.1, -0.1], [0.3, 0.1, 0.1], (200, 3))
+    stat = rng.uniform(-0.4, 0.0, (300, 3))
+    O, D, _ = obb_candidates(part)
+    target = np.vstack([stat, _move_batch(part, "revolute", O[1:2], D[2:3], np.array([0.6]))[0]])
+    region = (np.full(3, -0.85), np.full(3, 0.85))
+    st = _State(target, stat, part, 0.01, _Field(part, *region), region)
+    Ob, Db = np.repeat(O, 6, 0), np.tile(D, (7, 1))
+    A = np.full(len(Ob), 0.6)
+    c32, c64 = st.coarse_costs(part, "revolute", Ob, Db, A), st.coarse_costs_reference(part, "revolute", Ob, Db, A)
+    np.testing.assert_allclose(c32, c64, rtol=1e-3, atol=1e-6)
+    assert int(np.argmin(c32)) == int(np.argmin(c64))
+
+
+def test_two_box_laptop_joint_unchanged_by_fast_paths():
+    """End to end on a small prop: the search still finds the hinge (its axis along the hinge edge, x)."""
+    vb, fb = _box([0, 0, 0], [1.0, 0.04, 0.7])  # base
+    vs, fs = _box([0, 0.04, 0.66], [1.0, 0.7, 0.7])  # screen standing up at the back edge
+    v = np.vstack([vb, vs])
+    f = np.vstack([fb, fs + len(vb)])
+    fmask = np.r_[np.zeros(len(fb), bool), np.ones(len(fs), bool)]
+    j = articulate_part(Mesh(v, f, "laptop"), fmask, "fold the laptop screen")
+    assert j.type == "revolute"
+    assert abs(abs(j.axis[0]) - 1) < 1e-6
+    res = atop_search(rng_pts := sample_surface(vs, fs, 300, np.random.default_rng(0)),
+                      [np.vstack([sample_surface(vb, fb, 300, np.random.default_rng(1)), rng_pts + [0, 0, 0.2]])],
+                      sample_surface(vb, fb, 300, np.random.default_rng(1)), types=("prismatic",))
+    assert res.type == "prismatic" and abs(res.axis[2]) > 0.99
