@@ -11,8 +11,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-RIG_SUFFIXES = (".glb", ".gltf", ".usd", ".usda", ".usdc", ".fbx")
 NOUNS = {"folder": "folder", "labels": "part-label file"}  # what "no such ..." names (default: file)
+
+
+def rig_suffixes() -> tuple[str, ...]:
+    """Suffixes of the formats that read a file *and* write rigs (glTF, USD incl. .usdz, FBX): the rig inputs,
+    from the format registry (the one list)."""
+    from ..io import formats
+    return tuple(s for f in formats.FORMATS.values() if f.read_asset is not None and "rig" in f.writers
+                 for s in f.suffixes)
 
 
 def check_path(path, role: str, *, what: str = "input") -> Path:
@@ -31,7 +38,7 @@ def check_path(path, role: str, *, what: str = "input") -> Path:
             return p
         raise is_a_directory(p, "a " + NOUNS.get(role, "file"))
     accepted = {"asset": formats.suffixes("asset"), "sequence": formats.suffixes("sequence"),
-                "rig": RIG_SUFFIXES}.get(role)
+                "rig": rig_suffixes()}.get(role)
     if accepted is not None and p.suffix.lower() not in accepted:
         if role == "sequence":
             accepted = (*accepted, "a folder of frames")

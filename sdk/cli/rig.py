@@ -10,7 +10,7 @@ def register(sub):
                                    "and write USD/glTF/FBX")
     p.add_argument("input", help="glTF/GLB, OBJ (groups = parts), PLY or USD mesh")
     p.add_argument("-o", "--output", required=True,
-                   help="output .usda/.usdc/.usd (textures next to it), .usdz (packaged; no engine report), "
+                   help="output .usda/.usdc/.usd (textures next to it), .usdz (packaged with its textures), "
                         ".glb/.gltf or .fbx")
     from ..rigging.methods import SKINNING
     p.add_argument("--method", choices=SKINNING.names(), default=None,
@@ -66,7 +66,7 @@ def export_rig(rig, out: Path, *, up_axis: str = "Y", meters_per_unit: float = 1
         hp = out.with_name(out.name + ".humanoid.json")
         with atomic_path(hp) as tmp:
             Path(tmp).write_text(json.dumps(rig.metadata["humanoid"], indent=1))
-    if not write_report or suffix == ".usdz":  # sdk.validation reads layers, not packages
+    if not write_report:
         return None
     try:
         from ..validation import validate_file

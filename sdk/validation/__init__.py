@@ -241,7 +241,7 @@ def _check_upright(rig, up_axis: str, add) -> None:
 
 
 def validate_file(path, target: str = "ue5") -> Report:
-    """Read an exported rig (.glb/.gltf, .usd/.usda/.usdc, .fbx) and validate it for ``target``."""
+    """Read an exported rig (.glb/.gltf, .usd/.usda/.usdc/.usdz, .fbx) and validate it for ``target``."""
     from ..errors import AssetReadError
     check_target(target)
     path = Path(path)
@@ -260,7 +260,7 @@ def validate_file(path, target: str = "ue5") -> Report:
         notes.append(Finding("info", "units", "glTF is metres, +Y up by specification",
                              "nothing to do: importers convert" if target != "gltf" else "nothing to do"))
         raw = None
-    elif ext in (".usd", ".usda", ".usdc"):
+    elif ext in (".usd", ".usda", ".usdc", ".usdz"):
         from exporters.validate import validate_usd
         from ..io.usdskel import read_rig_usd
         a = read_rig_usd(path)
@@ -305,7 +305,7 @@ def validate_file(path, target: str = "ue5") -> Report:
             notes.append(Finding("warning", "extra_root", f"armature object '{arms[0]}' becomes an extra root bone in UE",
                                  "name the armature object 'Armature' (exporters.fbx does)", bone=arms[0]))
     else:
-        raise InvalidInputError(f"cannot validate '{ext}' files (use .glb/.gltf, .usd/.usda/.usdc or .fbx)", field="input")
+        raise InvalidInputError(f"cannot validate '{ext}' files (use .glb/.gltf, .usd/.usda/.usdc/.usdz or .fbx)", field="input")
     return validate_rig(rig, target, fmt=fmt, path=str(path), unit_m=unit_m, up_axis=up_axis, mesh_names=mesh_names,
                         raw_weight_sums=raw, file_notes=notes)
 

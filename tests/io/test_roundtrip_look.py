@@ -463,3 +463,18 @@ def test_usd_written_by_blender_reads_back_with_its_look(made, shared_data, tmp_
     assert np.abs(back.mesh.uvs[back.mesh.faces] - src.uvs[src.faces]).max() < UV_TOL
     assert [m.name for m in back.mesh.look.materials] == ["fox_material"]
     assert sha(back.mesh.look.textures[0].data) == sha(src.look.textures[0].data)
+
+
+def test_every_rig_output_is_a_rig_input_and_validates(made, tmp_path, capsys):
+    """What `rig` writes, the commands that take rigs read and `validate` checks (a .usdz package too)."""
+    from sdk.cli._common import rig_suffixes
+    from sdk.cli.rig import OUTPUTS
+    assert set(OUTPUTS) <= set(rig_suffixes())
+    p = made("Fox", ".usdz", "cli")
+    capsys.readouterr()
+    assert main(["validate", str(p), "--target", "omniverse"]) == 0
+    out = capsys.readouterr().out
+    assert "omniverse clean" in out and str(p) in out
+    rep = tmp_path / "fox.usdz"
+    assert main(["rig", str(p), "--parts-from-skin", "-o", str(rep), "--no-preview"]) == 0
+    assert json.loads((tmp_path / "fox.usdz.validation.json").read_text())["target"] == "omniverse"
