@@ -242,11 +242,11 @@ def _check_upright(rig, up_axis: str, add) -> None:
 
 def validate_file(path, target: str = "ue5") -> Report:
     """Read an exported rig (.glb/.gltf, .usd/.usda/.usdc/.usdz, .fbx) and validate it for ``target``."""
-    from ..errors import AssetReadError
+    from ..errors import AssetReadError, no_such_file
     check_target(target)
     path = Path(path)
     if not path.exists():
-        raise AssetReadError(path, "file does not exist")
+        raise no_such_file(path)
     ext = path.suffix.lower()
     T = TARGETS[target]
     notes: list[Finding] = []
