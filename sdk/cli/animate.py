@@ -44,7 +44,7 @@ def _load_rig(path):
 def run(args) -> int:
     from ..util.progress import cli_bar, sub
     from ..pipelines.animate import animate
-    from ..motion.output import check_output, write_gif, write_motion
+    from ..motion.output import check_output, export_motion
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = check_output(args.output)
@@ -76,15 +76,8 @@ def run(args) -> int:
         for w in caught:
             if "no motion word" in str(w.message) or "physics" in str(w.message):
                 print(f"warning: {w.message}", file=sys.stderr)
-        progress(0.92, "export")
-        path, problems = write_motion(rig2, anim, out)
-        if problems:
-            from ..errors import InvalidInputError
-            raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
-        preview = None
-        if not args.no_preview:
-            progress(0.95, "preview")
-            preview = write_gif(kin, params, args.preview or out.with_suffix(".gif"), fps=anim.fps)
+        preview = export_motion(rig2, anim, out, kin=kin, params=params, progress=progress,
+                                preview=None if args.no_preview else args.preview or out.with_suffix(".gif"))
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
     atomic_write_text(report_path, json.dumps(rep.__dict__, indent=1, default=str))
     phys = ""

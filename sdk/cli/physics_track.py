@@ -44,15 +44,13 @@ def run(args) -> int:
     from ..util.progress import cli_bar, sub
     from ..errors import InvalidInputError
     from ..io import load_asset
-    from ..motion.output import check_output, write_gif, write_motion
+    from ..motion.output import check_output, export_motion
     from ..physics.model import PhysicsConfig
     from ..physics.pipeline import physics_track
     from ..physics.tracking import TrackingConfig
     from ..util.atomic import atomic_write_text
     t0 = time.perf_counter()
     out = check_output(args.output)
-    if args.iterations < 0:
-        raise InvalidInputError("--iterations must be ≥ 0", field="--iterations")
     asset = load_asset(args.rig)
     if asset.rig is None:
         raise InvalidInputError(f"{args.rig} has no rig (skeleton + skin)", field="rig")
@@ -67,17 +65,8 @@ def run(args) -> int:
         progress = sub(top, 0.0, 0.9)  # the command's steps fill 0-90 %
         rig2, anim, rep = physics_track(asset.rig, args.clip, cfg=cfg, tcfg=TrackingConfig(iterations=args.iterations),
                                         max_frames=args.max_frames, rebuild_root=args.root, progress=progress)
-        progress(0.92, "export")
-        path, problems = write_motion(rig2, anim, out)
-        if problems:
-            raise InvalidInputError(f"USD validation failed for {path}: {problems[0]}", field="output")
-        preview = None
-        if not args.no_preview:
-            progress(0.95, "preview")
-            from ..motion.kinematics import KinematicRig
-            kin = KinematicRig(rig2)
-            preview = write_gif(kin, kin.params_from_animation(anim), args.preview or out.with_suffix(".gif"),
-                                fps=anim.fps)
+        preview = export_motion(rig2, anim, out, progress=progress,
+                                preview=None if args.no_preview else args.preview or out.with_suffix(".gif"))
     report_path = Path(args.report) if args.report else out.with_suffix(".json")
     atomic_write_text(report_path, json.dumps(rep.as_dict(), indent=1))
     print(format_table(rep))

@@ -41,6 +41,27 @@ def write_motion(rig: Rig, anim: Animation, path, *, validate: bool = True) -> t
     return out, problems
 
 
+def export_motion(rig: Rig, anim: Animation, path, *, preview=None, kin: KinematicRig | None = None,
+                  params: MotionParams | None = None, progress=None) -> Path | None:
+    """What ``animate`` and ``physics-track`` write: the motion (:func:`write_motion`; a stage the validators flag is
+    an ``InvalidInputError`` naming it) and, when ``preview`` is a path, its GIF (:func:`write_gif`; ``kin`` /
+    ``params`` default to the rig's and the animation's own). Returns the preview's path or None."""
+    if progress is not None:
+        progress(0.92, "export")
+    out, problems = write_motion(rig, anim, path)
+    if problems:
+        raise InvalidInputError(f"USD validation failed for {out}: {problems[0]}", field="output")
+    if preview is None:
+        return None
+    if progress is not None:
+        progress(0.95, "preview")
+    if kin is None:
+        kin = KinematicRig(rig)
+    if params is None:
+        params = kin.params_from_animation(anim)
+    return write_gif(kin, params, preview, fps=anim.fps)
+
+
 def write_gif(kin: KinematicRig, params: MotionParams, path, *, size: int = 160, n_gaussians: int = 4000,
               fps: float = 30.0, max_frames: int = 60, backend: str = "auto") -> Path:
     """GIF of the motion as skinned Gaussians over the checkerboard ground with shadows (the AKD look)."""
