@@ -1,0 +1,314 @@
+"""The MV-VDM UNet Track4DGen builds on (Animate3D's ``MVUNetMotionModel``), on diffusers blocks.
+
+Layout (SD-1.5 ``UNet2DConditionModel`` inflated by AnimateDiff, as in Animate3D ``unet_motion_mv_model.py``):
+
+* ``conv_in``, ``time_proj``/``time_embedding`` and MVDream's ``camera_embedding`` (a ``TimestepEmbedding`` of the
+  flattened 4x4 camera, **added to the time embedding**);
+* 4 down blocks (``CrossAttnDownBlockMotion`` x 3 + ``DownBlockMotion``), a ``UNetMidBlockCrossAttnMotion`` and 4 up
+  blocks (``UpBlockMotion`` + ``CrossAttnUpBlockMotion`` x 3), each spatial block followed by an AnimateDiff motion
+  module (``AnimateDiffTransformer3D``: temporal attention over frames with a sinusoidal frame encoding; its
+  ``proj_out`` is zero-initialised so a fresh motion module is the identity);
+* every spatial self-attention (``attentions.*.transformer_blocks.*.attn1``) is MVDream's multi-view 3-D attention:
+  the tokens of the N views of one frame are folded into one sequence (``(b n f) l c -> (b f) (n l) c``), plus the
+  **MV2V adapter** (Animate3D ``MVDreamI2VXFormersAttnProcessor``): a second query ``to_q_i2v`` of the noisy tokens
+  attends to the keys/values of the *first* (conditioning) frame, through ``to_out_i2v`` (zero-initialised), and is
+  summed before ``to_out``;
+* every motion-module attention (``motion_modules.*.transformer_blocks.0.attn{1,2}``) is Animate3D's
+  ``SpatioTemporalI2VXFormersAttnProcessor`` with its training config (spatial branch on, image branch off): the
+  temporal attention of AnimateDiff (frame encoding moved from the block's ``pos_embed`` into the processor's
+  ``time_pos_embed``) blended by a learned ``AlphaBlender`` with a spatial attention over all views' tokens of one
+  frame (``to_{q,k,v,out}_sp``, 2-D sine position encoding).
+
+The batch is Animate3D's ``(b n f)`` order: sample, then view, then frame. Parameter names equal Animate3D's, so its
+checkpoints load with the identity map (``checkpoint.py``). Objective: epsilon prediction, DDPM betas 0.00085-0.012
+over 1000 steps (``DDPMSchedule``). Animate3D's train/inference configs say ``beta_schedule: "linear"`` (AnimateDiff's
+training choice); SD-1.5 itself was trained with ``scaled_linear``. Both are selectable; the default follows
+Animate3D's config, the checkpoint this model loads. The IP-Adapter image cross-attention of
+Animate3D (``h94/IP-Adapter``) is not built; its keys are reported and skipped by the loaders.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SD15_DOWN = ("CrossAttnDownBlockMotion", "CrossAttnDownBlockMotion", "CrossAttnDownBlockMotion", "DownBlockMotion")
+SD15_UP = ("UpBlockMotion", "CrossAttnUpBlockMotion", "CrossAttnUpBlockMotion", "CrossAttnUpBlockMotion")
+
+
+@dataclass
+class MVVDMConfig:
+    """One config for the whole MV-VDM. ``full()`` = Animate3D (SD-1.5 + camera + AnimateDiff v1-5-2 + MV2V)."""
+    in_channels: int = 4
+    out_channels: int = 4
+    block_out_channels: tuple = (320, 640, 1280, 1280)
+    down_block_types: tuple = SD15_DOWN
+    up_block_types: tuple = SD15_UP
+    layers_per_block: int = 2
+    cross_attention_dim: int = 768          # CLIP ViT-L/14 text tokens
+    num_attention_heads: int = 8            # SD-1.5 "attention_head_dim: 8" (= heads, diffusers' naming quirk)
+    norm_num_groups: int = 32
+    camera_dim: int = 16                    # MVDream: flattened 4x4 camera-to-world
+    motion_num_attention_heads: int = 8
+    motion_max_seq_length: int = 32
+    use_motion_mid_block: bool = True       # AnimateDiff v1-5-2 has a mid-block motion module
+    mv2v: bool = True                       # MV2V adapter in the multi-view attentions
+    spatial_motion_attn: bool = True        # Animate3D's spatial branch + alpha blender in the motion modules
+    zero_init_motion_out: bool = True       # AnimateDiff: fresh motion modules are the identity
+    n_views: int = 4
+    n_frames: int = 16
+    latent_size: int = 32                   # 256 px / 8 (SD VAE)
+
+    @classmethod
+    def full(cls) -> "MVVDMConfig":
+        return cls()
+
+    @classmethod
+    def tiny(cls, **kw) -> "MVVDMConfig":
+        base = dict(block_out_channels=(16, 32, 32), down_block_types=SD15_DOWN[1:], up_block_types=SD15_UP[:1] +
+                    SD15_UP[2:], layers_per_block=1, cross_attention_dim=16, num_attention_heads=2,
+                    norm_num_groups=8, motion_num_attention_heads=2, n_views=2, n_frames=4, latent_size=16)
+        base.update(kw)
+        return cls(**base)
+
+
+@dataclass
+class _Layout:
+    """Set by ``MVVDMUNet.forward`` and read by the processors (the batch is (b n f))."""
+    n_views: int = 1
+    n_frames: int = 1
+    latent_hw: tuple = (1, 1)
+    samples: int = 1     # b
+
+
+def _sdpa(q: Tensor, k: Tensor, v: Tensor, heads: int) -> Tensor:  # [B, Lq, C], [B, Lk, C] -> [B, Lq, C]
+    b, lq, c = q.shape
+    q, k, v = (x.reshape(x.shape[0], x.shape[1], heads, c // heads).transpose(1, 2) for x in (q, k, v))
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, lq, c)
+
+
+def sine_pe_2d(h: int, w: int, num_feats: int, device=None, temperature: float = 10000.0) -> Tensor:
+    """mmdet/DETR ``SinePositionalEncoding2D(num_feats, normalize=True)`` as Animate3D uses it -> [2*num_feats, h, w]
+    (y features first, then x)."""
+    eps, scale = 1e-6, 2 * math.pi
+    y = torch.arange(1, h + 1, dtype=torch.float32, device=device)[:, None].expand(h, w)
+    x = torch.arange(1, w + 1, dtype=torch.float32, device=device)[None, :].expand(h, w)
+    y = y / (h + eps) * scale
+    x = x / (w + eps) * scale
+    dim_t = torch.arange(num_feats, dtype=torch.float32, device=device)
+    dim_t = temperature ** (2 * (dim_t // 2) / num_feats)
+    px, py = x[..., None] / dim_t, y[..., None] / dim_t
+    px = torch.stack((px[..., 0::2].sin(), px[..., 1::2].cos()), -1).reshape(h, w, -1)
+    py = torch.stack((py[..., 0::2].sin(), py[..., 1::2].cos()), -1).reshape(h, w, -1)
+    return torch.cat((py, px), -1).permute(2, 0, 1)
+
+
+class MV2VAttnProcessor(nn.Module):
+    """MVDream multi-view self-attention + Animate3D's MV2V adapter (``to_q_i2v``, ``to_out_i2v``), for ``attn1`` of
+    the spatial transformer blocks. hidden_states [(b n f), L, C] -> same."""
+
+    def __init__(self, hidden_size: int, layout: _Layout, mv2v: bool = True, init_q: Tensor | None = None):
+        super().__init__()
+        self.layout = layout
+        self.mv2v = mv2v
+        if mv2v:
+            self.to_q_i2v = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.to_out_i2v = nn.Linear(hidden_size, hidden_size, bias=True)
+            with torch.no_grad():  # Animate3D: to_q_i2v = copy of to_q, to_out_i2v = 0
+                if init_q is not None:
+                    self.to_q_i2v.weight.copy_(init_q)
+                nn.init.zeros_(self.to_out_i2v.weight)
+                nn.init.zeros_(self.to_out_i2v.bias)
+
+    def __call__(self, attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None = None,
+                 attention_mask: Tensor | None = None, temb: Tensor | None = None, *args, **kwargs) -> Tensor:
+        return super().__call__(attn, hidden_states, encoder_hidden_states)
+
+    def forward(self, attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None = None) -> Tensor:
+        if encoder_hidden_states is not None:
+            raise ValueError("MV2VAttnProcessor is for self-attention (attn1) only")
+        n, f = self.layout.n_views, self.layout.n_frames
+        bnf, length, c = hidden_states.shape
+        b = bnf // (n * f)
+        # (b n f) l c -> (b f) (n l) c : the views of one frame share one token set (MVDream 3-D attention)
+        x = hidden_states.reshape(b, n, f, length, c).permute(0, 2, 1, 3, 4).reshape(b * f, n * length, c)
+        q, k, v = attn.to_q(x), attn.to_k(x), attn.to_v(x)
+        out = _sdpa(q, k, v, attn.heads)
+        if self.mv2v:
+            # keys/values of the first (conditioning) frame, shared by every frame of the same sample
+            k0 = k.reshape(b, f, n * length, c)[:, :1].expand(b, f, n * length, c).reshape(b * f, n * length, c)
+            v0 = v.reshape(b, f, n * length, c)[:, :1].expand(b, f, n * length, c).reshape(b * f, n * length, c)
+            out = out + self.to_out_i2v(_sdpa(self.to_q_i2v(x), k0, v0, attn.heads))
+        out = attn.to_out[1](attn.to_out[0](out))
+        return out.reshape(b, f, n, length, c).permute(0, 2, 1, 3, 4).reshape(bnf, length, c)
+
+
+class SpatioTemporalAttnProcessor(nn.Module):
+    """Animate3D's motion-module attention (training config: spatial branch on, image branch off, alpha blender):
+    AnimateDiff temporal attention (+ ``time_pos_embed``) blended with a spatial attention over all views' tokens of
+    one frame (+ 2-D sine encoding). hidden_states [(b n h w), f, C] -> same."""
+
+    def __init__(self, hidden_size: int, layout: _Layout, max_seq_length: int = 32, spatial: bool = True):
+        super().__init__()
+        from diffusers.models.embeddings import SinusoidalPositionalEmbedding
+        from diffusers.models.resnet import AlphaBlender
+        self.layout = layout
+        self.spatial = spatial
+        self.time_pos_embed = SinusoidalPositionalEmbedding(hidden_size, max_seq_length)
+        if spatial:
+            self.to_q_sp = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.to_k_sp = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.to_v_sp = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.to_out_sp = nn.Linear(hidden_size, hidden_size, bias=True)
+            self.alpha_blender = AlphaBlender(alpha=0.0, merge_strategy="learned")
+
+    def __call__(self, attn, hidden_states: Tensor, encoder_hidden_states: Tensor | None = None,
+                 attention_mask: Tensor | None = None, temb: Tensor | None = None, *args, **kwargs) -> Tensor:
+        return super().__call__(attn, hidden_states)
+
+    def forward(self, attn, hidden_states: Tensor) -> Tensor:
+        rows, f, c = hidden_states.shape
+        lay = self.layout
+        temporal_in = self.time_pos_embed(hidden_states)
+        out = attn.to_out[1](attn.to_out[0](_sdpa(attn.to_q(temporal_in), attn.to_k(temporal_in),
+                                                  attn.to_v(temporal_in), attn.heads)))
+        if not self.spatial:
+            return out
+        n, b = lay.n_views, lay.samples
+        hw = rows // (b * n)
+        s = math.sqrt(lay.latent_hw[0] * lay.latent_hw[1] / hw)
+        h, w = round(lay.latent_hw[0] / s), round(lay.latent_hw[1] / s)
+        # (b n h w) f c -> (b f) (n h w) c, + 2-D sine encoding per view
+        x = hidden_states.reshape(b, n, h, w, f, c).permute(0, 4, 1, 2, 3, 5)
+        x = x + sine_pe_2d(h, w, c // 2, x.device).permute(1, 2, 0).to(x.dtype)
+        x = x.reshape(b * f, n * h * w, c)
+        sp = self.to_out_sp(_sdpa(self.to_q_sp(x), self.to_k_sp(x), self.to_v_sp(x), attn.heads))
+        sp = sp.reshape(b, f, n, h, w, c).permute(0, 2, 3, 4, 1, 5).reshape(rows, f, c)
+        return self.alpha_blender(sp, out)
+
+
+class MVVDMUNet(nn.Module):
+    """The MV-VDM. ``forward(sample [B, N, F, C, H, W], timestep [B], text [B, L, D], camera [B, N, 4, 4])`` ->
+    epsilon [B, N, F, C, H, W]. Frame 0 is the (lightly noised, Eq. 2) multi-view conditioning frame."""
+
+    def __init__(self, cfg: MVVDMConfig):
+        super().__init__()
+        from diffusers import UNetMotionModel
+        from diffusers.models.attention_processor import Attention
+        from diffusers.models.embeddings import TimestepEmbedding
+        self.cfg = cfg
+        base = UNetMotionModel(
+            in_channels=cfg.in_channels, out_channels=cfg.out_channels, down_block_types=tuple(cfg.down_block_types),
+            up_block_types=tuple(cfg.up_block_types), block_out_channels=tuple(cfg.block_out_channels),
+            layers_per_block=cfg.layers_per_block, cross_attention_dim=cfg.cross_attention_dim,
+            num_attention_heads=cfg.num_attention_heads, norm_num_groups=cfg.norm_num_groups,
+            motion_num_attention_heads=cfg.motion_num_attention_heads,
+            motion_max_seq_length=cfg.motion_max_seq_length, use_motion_mid_block=cfg.use_motion_mid_block)
+        for name in ("conv_in", "time_proj", "time_embedding", "down_blocks", "mid_block", "up_blocks",
+                     "conv_norm_out", "conv_act", "conv_out"):
+            setattr(self, name, getattr(base, name))
+        time_dim = cfg.block_out_channels[0] * 4
+        self.camera_embedding = TimestepEmbedding(cfg.camera_dim, time_dim)
+        self.num_upsamplers = len(cfg.block_out_channels) - 1
+        self._layout = _Layout()
+        for name, mod in list(self.named_modules()):
+            if not isinstance(mod, Attention):
+                continue
+            width = mod.to_q.in_features
+            if "motion_modules" in name:
+                if cfg.spatial_motion_attn:
+                    mod.set_processor(SpatioTemporalAttnProcessor(width, self._layout, cfg.motion_max_seq_length))
+            elif name.endswith("attn1"):
+                mod.set_processor(MV2VAttnProcessor(width, self._layout, cfg.mv2v, mod.to_q.weight.detach()))
+        if cfg.spatial_motion_attn:  # Animate3D: the frame encoding moves into the processor (time_pos_embed)
+            for mm in self.motion_modules():
+                for blk in mm.transformer_blocks:
+                    blk.pos_embed = None
+        if cfg.zero_init_motion_out:
+            with torch.no_grad():
+                for mm in self.motion_modules():
+                    nn.init.zeros_(mm.proj_out.weight)
+                    nn.init.zeros_(mm.proj_out.bias)
+
+    def motion_modules(self) -> list:
+        out = []
+        for blk in list(self.down_blocks) + [self.mid_block] + list(self.up_blocks):
+            out += list(getattr(blk, "motion_modules", []))
+        return out
+
+    def trainable_parameters(self) -> list:
+        """Track4DGen / Animate3D train only the MV2V adapter and the spatiotemporal (motion) modules."""
+        return [p for k, p in self.named_parameters() if "motion_modules." in k or "_i2v." in k]
+
+    def forward(self, sample: Tensor, timestep: Tensor, encoder_hidden_states: Tensor,
+                camera: Tensor | None = None) -> Tensor:
+        b, n, f, c, h, w = sample.shape  # [B, N, F, C, H, W]
+        lay = self._layout
+        lay.n_views, lay.n_frames, lay.latent_hw, lay.samples = n, f, (h, w), b
+        t = torch.as_tensor(timestep, device=sample.device)
+        t = t.reshape(-1).expand(b) if t.numel() in (1, b) else t
+        emb = self.time_embedding(self.time_proj(t).to(sample.dtype))            # [B, Dt]
+        emb = emb[:, None].expand(b, n, emb.shape[-1])                           # [B, N, Dt]
+        if camera is not None:
+            emb = emb + self.camera_embedding(camera.reshape(b, n, -1).to(sample.dtype))
+        emb = emb[:, :, None].expand(b, n, f, emb.shape[-1]).reshape(b * n * f, -1)  # [(b n f), Dt]
+        ctx = encoder_hidden_states
+        if ctx.shape[0] == b:
+            ctx = ctx[:, None].expand(b, n * f, *ctx.shape[1:]).reshape(b * n * f, *ctx.shape[1:])
+        x = self.conv_in(sample.reshape(b * n * f, c, h, w))                      # [(b n f), C0, H, W]
+        upsample_size, fwd_up = None, any(s % (2 ** self.num_upsamplers) for s in (h, w))
+        res = (x,)
+        for blk in self.down_blocks:
+            if getattr(blk, "has_cross_attention", False):
+                x, r = blk(hidden_states=x, temb=emb, encoder_hidden_states=ctx, num_frames=f)
+            else:
+                x, r = blk(hidden_states=x, temb=emb, num_frames=f)
+            res += r
+        x = self.mid_block(x, emb, encoder_hidden_states=ctx, num_frames=f) if hasattr(self.mid_block,
+                                                                                      "motion_modules") else \
+            self.mid_block(x, emb, encoder_hidden_states=ctx)
+        for i, blk in enumerate(self.up_blocks):
+            r, res = res[-len(blk.resnets):], res[:-len(blk.resnets)]
+            if i < len(self.up_blocks) - 1 and fwd_up:
+                upsample_size = res[-1].shape[2:]
+            if getattr(blk, "has_cross_attention", False):
+                x = blk(hidden_states=x, temb=emb, res_hidden_states_tuple=r, encoder_hidden_states=ctx,
+                        upsample_size=upsample_size, num_frames=f)
+            else:
+                x = blk(hidden_states=x, temb=emb, res_hidden_states_tuple=r, upsample_size=upsample_size,
+                        num_frames=f)
+        x = self.conv_out(self.conv_act(self.conv_norm_out(x)))
+        return x.reshape(b, n, f, *x.shape[1:])
+
+
+@dataclass
+class DDPMSchedule:
+    """The DDPM noise schedule, epsilon prediction: 1000 steps, betas 0.00085 -> 0.012. ``beta_schedule``
+    "linear" (Animate3D's ``noise_scheduler_kwargs``, AnimateDiff training) or "scaled_linear" (SD-1.5's
+    ``scheduler_config.json``: linear on sqrt(beta)); equal to diffusers' ``DDPMScheduler`` of the same name."""
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+    beta_schedule: str = "linear"
+    alphas_cumprod: Tensor = field(default=None, repr=False)
+
+    def __post_init__(self):
+        n = self.num_train_timesteps
+        if self.beta_schedule == "linear":
+            betas = torch.linspace(self.beta_start, self.beta_end, n, dtype=torch.float64)
+        elif self.beta_schedule == "scaled_linear":
+            betas = torch.linspace(self.beta_start ** 0.5, self.beta_end ** 0.5, n, dtype=torch.float64) ** 2
+        else:
+            raise ValueError(f"beta_schedule must be 'linear' or 'scaled_linear', got {self.beta_schedule!r}")
+        self.alphas_cumprod = torch.cumprod(1 - betas, 0).float()
+
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:  # t [B] -> broadcast over x0 [B, ...]
+        a = self.alphas_cumprod.to(x0.device)[t].reshape(-1, *([1] * (x0.ndim - 1)))
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def x0_from_eps(self, xt: Tensor, eps: Tensor, t: Tensor) -> Tensor:
+        a = self.alphas_cumprod.to(xt.device)[t].reshape(-1, *([1] * (xt.ndim - 1)))
+        return (xt - (1 - a).sqrt() * eps) / a.sqrt()
