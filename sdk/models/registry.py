@@ -86,6 +86,13 @@ def _sg4d_cfg(kind: str, **kw):
     return f
 
 
+def _mvvdm_cfg(kind: str):
+    def f():
+        from .mvvdm.unet import MVVDMConfig
+        return getattr(MVVDMConfig, kind)()
+    return f
+
+
 def _tiny_sg4d():
     from .shapegen4d.tiny import TinyConfig
     return TinyConfig()
@@ -162,6 +169,31 @@ MODELS: dict[str, ModelSpec] = {
         "sam-vit-b", "Segment Anything ViT-B for SP4D back-mapping (optional; colour clustering otherwise)",
         None, None, [WeightFile("sam_vit_b_01ec64.pth", "SAM ViT-B checkpoint")],
         "github.com/facebookresearch/segment-anything"),
+    # Track4DGen stage 1: the Animate3D MV-VDM (sdk.models.mvvdm), one entry per public file
+    "mvdream-sd15": ModelSpec(
+        "mvdream-sd15", "MVDream SD-1.5 4-view UNet (ldm layout; the MV-VDM's frozen multi-view base, "
+        "sdk.models.mvvdm.checkpoint.load_mvdream)", _mvvdm_cfg("full"), _mvvdm_cfg("tiny"),
+        [WeightFile("sd-v1.5-4view.pt", "ldm checkpoint: model.diffusion_model.* (+ first_stage_model / "
+                    "cond_stage_model, ignored)")],
+        "huggingface.co/MVDream/MVDream (bytedance/MVDream; licence per the model page, unverified here)"),
+    "mvdream-sd15-diffusers": ModelSpec(
+        "mvdream-sd15-diffusers", "MVDream SD-1.5 4-view UNet converted to diffusers (what Animate3D loads)",
+        _mvvdm_cfg("full"), _mvvdm_cfg("tiny"),
+        [WeightFile("mvdream-sd1.5-diffusers/unet/diffusion_pytorch_model.safetensors",
+                    "UNet2DConditionModel names + camera_embedding.*")],
+        "huggingface.co/yanqinJiang/mvdream-sd1.5-diffusers"),
+    "animatediff-v1-5-2": ModelSpec(
+        "animatediff-v1-5-2", "AnimateDiff motion adapter v1-5-2 (diffusers MotionAdapter; the MV-VDM's temporal "
+        "modules before Animate3D's training)", _mvvdm_cfg("full"), _mvvdm_cfg("tiny"),
+        [WeightFile("animatediff-motion-adapter-v1-5-2/diffusion_pytorch_model.safetensors",
+                    "MotionAdapter state dict ({down,mid,up}_block*.motion_modules.*)")],
+        "huggingface.co/guoyww/animatediff-motion-adapter-v1-5-2"),
+    "animate3d": ModelSpec(
+        "animate3d", "Animate3D MV-VDM trained modules (motion modules with spatial branch + MV2V adapter); "
+        "Track4DGen stage 1 fine-tunes these with its tracking losses", _mvvdm_cfg("full"), _mvvdm_cfg("tiny"),
+        [WeightFile("animate3d_motion_modules.ckpt", "MVUNetMotionModel state dict (motion_modules.*, "
+                    "*.attn1.processor.to_{q,out}_i2v.*)")],
+        "huggingface.co/yanqinJiang/animate3d (code: yanqinJiang/Animate3D, Apache-2.0)"),
     "cotracker3": ModelSpec(
         "cotracker3", "CoTracker3 offline point tracker (optional, Track4DGen stage-1 tracks; code and weights "
         "CC-BY-NC 4.0: install `cotracker` yourself; the SDK falls back to Lucas-Kanade or GT tracks)",

@@ -7,8 +7,10 @@ Layout everywhere (CoTracker's): ``tracks [..., T, N, 2]`` in pixels (x right, y
 """
 from .gt import gt_tracks, query_grid
 from .klt import klt_tracks
-from .losses import FeatureHook, corr_loss, pos_loss, sample_features, sample_track_batch, soft_argmax_positions
+from .losses import (FeatureHook, cells_to_px, corr_loss, feature_tracks, pos_loss, px_to_cells, sample_features,
+                     sample_track_batch, soft_argmax_positions)
 from .metrics import tapvid_metrics
 
-__all__ = ["gt_tracks", "query_grid", "klt_tracks", "FeatureHook", "corr_loss", "pos_loss", "sample_features",
-           "sample_track_batch", "soft_argmax_positions", "tapvid_metrics"]
+__all__ = ["gt_tracks", "query_grid", "klt_tracks", "FeatureHook", "cells_to_px", "corr_loss", "feature_tracks",
+           "px_to_cells", "pos_loss", "sample_features", "sample_track_batch", "soft_argmax_positions",
+           "tapvid_metrics"]

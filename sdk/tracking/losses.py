@@ -113,3 +113,21 @@ class FeatureHook:
             from ..errors import InvalidInputError
             raise InvalidInputError(f"no module named {name!r} in the model", field="module")
         return FeatureHook(mods[name])
+
+
+def cells_to_px(cells: Tensor, w: int, h: int, width: int, height: int) -> Tensor:
+    """Inverse of ``px_to_cells``: continuous cell coordinates [..., 2] -> pixels (centres at +0.5)."""
+    return torch.stack([(cells[..., 0] + 0.5) * width / w, (cells[..., 1] + 0.5) * height / h], -1)
+
+
+def feature_tracks(feats: Tensor, queries: Tensor, width: int, height: int, tau: float = TAU) -> Tensor:
+    """Tracks read off diffusion features, as L_pos does: the soft-argmax of cos(h^j(.), h(p^1)) in every frame.
+
+    feats [V, T, C, h, w]; queries [V, N, 2] px on frame 0 -> tracks [V, T, N, 2] px (frame 0 = the queries)."""
+    v, t, c, h, w = feats.shape
+    n = queries.shape[1]
+    q = sample_features(feats[:, 0], queries, width, height)                      # [V, N, C]
+    qs = q[:, None].expand(v, t, n, c).reshape(v * t, n, c)
+    cells = soft_argmax_positions(feats.reshape(v * t, c, h, w), qs, tau).reshape(v, t, n, 2)
+    out = cells_to_px(cells, w, h, width, height)
+    return torch.cat([queries[:, None].to(out.dtype), out[:, 1:]], 1)

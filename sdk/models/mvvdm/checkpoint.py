@@ -270,3 +270,20 @@ def to_motion_adapter(model) -> dict:
 
 def to_animate3d(model) -> dict:
     return {k: v for k, v in model.state_dict().items() if k in trained_keys(model)}
+
+
+def load_mvvdm(cfg=None, *, base: str = "mvdream-sd15-diffusers", motion: str | None = "animate3d",
+               adapter: str | None = None):
+    """The MV-VDM from the registry's files: the MVDream base (``mvdream-sd15-diffusers`` or ``mvdream-sd15``),
+    optionally AnimateDiff's adapter (``animatediff-v1-5-2``), then Animate3D's trained modules (``animate3d``).
+    A missing file raises ``MissingWeightsError`` naming it and ``ARTICULATE_WEIGHTS_DIR``."""
+    from ..registry import require_weight
+    from .unet import MVVDMConfig, MVVDMUNet
+    paths = {name: require_weight(name) for name in (base, adapter, motion) if name}
+    model = MVVDMUNet(cfg or MVVDMConfig.full())
+    load_mvdream(model, paths[base])
+    if adapter:
+        load_motion_adapter(model, paths[adapter])
+    if motion:
+        load_animate3d(model, paths[motion])
+    return model
