@@ -248,11 +248,12 @@ def load_animate3d(model, sd_or_path) -> dict:
 # ---------------------------------------------------------------- inverse maps (for tests and exports)
 
 def to_mvdream_ldm(model) -> dict:
-    return ours_to_ldm({k: v for k, v in model.state_dict().items() if k in base_keys(model)}, model.cfg)
+    return ours_to_ldm(to_mvdream_diffusers(model), model.cfg)
 
 
 def to_mvdream_diffusers(model) -> dict:
-    return {k: v for k, v in model.state_dict().items() if k in base_keys(model)}
+    keep = base_keys(model)
+    return {k: v for k, v in model.state_dict().items() if k in keep}
 
 
 def to_motion_adapter(model) -> dict:
@@ -269,7 +270,8 @@ def to_motion_adapter(model) -> dict:
 
 
 def to_animate3d(model) -> dict:
-    return {k: v for k, v in model.state_dict().items() if k in trained_keys(model)}
+    keep = trained_keys(model)
+    return {k: v for k, v in model.state_dict().items() if k in keep}
 
 
 def load_mvvdm(cfg=None, *, base: str = "mvdream-sd15-diffusers", motion: str | None = "animate3d",
