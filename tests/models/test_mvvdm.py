@@ -131,6 +131,13 @@ def test_motion_adapter_names_are_diffusers_motion_adapter_names():
     assert set(ck.to_motion_adapter(m)) == set(ad.state_dict())
     plain = MVVDMUNet(MVVDMConfig.tiny(spatial_motion_attn=False))  # plain AnimateDiff keeps pos_embed
     ck.load_motion_adapter(plain, ad.state_dict())
+    mixed = MVVDMUNet(MVVDMConfig.tiny(spatial_motion_levels=(1,)))  # spatial branch at the 2nd level only
+    ck.load_motion_adapter(mixed, ad.state_dict())
+    keys = list(mixed.state_dict())
+    assert any(k.startswith("up_blocks.1.motion_modules.") and "_sp." in k for k in keys)
+    assert any(k.startswith("down_blocks.1.motion_modules.") and "_sp." in k for k in keys)
+    assert not any(k.startswith(("down_blocks.0.", "up_blocks.2.", "mid_block.")) and "_sp." in k for k in keys)
+    assert set(ck.to_motion_adapter(mixed)) == set(ad.state_dict())
 
 
 def test_loaders_are_strict_and_name_the_file(tmp_path):

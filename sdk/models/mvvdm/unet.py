@@ -57,6 +57,8 @@ class MVVDMConfig:
     use_motion_mid_block: bool = True       # AnimateDiff v1-5-2 has a mid-block motion module
     mv2v: bool = True                       # MV2V adapter in the multi-view attentions
     spatial_motion_attn: bool = True        # Animate3D's spatial branch + alpha blender in the motion modules
+    spatial_motion_levels: tuple | None = None  # resolution levels (0 = full) that get it; None = all (Animate3D).
+    #                                             Ours, for cheap CPU configs: the others stay plain AnimateDiff
     zero_init_motion_out: bool = True       # AnimateDiff: fresh motion modules are the identity
     n_views: int = 4
     n_frames: int = 16
@@ -219,12 +221,12 @@ class MVVDMUNet(nn.Module):
                 continue
             width = mod.to_q.in_features
             if "motion_modules" in name:
-                if cfg.spatial_motion_attn:
+                if self._spatial_at(name):
                     mod.set_processor(SpatioTemporalAttnProcessor(width, self._layout, cfg.motion_max_seq_length))
             elif name.endswith("attn1"):
                 mod.set_processor(MV2VAttnProcessor(width, self._layout, cfg.mv2v, mod.to_q.weight.detach()))
-        if cfg.spatial_motion_attn:  # Animate3D: the frame encoding moves into the processor (time_pos_embed)
-            for mm in self.motion_modules():
+        for prefix, mm in self.named_motion_modules():  # Animate3D: the frame encoding moves into the processor
+            if self._spatial_at(prefix):
                 for blk in mm.transformer_blocks:
                     blk.pos_embed = None
         if cfg.zero_init_motion_out:
@@ -232,6 +234,20 @@ class MVVDMUNet(nn.Module):
                 for mm in self.motion_modules():
                     nn.init.zeros_(mm.proj_out.weight)
                     nn.init.zeros_(mm.proj_out.bias)
+
+    def _spatial_at(self, name: str) -> bool:
+        """Does the motion module under ``name`` get Animate3D's spatial branch?"""
+        if not self.cfg.spatial_motion_attn:
+            return False
+        if self.cfg.spatial_motion_levels is None:
+            return True
+        n = len(self.cfg.block_out_channels)
+        head, idx = name.split(".")[0], name.split(".")[1]
+        level = n - 1 if head == "mid_block" else int(idx) if head == "down_blocks" else n - 1 - int(idx)
+        return level in self.cfg.spatial_motion_levels
+
+    def named_motion_modules(self) -> list:
+        return [(k, m) for k, m in self.named_modules() if k.split(".")[-2:-1] == ["motion_modules"]]
 
     def motion_modules(self) -> list:
         out = []
