@@ -198,9 +198,13 @@ class MVVDMUNet(nn.Module):
 
     def __init__(self, cfg: MVVDMConfig):
         super().__init__()
-        from diffusers import UNetMotionModel
-        from diffusers.models.attention_processor import Attention
-        from diffusers.models.embeddings import TimestepEmbedding
+        try:
+            from diffusers import UNetMotionModel
+            from diffusers.models.attention_processor import Attention
+            from diffusers.models.embeddings import TimestepEmbedding
+        except ImportError as e:  # pragma: no cover
+            from ...errors import MissingDependencyError
+            raise MissingDependencyError("diffusers", "the MV-VDM UNet", "pip install 'diffusers>=0.31'") from e
         self.cfg = cfg
         base = UNetMotionModel(
             in_channels=cfg.in_channels, out_channels=cfg.out_channels, down_block_types=tuple(cfg.down_block_types),
