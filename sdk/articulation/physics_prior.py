@@ -36,6 +36,7 @@ PRESS_VERBS = ("press", "push", "depress", "click", "push down")
 KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
          "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
+PROTRUSION_MIN = 0.005  # ours: a handle is at least this fraction of the part's surface samples
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
 
 
@@ -150,10 +151,15 @@ class PhysicsScene:
 
     def __init__(self, part_points: np.ndarray, body_points: np.ndarray, cfg: PhysicsConfig, up: np.ndarray | None,
                  *, body_dense: np.ndarray | None = None, part_dense: np.ndarray | None = None,
-                 obb_points: np.ndarray | None = None):
+                 obb_points: np.ndarray | None = None, own_dense: np.ndarray | None = None,
+                 anchor_dense: np.ndarray | None = None):
         """part_points/body_points: surface samples for contact tests and the sweep; body_dense/part_dense: dense
         samples (several per voxel) to voxelize; obb_points: points whose OBB gives the candidates (the part's
-        mesh vertices are exact for boxes)."""
+        mesh vertices are exact for boxes); own_dense: dense samples of the part alone when it moves with
+        descendants (a caster's fork with its wheels): what is round about an axis is judged on the part itself;
+        anchor_dense: dense samples of what can hold the part's joint (the body without the other parts that move
+        themselves: double doors touch at their seam but hinge on the body), default the whole body. Contact
+        (hinge attachment, runners, the contact disc) is measured against it; collisions against the whole body."""
         self.cfg = cfg
         self.part = part_points
         self.body = body_points
@@ -167,11 +173,18 @@ class PhysicsScene:
         bd = body_points if body_dense is None else body_dense
         pd = part_points if part_dense is None else part_dense
         self.body_tree = cKDTree(bd, **FAST_TREE) if len(bd) else None
-        if self.body_tree is not None:
-            d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
+        if anchor_dense is None:
+            self.anchor_tree = self.body_tree
+        else:
+            self.anchor_tree = cKDTree(anchor_dense, **FAST_TREE) if len(anchor_dense) else None
+        if self.anchor_tree is not None:
+            d, _ = self.anchor_tree.query(pd, distance_upper_bound=self.contact_eps)
         else:
             d = np.full(len(pd), np.inf)
         self.part_dense = pd
+        self.own_dense = own_dense
+        self._part_tree = None  # built on first use (symmetry)
+        self._enclosed = None  # computed on first use (enclosed)
         contact = pd[d < self.contact_eps]  # [C, 3] part samples touching the body
         if len(contact) > 3000:
             contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
@@ -201,6 +214,30 @@ class PhysicsScene:
         if free is not None:
             self.outward = free
 
+    def enclosed(self, cone_deg: float = 25.0) -> bool:
+        """True when body samples lie beyond the part in all six OBB directions (within a cone): a part closed in
+        by the body (inside it, or in a recess under a rim). An open cabinet's drawer (nothing in front) or a key
+        (nothing above) is not enclosed."""
+        if self._enclosed is None:
+            self._enclosed = self._closed_in(cone_deg)
+        return self._enclosed
+
+    def _closed_in(self, cone_deg: float) -> bool:
+        if not len(self.body):
+            return False
+        obb = self.obb
+        rel = self.body - obb.center
+        dist = np.linalg.norm(rel, axis=1) + 1e-12
+        cos = np.cos(np.deg2rad(cone_deg))
+        for k in range(3):
+            for sgn in (1.0, -1.0):
+                d = sgn * obb.axes[k]
+                along = rel @ d
+                hit = (along > obb.half_extents[k]) & (along / dist > cos)
+                if hit.sum() < 3:
+                    return False
+        return True
+
     def free_side(self) -> np.ndarray | None:
         """The OBB direction in which rays from the part leave the object hitting the least body: the side the
         part faces out of (a drawer's front, a key's top). None when no side is clearly freer."""
@@ -217,7 +254,12 @@ class PhysicsScene:
         if len(best) == 1:
             return self.dirs[best[0]].copy()
         # a tie (a button standing proud of a face, a key open above and below): face away from where the part
-        # touches the body; without contact, face up
+        # touches the body; without contact, the side its handle sticks out of (a drawer with no carcass around
+        # it), else face up
+        if not len(self.contact):
+            side = self.protrusion_side()
+            if side is not None and np.max(self.dirs[best] @ side) > 0.99:
+                return side
         if len(self.contact):
             away = self.part_center - self.contact.mean(0)
             if np.linalg.norm(away) > 1e-3 * self.diag:
@@ -227,6 +269,29 @@ class PhysicsScene:
             if ups:
                 return self.dirs[ups[0]].copy()
         return None
+
+    def protrusion_side(self) -> np.ndarray | None:
+        """The OBB direction out of which something small sticks beyond the part's main box (a drawer front's
+        handle, a knob on a door's face), when one side has it and the opposite side has at most half as much;
+        else None. Slices along each box axis whose surface density falls below 40% of the typical slice, at
+        either end of the longest dense run, are the protrusion."""
+        pts = self.part_dense
+        best, best_mass = None, 0.0
+        for k in range(3):
+            c = (pts - self.obb.center) @ self.obb.axes[k]
+            hist, edges = np.histogram(c, bins=32)
+            nz = hist[hist > 0]
+            if not len(nz):
+                continue
+            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
+            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
+            r = int(np.argmax(ends - starts))
+            lo, hi = edges[starts[r]], edges[ends[r]]
+            plus, minus = float(np.mean(c > hi)), float(np.mean(c < lo))
+            for mass, other, sgn in ((plus, minus, 1.0), (minus, plus, -1.0)):
+                if mass > max(best_mass, PROTRUSION_MIN) and other <= 0.5 * mass and mass < 0.2:
+                    best, best_mass = sgn * self.obb.axes[k], mass
+        return None if best is None else best.copy()
 
     def cavity(self, D: np.ndarray) -> np.ndarray:
         """Prismatic: how much the part is a box sliding out of a cavity along each D [B, 3] -> [B] in [0, 1]: D is
@@ -340,13 +405,13 @@ class PhysicsScene:
 
     def guidance(self, D: np.ndarray, travel: np.ndarray) -> np.ndarray:
         """Prismatic: fraction of the part's body contacts kept after sliding 15% of the travel, [B]."""
-        if self.body_tree is None or len(self.contact) == 0:
+        if self.anchor_tree is None or len(self.contact) == 0:
             return np.zeros(len(D))
         out = np.zeros(len(D))
         for b in range(len(D)):
             amt = max(0.15 * travel[b], 2 * self.occ.h)
             # only "closer than contact_eps" counts: the bound prunes the search and leaves the answer as it is
-            d, _ = self.body_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
+            d, _ = self.anchor_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
             out[b] = np.mean(d < self.contact_eps)
         return out
 
@@ -381,9 +446,11 @@ class PhysicsScene:
     def symmetry(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
         """1 where turning the part about the axis by 20 and 45 deg maps it onto itself (a dial, a wheel, a round
         knob: the axis it spins about), else 0, [B]."""
-        if not hasattr(self, "_part_tree"):
-            self._part_tree = cKDTree(self.part_dense, **FAST_TREE)
-        pts = self.part[:: max(1, len(self.part) // 128)]
+        own = self.own_dense is not None and len(self.own_dense) > 0
+        if self._part_tree is None:
+            self._part_tree = cKDTree(self.own_dense if own else self.part_dense, **FAST_TREE)
+        src = self.own_dense if own else self.part
+        pts = src[:: max(1, len(src) // 128)]
         out = np.ones(len(D), bool)
         for ang in (np.deg2rad(20), np.deg2rad(45)):
             mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
@@ -391,11 +458,12 @@ class PhysicsScene:
             out &= (d.reshape(len(D), -1) < self.contact_eps).mean(1) > 0.8  # ours: 80% (a dial's pointer)
         return out.astype(float)
 
-    def noun_score(self, typ: str, D: np.ndarray, noun: str | None) -> np.ndarray:
+    def noun_score(self, typ: str, D: np.ndarray, noun: str | None, round_axis: np.ndarray | None = None) -> np.ndarray:
         if typ == "revolute" and noun in KNOBS:
-            # turned about the axis sticking out of the body: the contact disc's normal, else the free side;
-            # weighs double because a knob's short axis segment earns it little attachment
-            ref = self.contact_normal()
+            # turned about the axis it is round about (a wheel about its axle: ``round_axis``, from ``symmetry``),
+            # else the axis sticking out of the body: the contact disc's normal, else the free side; weighs double
+            # because a knob's short axis segment earns it little attachment
+            ref = round_axis if round_axis is not None else self.contact_normal()
             ref = self.outward if ref is None else ref
             return 2.0 * np.abs(D @ ref) if ref is not None else np.zeros(len(D))
         if typ != "revolute" or self.up is None or noun is None:
@@ -507,7 +575,12 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
         dirs = scene.direction_score(typ, O, D, hint.direction)
         if typ == "prismatic" and hint.verb in PRESS_VERBS:
             dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible
-        noun = scene.noun_score(typ, D, hint.part_word)
+        round_axis = None
+        if sym.any():  # round about one direction only (a wheel, a dial; a ball is round about every one)
+            ds = D[sym > 0]
+            if np.all(np.abs(ds @ ds[0]) > np.cos(np.deg2rad(10))):
+                round_axis = ds[0]
+        noun = scene.noun_score(typ, D, hint.part_word, round_axis)
         score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
                  + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating + cavity + slab)
         score = np.where(travel > 0, score, score - 10.0)  # blocked at once: implausible
@@ -546,7 +619,8 @@ def _lift_cue(hyps: list, scene: "PhysicsScene", hint: MotionHint, cfg: PhysicsC
     if len(lines) < 4 or lines[0].terms["attach"] <= 0:
         return
     edge = [cfg.w_attach * h.terms["attach"] + cfg.w_handle * h.terms["handle"] for h in lines]
-    if max(edge) - min(edge) < cfg.hinge_evidence:
+    # a lid closed in by the body on every side (sunk in a recess under a rim) has no free edge to swing on either
+    if max(edge) - min(edge) < cfg.hinge_evidence or scene.enclosed():
         best_rev = max(h.score for h in rev)
         up = max(pri, key=lambda h: h.score)
         up.terms["lift_cue"] = float(best_rev - up.score + 0.1)
