@@ -50,6 +50,9 @@ class ArticulateConfig:
     n_body: int = 3072  # surface samples on the rest of the object
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     seed: int = 0
+    # ours: an estimated axis within this many degrees of an axis of the asset's frame is snapped onto it (assets
+    # are authored in their frame; the OBB of an irregular part, a caster's fork, tilts by a few degrees); 0 = off
+    snap_deg: float = 5.0
 
     def __post_init__(self):  # validated once, here (CLI, server and facade build this config)
         AXIS_ESTIMATORS.get(self.method)
@@ -298,6 +301,10 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     types = (hint.type,) if hint.type in ("revolute", "prismatic") else ("revolute", "prismatic")
     est = AXIS_ESTIMATORS.get(cfg.method)(part_pts, res.states, body_pts, types=types, seed=cfg.seed,
                                           obb_points=dense.get("obb_points"))
+    snapped = snap_axis(est.axis, cfg.snap_deg, _body_frames(body_pts))
+    if snapped is not None:
+        extra["axis_before_snap"] = est.axis.tolist()
+        est.axis = snapped
     lim = sweep_limits(scene, est.type, est.origin, est.axis)
     if lim.upper - lim.lower <= 1e-9:
         _warn(notes, child, f"the estimated {est.type} joint is blocked both ways by the collision sweep (limits 0, 0)")
@@ -328,6 +335,29 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     if typ == "continuous":
         lower, upper = -np.pi, np.pi
     return Joint(name, typ, parent, child, est.origin, est.axis, float(lower), float(upper), conf, extra)
+
+
+def _body_frames(body_pts: np.ndarray) -> np.ndarray:
+    """[6, 3]: the asset's x, y, z and the body's principal axes (a rotated asset's body keeps its own frame)."""
+    if len(body_pts) < 4:
+        return np.eye(3)
+    _, _, vt = np.linalg.svd(body_pts - body_pts.mean(0), full_matrices=False)
+    return np.vstack([np.eye(3), vt])
+
+
+def snap_axis(axis: np.ndarray, max_deg: float, frame: np.ndarray | None = None) -> np.ndarray | None:
+    """The frame axis (rows of ``frame`` [K, 3], default the asset's x, y, z) nearest ``axis`` when it is within
+    ``max_deg``, with the sign of ``axis``; None when none is that close, when ``axis`` already lies on it, or
+    when ``max_deg`` <= 0."""
+    if max_deg <= 0:
+        return None
+    frame = np.eye(3) if frame is None else np.asarray(frame, float)
+    a = np.asarray(axis, float) / max(float(np.linalg.norm(axis)), 1e-30)
+    c = frame @ a
+    k = int(np.argmax(np.abs(c)))
+    if abs(c[k]) < np.cos(np.deg2rad(max_deg)) or abs(c[k]) > 1 - 1e-12:
+        return None
+    return np.sign(c[k]) * frame[k] / np.linalg.norm(frame[k])
 
 
 def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng, fd: _FaceData | None = None) -> np.ndarray:

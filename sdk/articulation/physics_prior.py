@@ -36,6 +36,7 @@ PRESS_VERBS = ("press", "push", "depress", "click", "push down")
 KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
          "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
+SWEEP_CHUNK = 6  # ours: collision-sweep steps per batch (speed only: a hypothesis stops at its first collision)
 PROTRUSION_MIN = 0.005  # ours: a handle is at least this fraction of the part's surface samples
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
 
@@ -88,7 +89,7 @@ class Occupancy:
 
     def __init__(self, body_points: np.ndarray, lo: np.ndarray, hi: np.ndarray, res: int,
                  part_points: np.ndarray | None = None):
-        from scipy.ndimage import binary_fill_holes
+        from .morphology import dilate6, erode6, fill_holes6  # scipy's binary_* with the default cross, exactly
         self.lo = np.asarray(lo, float)
         self.h = float(np.max(np.asarray(hi) - self.lo)) / res
         self.shape = np.maximum(np.ceil((np.asarray(hi) - self.lo) / self.h).astype(int), 1)
@@ -98,8 +99,7 @@ class Occupancy:
             i = i[ok]
             occ[i[:, 0], i[:, 1], i[:, 2]] = True
         # random surface samples leave pinholes that would let the fill leak: close them (dilate, fill, erode)
-        from scipy.ndimage import binary_dilation, binary_erosion as _erode
-        self.occ = occ | _erode(binary_fill_holes(binary_dilation(occ)))
+        self.occ = occ | erode6(fill_holes6(dilate6(occ)))
         self.filled = self.occ.copy()  # the body's voxels before the part's own are removed (overlap checks)
         if part_points is not None and len(part_points):
             # voxels the part itself occupies at rest are contact, not obstacle
@@ -108,8 +108,7 @@ class Occupancy:
             i = i[ok]
             pocc[i[:, 0], i[:, 1], i[:, 2]] = True
             self.occ &= ~pocc
-        from scipy.ndimage import binary_erosion
-        self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
+        self.core = erode6(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
 
     def in_core(self, p: np.ndarray) -> np.ndarray:
         flat, ok = self._flat(p)
@@ -238,17 +237,35 @@ class PhysicsScene:
                     return False
         return True
 
+    def _ray_hits(self, d: np.ndarray, chunk: int = 12) -> np.ndarray:
+        """[P] whether the ray from each part sample along d meets a body voxel (marched a voxel per step until it
+        leaves the grid). Marched in chunks of steps, dropping rays that hit or left the grid (a box: a ray that
+        left never comes back); equals ``_ray_hits_reference``."""
+        steps = int(np.ceil(np.max(self.occ.shape)))
+        t = np.arange(1, steps + 1) * self.occ.h
+        hit = np.zeros(len(self.part), bool)
+        alive = np.arange(len(self.part))
+        occ = self.occ.occ.ravel()
+        for s0 in range(0, steps, chunk):
+            q = self.part[alive][None] + t[s0:s0 + chunk, None, None] * d  # [s, A, 3]
+            flat, ok = self.occ._flat(q)
+            h = (occ.take(flat) & ok).any(0)
+            hit[alive[h]] = True
+            alive = alive[~h & ok[-1]]
+            if not len(alive):
+                break
+        return hit
+
+    def _ray_hits_reference(self, d: np.ndarray) -> np.ndarray:
+        steps = int(np.ceil(np.max(self.occ.shape)))
+        t = (np.arange(1, steps + 1) * self.occ.h)
+        q = self.part[None, :, :] + t[:, None, None] * d  # [S, P, 3]
+        return self.occ(q).any(0)
+
     def free_side(self) -> np.ndarray | None:
         """The OBB direction in which rays from the part leave the object hitting the least body: the side the
         part faces out of (a drawer's front, a key's top). None when no side is clearly freer."""
-        steps = int(np.ceil(np.max(self.occ.shape)))
-        t = (np.arange(1, steps + 1) * self.occ.h)
-        hits = []
-        for d in self.dirs:
-            q = self.part[None, :, :] + t[:, None, None] * d  # [S, P, 3]
-            hit = self.occ(q).any(0)
-            hits.append(float(hit.mean()))
-        hits = np.array(hits)
+        hits = np.array([float(self._ray_hits(d).mean()) for d in self.dirs])
         self.ray_hits = hits  # [6] fraction of rays from the part hitting the body, per OBB direction
         best = np.flatnonzero(hits <= hits.min() + 0.05)
         if len(best) == 1:
@@ -348,33 +365,67 @@ class PhysicsScene:
         return float(np.sum(d > 2 * self.contact_eps)) / len(pd)
 
     # -- collision sweep -------------------------------------------------------------------------------
-    def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int) -> np.ndarray:
-        """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum)."""
+    def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int,
+              chunk: int = SWEEP_CHUNK) -> np.ndarray:
+        """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum). The steps are swept a
+        chunk at a time and a hypothesis stops at its first collision (most collide early): equals
+        ``sweep_reference``, which sweeps every step of every hypothesis."""
         B = len(D)
         max_amount = np.broadcast_to(np.asarray(max_amount, dtype=np.float64), (B,))
         fr = np.linspace(0, 1, steps + 1)[1:]
-        A = (max_amount[:, None] * fr[None]).reshape(-1)
-        moved = _move_batch(self.part, typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A)  # [B*S, P, 3]
+        first = np.full(B, steps)
+        alive = np.arange(B)
+        far_all = self._far(typ, O, D)  # [B, P] or None
+        for s0 in range(0, steps, chunk):
+            ss = fr[s0:s0 + chunk]
+            n = len(ss)
+            A = (max_amount[alive, None] * ss[None]).reshape(-1)
+            hit = self._collides(typ, np.repeat(O[alive], n, 0), np.repeat(D[alive], n, 0), A,
+                                 None if far_all is None else np.repeat(far_all[alive], n, 0)).reshape(len(alive), n)
+            anyh = hit.any(1)
+            first[alive[anyh]] = s0 + hit[anyh].argmax(1)
+            alive = alive[~anyh]
+            if not len(alive):
+                break
+        return np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
+
+    def _far(self, typ: str, O: np.ndarray, D: np.ndarray) -> np.ndarray | None:
+        if typ != "revolute":
+            return None
+        # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
+        # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
+        rel = self.part[None] - O[:, None]
+        r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1)  # [B, P]
+        return r > self.contact_eps
+
+    def _collides(self, typ: str, O: np.ndarray, D: np.ndarray, A: np.ndarray, far: np.ndarray | None) -> np.ndarray:
+        """[N] whether the part moved by each (O, D, A) [N] collides with the body (far [N, P]: revolute only)."""
+        moved = _move_batch(self.part, typ, O, D, A)  # [N, P, 3]
         # a touching sample slides along the body (tangential motion, or away from it) but may not move into it
         # through its own face: that counts as soon as it enters a body voxel
         disp = moved - self.part[None]
         into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
         rc = self.rest_contact[None] & ~into
         occ, core = self.occ.lookup(moved)  # one voxel index for both grids
-        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [B*S, P]
-        if typ == "revolute":
-            # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
-            # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
-            rel = self.part[None] - O[:, None]
-            r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1)  # [B, P]
-            far = np.repeat(r > self.contact_eps, steps, 0)
+        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [N, P]
+        if far is not None:
             frac = (inside & far).sum(1) / np.maximum(far.sum(1), 1)
         else:
             frac = inside.mean(1)
-        hit = (frac > self.cfg.collision_frac).reshape(B, steps)
+        return frac > self.cfg.collision_frac
+
+    def sweep_reference(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float,
+                        steps: int) -> np.ndarray:
+        """Every step of every hypothesis at once (the test's reference for ``sweep``)."""
+        B = len(D)
+        max_amount = np.broadcast_to(np.asarray(max_amount, dtype=np.float64), (B,))
+        fr = np.linspace(0, 1, steps + 1)[1:]
+        A = (max_amount[:, None] * fr[None]).reshape(-1)
+        far = self._far(typ, O, D)
+        hit = self._collides(typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A,
+                             None if far is None else np.repeat(far, steps, 0)).reshape(B, steps)
         first = np.where(hit.any(1), hit.argmax(1), steps)  # index of first colliding step
-        travel = np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
-        return travel
+        return np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
 
     def prismatic_max(self, D: np.ndarray) -> np.ndarray:
         ext = np.abs((self.part - self.part_center) @ D.T)  # [P, B]

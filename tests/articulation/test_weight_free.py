@@ -260,3 +260,32 @@ def test_lid_sunk_in_a_recess_is_lifted_and_a_part_floating_inside_stays_fixed()
     with pytest.warns(ArticulationWarning, match="closed in on every side"):
         j = articulate_part(mesh, "lid", "lift the lid", parts=parts, config=ArticulateConfig(up_axis="y"))
     assert j.type == "prismatic" and angle_deg(j.axis, [0, 1, 0]) < 2
+
+
+def test_axis_snaps_onto_the_frame_within_a_few_degrees_only():
+    from sdk.articulation.articulate import snap_axis
+    tilt = np.array([np.sin(np.deg2rad(3)), 0.0, np.cos(np.deg2rad(3))])
+    assert np.allclose(snap_axis(tilt, 5.0), [0, 0, 1])
+    assert np.allclose(snap_axis(-tilt, 5.0), [0, 0, -1])  # the sign is kept
+    assert snap_axis(tilt, 2.0) is None and snap_axis(tilt, 0.0) is None
+    # a rotated body keeps its own frame: an axis on the body's frame is not pulled onto the asset's
+    rot = np.array([[np.cos(0.05), -np.sin(0.05), 0], [np.sin(0.05), np.cos(0.05), 0], [0, 0, 1]])
+    frames = np.vstack([np.eye(3), rot])
+    assert snap_axis(rot[0], 5.0, frames) is None
+    assert np.allclose(snap_axis(rot[0] + [0, 0, 0.03], 5.0, frames), rot[0])
+
+
+def test_tilted_caster_fork_swivels_about_the_vertical():
+    """A caster fork whose own box is tilted by 3 deg (its OBB tilts with it) swivels about the vertical axis of
+    the chair it hangs from, not about the tilted box axis."""
+    from sdk.procedural.articulated import box_mesh
+    th = np.deg2rad(3)
+    R = np.array([[np.cos(th), 0, np.sin(th)], [0, 1, 0], [-np.sin(th), 0, np.cos(th)]])
+    fv, ff = box_mesh(np.array([0.04, 0.05, 0.07]), np.zeros(3))
+    fv = fv @ R.T + [0, 0, -0.035]  # the fork hangs below the base's underside (z = 0)
+    bv, bf = box_mesh(np.array([1.0, 1.0, 0.05]), np.array([0, 0, 0.025]))
+    mesh = Mesh(np.concatenate([fv, bv]), np.concatenate([ff, bf + len(fv)]), "caster")
+    parts = PartLabels(np.concatenate([np.zeros(len(fv), int), np.ones(len(bv), int)]), ["caster", "base"])
+    j = articulate_part(mesh, "caster", "spin the caster", parts=parts, config=ArticulateConfig(up_axis="z"))
+    assert j.type in ("revolute", "continuous") and angle_deg(j.axis, [0, 0, 1]) < 0.5
+    assert "axis_before_snap" in j.extra
