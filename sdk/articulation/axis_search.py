@@ -29,7 +29,10 @@ from ..core.articulation import joint_motion
 from ..geometry.rotations import axis_angle_matrix
 
 MOTION_TYPES = ("revolute", "prismatic")
-BWD_GROUPS = 8  # ours: groups of free target points by static distance in the exact re-scoring (speed only)
+BWD_GROUPS = 4  # ours: groups of free target points by static distance in the exact re-scoring (speed only)
+# ours: amounts per state tried by the exact re-scoring, across the best grid value's neighbours, then within a
+# step of the best (final spacing: a twelfth of the neighbours' span)
+REFINE_AMOUNTS = (7, 5)
 # KD-trees whose queries only need nearest distances: sliding-midpoint splits build and query faster than the
 # balanced median tree, and a nearest distance does not depend on how the tree was split
 FAST_TREE = dict(balanced_tree=False, compact_nodes=False)
@@ -369,13 +372,14 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
             k = int(np.argmin(np.abs(grid - amts[si])))
             lo_a = grid[k - 1] if k > 0 else 0.0
             hi_a = grid[k + 1] if k + 1 < len(grid) else grid[k] * 1.2
-            xs = np.linspace(lo_a, hi_a, 9)
-            for _ in range(2):
+            xs = np.linspace(lo_a, hi_a, REFINE_AMOUNTS[0])
+            for it in range(2):
                 cs = st.costs(part, typ, np.repeat(origins[oi][None], len(xs), 0), np.repeat(dirs[di][None], len(xs), 0), xs)
                 j = int(np.argmin(cs))
                 step = xs[1] - xs[0]
                 best_c, amts[si] = cs[j], xs[j]
-                xs = np.linspace(max(xs[j] - step, 0.0), xs[j] + step, 7)
+                if it == 0:
+                    xs = np.linspace(max(xs[j] - step, 0.0), xs[j] + step, REFINE_AMOUNTS[1])
             tot += best_c
         r[0] = tot + r[5]
         r.append(True)
