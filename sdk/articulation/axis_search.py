@@ -364,6 +364,14 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
 
     # exact re-scoring of the best candidates, refining each state's amount around its best grid value
     results.sort(key=lambda r: r[0])
+    # the best candidate of every motion type is re-scored too (the type is decided by exact costs, not by the
+    # coarse fields: a button's short stroke leaves every candidate within voxel noise of the others)
+    for t in types:
+        if not any(r[1] == t for r in results[:refine_top]):
+            k = next((i for i, r in enumerate(results) if r[1] == t), None)
+            if k is not None:
+                results.insert(refine_top, results.pop(k))
+                refine_top += 1
     for r in results[:refine_top]:
         typ, oi, di, amts = r[1], r[2], r[3], r[4]
         grid = amount_grid(typ)
