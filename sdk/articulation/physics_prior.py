@@ -613,16 +613,18 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
             slab = cfg.w_slab_hinge * scene.slab_hinge(D)
         else:
             slab = np.zeros(len(D))
-        if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
-            # off the contact line and not through the contact patch either (a faucet or knob turns about an
-            # axis through its small contact disc): the part would swing free of what holds it
-            floating = cfg.w_float * ((attach < cfg.float_attach) & (scene.axis_contact_distance(O, D) > 2.5 * scene.occ.h))
-        else:
-            floating = np.zeros(len(D))
         if typ == "revolute" and hint.part_word not in EDGE_HINGED:
             sym = cfg.w_symmetry * scene.symmetry(O, D)  # a round part spins about its symmetry axis
         else:
             sym = np.zeros(len(D))
+        if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
+            # off the contact line and not through the contact patch either (a faucet or knob turns about an
+            # axis through its small contact disc): the part would swing free of what holds it; a part spinning
+            # about the axis it is round about stays where it is (a wheel on its axle)
+            floating = cfg.w_float * ((attach < cfg.float_attach) & (sym <= 0)
+                                      & (scene.axis_contact_distance(O, D) > 2.5 * scene.occ.h))
+        else:
+            floating = np.zeros(len(D))
         dirs = scene.direction_score(typ, O, D, hint.direction)
         if typ == "prismatic" and hint.verb in PRESS_VERBS:
             dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible

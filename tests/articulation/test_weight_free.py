@@ -289,3 +289,18 @@ def test_tilted_caster_fork_swivels_about_the_vertical():
     j = articulate_part(mesh, "caster", "spin the caster", parts=parts, config=ArticulateConfig(up_axis="z"))
     assert j.type in ("revolute", "continuous") and angle_deg(j.axis, [0, 0, 1]) < 0.5
     assert "axis_before_snap" in j.extra
+
+
+def test_caster_wheel_without_prompt_spins_on_its_axle():
+    """sapien_179 (PartNet-Mobility, tests only): without a prompt a caster's wheel spins about its axle. Its
+    contact with the fork is off the axle, but spinning about the axis it is round about keeps it where it is, so
+    the off-contact ("floating") penalty does not apply (the wheel used to slide off the fork)."""
+    from sdk.io import load_asset
+    from .conftest import need_shared
+    asset = load_asset(need_shared("sapien_179") / "mobility.urdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ArticulationWarning)
+        art = articulate_object(asset, {}, only=["link_0", "link_1"], progress=False)
+    j = next(j for j in art.joints if j.child == "link_1")
+    assert j.parent == "link_0" and j.type in ("revolute", "continuous")
+    assert angle_deg(j.axis, asset.gt_joints["link_1"][-1].axis) < 1
