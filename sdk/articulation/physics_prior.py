@@ -36,6 +36,7 @@ PRESS_VERBS = ("press", "push", "depress", "click", "push down")
 KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
          "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
+CONTACT_STRIP = 0.1  # ours: a contact patch this thin against its length is flat (its normal is the turning axis)
 SWEEP_CHUNK = 6  # ours: collision-sweep steps per batch (speed only: a hypothesis stops at its first collision)
 PROTRUSION_MIN = 0.005  # ours: a handle is at least this fraction of the part's surface samples
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
@@ -490,7 +491,9 @@ class PhysicsScene:
         if len(c) < 12:
             return None
         _, sv, vt = np.linalg.svd(c - c.mean(0), full_matrices=False)
-        if sv[2] > 0.35 * sv[1]:
+        # a disc (its thinnest spread well below the middle one), or a strip flat against its length (two stacked
+        # blades of closed scissors touch along their whole length: thin across it, a tenth of it at most)
+        if sv[2] > 0.35 * sv[1] and sv[2] > CONTACT_STRIP * sv[0]:
             return None
         return vt[2]
 
@@ -502,7 +505,12 @@ class PhysicsScene:
             self._part_tree = cKDTree(self.own_dense if own else self.part_dense, **FAST_TREE)
         src = self.own_dense if own else self.part
         pts = src[:: max(1, len(src) // 128)]
-        out = np.ones(len(D), bool)
+        # informative only where the 45 deg turn moves the part's farthest points well beyond the match distance
+        # (2 sin 22.5 deg = 0.77 of their radius): a slender blade turned about its own length stays within a voxel
+        # of itself at any angle without being round
+        rel = pts[None] - O[:, None]
+        r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1).max(1)  # [B]
+        out = 0.77 * r > 2 * self.contact_eps
         for ang in (np.deg2rad(20), np.deg2rad(45)):
             mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
             d, _ = self._part_tree.query(mv.reshape(-1, 3), distance_upper_bound=self.contact_eps)  # only < eps counts
