@@ -215,6 +215,26 @@ def test_no_body_object_hinges_doors_away_from_their_handles_and_pulls_drawers_t
     assert js["drawer"].type == "prismatic" and angle_deg(js["drawer"].axis, [1, 0, 0]) < 2
 
 
+def test_no_body_object_exports_with_its_geometry_free_root(tmp_path):
+    """The root link without geometry exports: a validator-clean UsdPhysics stage and a URDF that reads back with
+    every joint hanging from it."""
+    from exporters.physics_usd import validate_physics_usd, write_physics_usd
+    from exporters.urdf import write_urdf
+    from sdk.io.urdf import load_urdf
+    mesh, parts = _merged(*_carcassless_cabinet(), {"door_l": ["door_l", "handle_l"], "door_r": ["door_r", "handle_r"],
+                                                     "drawer": ["drawer", "pull"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ArticulationWarning)
+        art = articulate_object(_Asset(mesh, parts), {"door_l": "open the door", "door_r": "open the door",
+                                                      "drawer": "pull out the drawer"},
+                                only=["door_l", "door_r", "drawer"], progress=False, config=ArticulateConfig(up_axis="y"))
+    write_physics_usd(art, tmp_path / "c.usda", up_axis="Y")
+    assert validate_physics_usd(tmp_path / "c.usda") == []
+    write_urdf(art, tmp_path / "c.urdf")
+    back = load_urdf(tmp_path / "c.urdf")
+    assert {j.parent for j in back.articulation.joints} == {art.root_link}
+
+
 def test_caster_wheels_hang_from_their_fork():
     """A twin-wheel caster under a chair base: the wheels (larger than the fork) touch only the fork, 3 cm below
     the base; the fork touches the base. The wheels used to hang from the base and the fork from a wheel (the
