@@ -34,8 +34,10 @@ TREE_SAMPLES = 24000  # ours: surface samples (by area) over the whole object fo
 ENGLISH_WORDS = frozenset("the a an this that it its of to up down out in on off and or with from by for please "
                           "my your open close pull push lift turn slide move rotate press".split())
 DENSE_PER_VOXEL = 2.5  # ours: surface samples per voxel face to voxelize (pinholes are closed before filling)
+ENCLOSED_TRAVEL = 0.002  # ours: a part closed in on every side that cannot slide this much (of the diagonal) is fixed
 INSIDE_FRAC = 0.6  # ours: part surface this deep inside the body's solid = a part hidden inside the body
 OVERLAP_FRAC = 0.05  # ours: ... this much = parts that interpenetrate (warned)
+TOUCH_REL = 0.12  # ours: parts touch (for the parent choice) within this fraction of the smaller part's diagonal
 ROOT_TOUCH = 0.25  # ours: a part touching the root this much (vs its strongest contact) hangs from the root
 
 
@@ -48,6 +50,9 @@ class ArticulateConfig:
     n_body: int = 3072  # surface samples on the rest of the object
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     seed: int = 0
+    # ours: an estimated axis within this many degrees of an axis of the asset's frame is snapped onto it (assets
+    # are authored in their frame; the OBB of an irregular part, a caster's fork, tilts by a few degrees); 0 = off
+    snap_deg: float = 5.0
 
     def __post_init__(self):  # validated once, here (CLI, server and facade build this config)
         AXIS_ESTIMATORS.get(self.method)
@@ -257,25 +262,6 @@ def check_part_and_prompt(mesh: Mesh, fmask: np.ndarray, hint: MotionHint, child
                                 f"({', '.join(others[:3])}); the joint is estimated for '{child}' as asked")
 
 
-def _enclosed(scene: PhysicsScene, cone_deg: float = 25.0) -> bool:
-    """True when body samples lie beyond the part in all six OBB directions (within a cone): a part hidden inside
-    a closed body. An open cabinet's drawer (nothing in front) or a key (nothing above) is not enclosed."""
-    if not len(scene.body):
-        return False
-    obb = scene.obb
-    rel = scene.body - obb.center
-    dist = np.linalg.norm(rel, axis=1) + 1e-12
-    cos = np.cos(np.deg2rad(cone_deg))
-    for k in range(3):
-        for sgn in (1.0, -1.0):
-            d = sgn * obb.axes[k]
-            along = rel @ d
-            hit = (along > obb.half_extents[k]) & (along / dist > cos)
-            if hit.sum() < 3:
-                return False
-    return True
-
-
 def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConfig, up, *, parent: str, child: str,
                        name: str, dense: dict | None = None, notes: list | None = None) -> Joint:
     prior = get_prior(cfg.prior, config=cfg.physics)
@@ -286,11 +272,7 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     # one physics scene (voxels, contact, OBB) serves the input checks, the prior and the limit sweep
     scene = prior.scene(part_pts, body_pts, up, physics=cfg.physics, **dense)
     ov = scene.overlap_fraction()
-    if _enclosed(scene):
-        reason = ("the part lies inside the body (closed in on every side: there is body geometry beyond it along "
-                  "all six box directions); a fixed joint is written")
-        _warn(notes, child, reason)
-        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
+    enclosed = scene.enclosed()
     if ov >= INSIDE_FRAC:
         reason = (f"the part lies inside the body ({ov:.0%} of its surface is within the body's solid): it cannot "
                   "move without passing through it; a fixed joint is written")
@@ -300,14 +282,29 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
         _warn(notes, child, f"the part overlaps the body ({ov:.0%} of its surface is inside the body's solid); "
                             "collision-free travel is measured from the overlapping rest pose")
     res = prior.propose(part_pts, body_pts, hint, up, scene=scene)
+    best = res.hypotheses[0] if res.hypotheses else None
+    no_room = best is None or best.travel <= (ENCLOSED_TRAVEL * scene.diag if best.type == "prismatic" else 0.0)
+    if enclosed and (no_room or not len(scene.contact)):
+        reason = ("the part lies inside the body (closed in on every side: there is body geometry beyond it along "
+                  "all six box directions, and " + ("no room to move in" if no_room else "it touches nothing that "
+                  "could hold a joint") + "); a fixed joint is written")
+        _warn(notes, child, reason)
+        return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
     if res.hypotheses and res.hypotheses[0].travel <= 0:
         reason = ("every hypothesis collides at once (the part is locked in by the body, or overlaps it): no "
                   "collision-free motion was found; a fixed joint is written")
         _warn(notes, child, reason)
         return _fixed_joint(name, parent, child, part_pts.mean(0), reason, extra)
+    if enclosed:
+        _warn(notes, child, "the part is closed in on every side (body geometry beyond it along all six box "
+                            "directions): its motion stays within the room it has there")
     types = (hint.type,) if hint.type in ("revolute", "prismatic") else ("revolute", "prismatic")
     est = AXIS_ESTIMATORS.get(cfg.method)(part_pts, res.states, body_pts, types=types, seed=cfg.seed,
                                           obb_points=dense.get("obb_points"))
+    snapped = snap_axis(est.axis, cfg.snap_deg, _body_frames(body_pts))
+    if snapped is not None:
+        extra["axis_before_snap"] = est.axis.tolist()
+        est.axis = snapped
     lim = sweep_limits(scene, est.type, est.origin, est.axis)
     if lim.upper - lim.lower <= 1e-9:
         _warn(notes, child, f"the estimated {est.type} joint is blocked both ways by the collision sweep (limits 0, 0)")
@@ -338,6 +335,29 @@ def _articulate_points(part_pts, body_pts, hint: MotionHint, cfg: ArticulateConf
     if typ == "continuous":
         lower, upper = -np.pi, np.pi
     return Joint(name, typ, parent, child, est.origin, est.axis, float(lower), float(upper), conf, extra)
+
+
+def _body_frames(body_pts: np.ndarray) -> np.ndarray:
+    """[6, 3]: the asset's x, y, z and the body's principal axes (a rotated asset's body keeps its own frame)."""
+    if len(body_pts) < 4:
+        return np.eye(3)
+    _, _, vt = np.linalg.svd(body_pts - body_pts.mean(0), full_matrices=False)
+    return np.vstack([np.eye(3), vt])
+
+
+def snap_axis(axis: np.ndarray, max_deg: float, frame: np.ndarray | None = None) -> np.ndarray | None:
+    """The frame axis (rows of ``frame`` [K, 3], default the asset's x, y, z) nearest ``axis`` when it is within
+    ``max_deg``, with the sign of ``axis``; None when none is that close, when ``axis`` already lies on it, or
+    when ``max_deg`` <= 0."""
+    if max_deg <= 0:
+        return None
+    frame = np.eye(3) if frame is None else np.asarray(frame, float)
+    a = np.asarray(axis, float) / max(float(np.linalg.norm(axis)), 1e-30)
+    c = frame @ a
+    k = int(np.argmax(np.abs(c)))
+    if abs(c[k]) < np.cos(np.deg2rad(max_deg)) or abs(c[k]) > 1 - 1e-12:
+        return None
+    return np.sign(c[k]) * frame[k] / np.linalg.norm(frame[k])
 
 
 def _sample_faces(mesh: Mesh, fmask: np.ndarray, n: int, rng, fd: _FaceData | None = None) -> np.ndarray:
@@ -382,14 +402,23 @@ def articulate_part(mesh, part, prompt: str | None = None, *, parts: PartLabels 
                               name=name or f"{pname}_joint", dense=dense, notes=notes)
 
 
-def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng, fd: _FaceData | None = None) -> dict:
+def _dense_inputs(mesh: Mesh, fmask: np.ndarray, cfg: ArticulateConfig, rng, fd: _FaceData | None = None,
+                  own: np.ndarray | None = None, anchor: np.ndarray | None = None) -> dict:
+    """own: face mask [F] of the part alone when ``fmask`` also holds its descendants; anchor: face mask [F] of
+    what can hold the joint when it is less than the rest of the object (other parts that move themselves left
+    out)."""
     from .physics_prior import part_region
     obb = _obb_points(mesh, fmask, rng)
     region = part_region(obb, mesh.vertices.min(0), mesh.vertices.max(0))
     h = float(np.max(region[1] - region[0])) / cfg.physics.voxel_res
     fd = fd or _face_data(mesh)
-    return {"body_dense": _dense(mesh, ~fmask, h, rng, region=region, fd=fd), "part_dense": _dense(mesh, fmask, h, rng, fd=fd),
-            "obb_points": obb}
+    out = {"body_dense": _dense(mesh, ~fmask, h, rng, region=region, fd=fd), "part_dense": _dense(mesh, fmask, h, rng, fd=fd),
+           "obb_points": obb}
+    if own is not None and (own != fmask).any() and own.any():
+        out["own_dense"] = _dense(mesh, own, h, rng, fd=fd)
+    if anchor is not None and (anchor != ~fmask).any():
+        out["anchor_dense"] = _dense(mesh, anchor, h, rng, region=region, fd=fd) if anchor.any() else np.zeros((0, 3))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -426,18 +455,28 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
     pts, lab = np.concatenate(pts), np.concatenate(lab)
     eps = 0.02 * mesh.bbox_diagonal
     tree = cKDTree(pts)
-    # touch[p, q]: fraction of p's samples with a sample of q within eps
     d, nb = tree.query(pts, k=12, distance_upper_bound=eps)
-    touch = np.zeros((P, P))
     cnt = np.bincount(lab, minlength=P).astype(float)
     ok = np.isfinite(d[:, 1:])
     src = np.broadcast_to(np.arange(len(pts))[:, None], ok.shape)[ok]
     other = lab[nb[:, 1:][ok]]
-    m = other != lab[src]
-    if m.any():
-        pair = np.unique(src[m] * P + other[m])  # each (sample, other part) once
-        np.add.at(touch, (lab[pair // P], pair % P), 1)
-    touch = touch / np.maximum(cnt[:, None], 1)
+    dist = d[:, 1:][ok]
+
+    def touch_matrix(pair_eps):  # touch[p, q]: fraction of p's samples with a sample of q within pair_eps[p, q]
+        t = np.zeros((P, P))
+        m = (other != lab[src]) & (dist < pair_eps[lab[src], other])
+        if m.any():
+            pair = np.unique(src[m] * P + other[m])  # each (sample, other part) once
+            np.add.at(t, (lab[pair // P], pair % P), 1)
+        return t / np.maximum(cnt[:, None], 1)
+
+    # the body choice reads the generous contact (a fixed eps of the object's size)
+    touch = touch_matrix(np.full((P, P), eps + 1e-12))
+    # parents read contact at the scale of the smaller part of each pair: a caster's wheel 2 cm below the chair's
+    # base does not touch it (its fork does), though 2 cm is within 2% of the chair
+    size = np.array([float(np.linalg.norm(np.ptp(pts[lab == p], 0))) if vol[p] >= 0 else 0.0 for p in range(P)])
+    peps = np.minimum(eps, TOUCH_REL * size) + 1e-12
+    ptouch = touch_matrix(np.minimum(peps[:, None], peps[None, :]))
     asked = set(movable or [])
     pool = [p for p in range(P) if vol[p] >= 0 and parts.names[p] not in asked]
     if not pool:  # every part asked to move (an object without body geometry): the largest stays put
@@ -446,17 +485,49 @@ def infer_tree(mesh: Mesh, parts: PartLabels, *, n: int = 256, seed: int = 0,
     # and the seat) wins over the larger seat, a cabinet body over its doors
     deg = ((touch > 0) | (touch.T > 0)).sum(1)
     root = max(pool, key=lambda p: vol[p] ** (2 / 3) * (1 + deg[p]))
+    # contact-graph distance from the root: a part hangs from a neighbour nearer the root, or from a larger
+    # neighbour as near (a knob on a door), never from one farther out (a caster's fork holds its wheels, which
+    # touch nothing else, though they are the larger parts)
+    adj = (ptouch > 0) | (ptouch.T > 0)
+    gap = np.full((P, P), np.inf)  # nearest samples of each pair of parts (within eps)
+    np.minimum.at(gap, (lab[src], other), dist)
+    gap = np.minimum(gap, gap.T)
+    rel_gap = gap / np.maximum(np.minimum(size[:, None], size[None, :]), 1e-12)
+    depth = np.full(P, P + 1)
+    depth[root] = 0
+    frontier = [root]
+    while True:
+        while frontier:
+            nxt = []
+            for a in frontier:
+                for b in np.flatnonzero(adj[a]):
+                    if depth[b] > depth[a] + 1 and vol[b] >= 0:
+                        depth[b] = depth[a] + 1
+                        nxt.append(int(b))
+            frontier = nxt
+        # a group of parts not in contact with the reached ones (sparse samples on a large body): it hangs from
+        # the reached part across the smallest gap (relative to the smaller part), through the part nearest it
+        reached = depth <= P
+        g = np.where(reached[:, None] & ~reached[None, :] & (vol >= 0)[None, :], rel_gap, np.inf)
+        if not np.isfinite(g).any():
+            break
+        a, b = np.unravel_index(int(np.argmin(g)), g.shape)
+        adj[a, b] = adj[b, a] = True
+        ptouch[b, a] = max(ptouch[b, a], 1e-6)
+        depth[b] = depth[a] + 1
+        frontier = [int(b)]
     parent = {}
     for p in range(P):
         if p == root or vol[p] < 0:
             continue
-        cand = [q for q in range(P) if q != p and vol[q] > vol[p] and touch[p, q] > 0]
+        cand = [q for q in range(P) if q != p and ptouch[p, q] > 0 and
+                (depth[q] < depth[p] or (depth[q] == depth[p] and vol[q] > vol[p]))]
         if not cand:
             q = root
-        elif touch[p, root] >= ROOT_TOUCH * max(touch[p, c] for c in cand):
+        elif ptouch[p, root] >= ROOT_TOUCH * max(ptouch[p, c] for c in cand):
             q = root
         else:
-            q = max(cand, key=lambda q: touch[p, q])
+            q = max(cand, key=lambda q: ptouch[p, q])
         parent[parts.names[p]] = parts.names[q]
     # no cycles: a part whose chain does not reach the root hangs from the root
     for c in list(parent):
@@ -497,9 +568,18 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
             raise InvalidInputError(f"unknown part '{k}'; parts: {', '.join(parts.names)}", field="only", source=source)
     asked = list(only) if only is not None else list(prompts)
     root, parent = infer_tree(mesh, parts, seed=cfg.seed, movable=asked)
+    virtual = None
     if root in asked:
-        warnings.warn(f"part '{root}': every part was asked to move, so none is left as the fixed body; '{root}' (the "
-                      "largest) becomes the root and gets no joint", ArticulationWarning, stacklevel=2)
+        # no body geometry (a cabinet exported without its carcass): the object hangs from a root link without
+        # geometry, and every part, the largest too, moves against the others held at rest
+        virtual = next(n for n in ("base", "world", "root_link", "_root") if n not in parts.names)
+        warnings.warn(f"part '{root}': every part was asked to move, so none is left as the fixed body; they hang from "
+                      f"a root link '{virtual}' without geometry and each is estimated against the others at rest "
+                      "(contact with parts that move themselves is no hinge evidence)", ArticulationWarning,
+                      stacklevel=2)
+        parent = {c: (virtual if p == root else p) for c, p in parent.items()}
+        parent[root] = virtual
+        root = virtual
     children: dict[str, list[str]] = {}
     for c, p in parent.items():
         children.setdefault(p, []).append(c)
@@ -511,7 +591,7 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
         return out
 
     fl = _face_labels(mesh, parts)
-    links = []
+    links = [] if virtual is None else [Link(virtual, None)]
     for i, nm in enumerate(parts.names):
         fm = fl == i
         if not fm.any():
@@ -524,18 +604,31 @@ def articulate_object(asset, prompts: dict | None = None, *, config: ArticulateC
     joints = []
     todo = [n for n in parts.names if n in parent and (only is None or n in only)]
     callback = progress if callable(progress) else None
+    def chain(n):  # n's ancestors
+        out = []
+        while n in parent and parent[n] not in out:
+            n = parent[n]
+            out.append(n)
+        return out
+
     for k, name in enumerate(_progress(todo, desc="articulating parts", enable=None if progress is True else False)):
         report(callback, k / max(len(todo), 1), f"part {name} ({k + 1}/{len(todo)})")
         sub = subtree(name)
         ids = [parts.names.index(s) for s in sub]
         fmask = np.isin(fl, ids)
+        # what can hold the joint: the rest of the object without the other parts being articulated (a sibling
+        # door touching at the seam moves itself), its ancestors kept (a knob's door)
+        others = [parts.names.index(o) for o in todo if o not in sub and o not in chain(name)]
+        anchor = ~fmask & ~np.isin(fl, others) if others else None
         part_pts = _sample_faces(mesh, fmask, cfg.n_part, rng, fd)
         body_pts = _sample_faces(mesh, ~fmask, cfg.n_body, rng, fd)
         hint = parse_prompt(prompts.get(name))
         notes: list = []
         check_part_and_prompt(mesh, fl == parts.names.index(name), hint, name, parts.names, notes, source, fd)
         j = _articulate_points(part_pts, body_pts, hint, cfg, up, parent=parent[name], child=name, name=f"{name}_joint",
-                               dense=_dense_inputs(mesh, fmask, cfg, rng, fd), notes=notes)
+                               dense=_dense_inputs(mesh, fmask, cfg, rng, fd, own=fl == parts.names.index(name),
+                                                   anchor=anchor),
+                               notes=notes)
         joints.append(j)
     for name in parts.names:
         if name in parent and only is not None and name not in only:

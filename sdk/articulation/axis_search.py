@@ -29,6 +29,10 @@ from ..core.articulation import joint_motion
 from ..geometry.rotations import axis_angle_matrix
 
 MOTION_TYPES = ("revolute", "prismatic")
+BWD_GROUPS = 4  # ours: groups of free target points by static distance in the exact re-scoring (speed only)
+# ours: amounts per state tried by the exact re-scoring, across the best grid value's neighbours, then within a
+# step of the best (final spacing: a twelfth of the neighbours' span)
+REFINE_AMOUNTS = (7, 5)
 # KD-trees whose queries only need nearest distances: sliding-midpoint splits build and query faster than the
 # balanced median tree, and a nearest distance does not depend on how the tree was split
 FAST_TREE = dict(balanced_tree=False, compact_nodes=False)
@@ -192,16 +196,18 @@ class _State:
 
     ``costs`` is the exact CD-L2 (KD-trees; target points the static body explains within ``tau`` keep
     their static distance, an error below tau^2 per point); ``coarse_costs`` replaces the nearest-neighbour
-    queries by distance-transform lookups (64 voxels across the region the part can reach) to rank all candidates quickly.
+    queries by distance-transform lookups (``field_res`` voxels across the region the part can reach) to rank all
+    candidates quickly.
     """
 
     def __init__(self, target: np.ndarray, static: np.ndarray, part: np.ndarray, tau: float, field_part: _Field,
-                 region: tuple, part_tree: cKDTree | None = None, static_tree: cKDTree | None = None):
+                 region: tuple, part_tree: cKDTree | None = None, static_tree: cKDTree | None = None,
+                 field_res: int = 64):
         """part_tree / static_tree: KD-trees of ``part`` / ``static``, shared by the states of one search."""
         self.target = target
         self.tree = cKDTree(target, **FAST_TREE)
         self.part_tree = part_tree if part_tree is not None else cKDTree(part, **FAST_TREE)
-        self.field_target = _Field(target, *region)
+        self.field_target = _Field(target, *region, res=field_res)
         self.field_part = field_part
         n_static = len(static)
         self.n_moved = n_static + len(part)
@@ -217,6 +223,12 @@ class _State:
         self.free_pts = target[self.free]  # [F, 3]
         self.free32 = self.free_pts.astype(np.float32)  # the coarse ranking runs in float32
         self.free_d2 = np.where(np.isfinite(dts[self.free]), dts[self.free], 1e6) ** 2  # [F]
+        # a free target point's term is min(d^2 to the moved part, its static d^2): a KD query bounded by its
+        # static distance gives the same term (farther = the static term), and bounded queries prune; the points
+        # are queried in groups of similar static distance, each with its group's largest as the bound
+        order = np.argsort(self.free_d2, kind="stable")
+        self.free_groups = [(g, float(np.sqrt(self.free_d2[g].max())) * (1 + 1e-9))
+                            for g in np.array_split(order, min(BWD_GROUPS, len(order))) if len(g)]
 
     def _total(self, fwd_d: np.ndarray, bwd_d: np.ndarray) -> np.ndarray:
         fwd = (self.static_sum + (fwd_d ** 2).sum(1, dtype=np.float64)) / self.n_moved
@@ -229,17 +241,31 @@ class _State:
         fwd_d = self.tree.query(moved.reshape(-1, 3))[0].reshape(B, P)
         if len(self.free_pts):  # distance from a target point to the moved part = to the rest part after undoing the motion
             back = _move_batch(self.free_pts, typ, O, D, -A)
-            bwd_d = self.part_tree.query(back.reshape(-1, 3))[0].reshape(B, -1)
+            bwd_d = np.empty((B, len(self.free_pts)))
+            for g, bound in self.free_groups:  # bounded queries: inf beyond the bound reads as the static term
+                bwd_d[:, g] = self.part_tree.query(back[:, g].reshape(-1, 3), distance_upper_bound=bound)[0].reshape(B, -1)
         else:
             bwd_d = np.zeros((B, 0))
         return self._total(fwd_d, bwd_d)
 
-    def coarse_costs(self, part, typ, O, D, A) -> np.ndarray:
+    def costs_reference(self, part, typ, O, D, A) -> np.ndarray:  # ``costs`` with unbounded queries (the test's)
+        moved = _move_batch(part, typ, O, D, A)
+        B, P, _ = moved.shape
+        fwd_d = self.tree.query(moved.reshape(-1, 3))[0].reshape(B, P)
+        if len(self.free_pts):
+            bwd_d = self.part_tree.query(_move_batch(self.free_pts, typ, O, D, -A).reshape(-1, 3))[0].reshape(B, -1)
+        else:
+            bwd_d = np.zeros((B, 0))
+        return self._total(fwd_d, bwd_d)
+
+    def coarse_costs(self, part, typ, O, D, A, moved: np.ndarray | None = None) -> np.ndarray:
         """Ranking costs from distance-field lookups, in float32 (part, O, D, A may be float32: the caller converts
-        once); the best candidates are re-scored exactly (``costs``, float64 KD-trees)."""
+        once); the best candidates are re-scored exactly (``costs``, float64 KD-trees). moved: the part already
+        moved by (typ, O, D, A) in float32 [B, P, 3] (the same for every state: computed once by the caller)."""
         f32 = np.float32
         part, O, D, A = part.astype(f32, copy=False), O.astype(f32, copy=False), D.astype(f32, copy=False), A.astype(f32, copy=False)
-        moved = _move_batch(part, typ, O, D, A)
+        if moved is None:
+            moved = _move_batch(part, typ, O, D, A)
         fwd_d = self.field_target.lookup32(moved)
         bwd_d = self.field_part.lookup32(_move_batch(self.free32, typ, O, D, -A)) if len(self.free_pts) else np.zeros((len(A), 0), f32)
         return self._total(fwd_d, bwd_d)
@@ -273,7 +299,7 @@ def amount_grid(type: str) -> np.ndarray:
 
 def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points: np.ndarray | None = None, *,
                 types=MOTION_TYPES, n_part: int = 256, n_target: int = 1024, refine_top: int = 6, seed: int = 0,
-                direction_prior=None, obb_points: np.ndarray | None = None) -> AxisEstimate:
+                direction_prior=None, obb_points: np.ndarray | None = None, field_res: int = 48) -> AxisEstimate:
     """ATOP's discrete OBB candidate search.
 
     part_points:   [N, 3] points sampled on the part at rest (object frame)
@@ -283,6 +309,8 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
                    direction hint); None for the paper's pure search.
     obb_points:    [Q, 3] points to fit the OBB to (default: part_points; the part's mesh vertices give the
                    exact box of box-like parts).
+    field_res:     ours: voxels across the coarse ranking's distance fields (48: a quarter of 64's distance-transform
+                   time; the ranking only picks the ``refine_top`` candidates the KD-trees re-score exactly).
     """
     part_points = np.asarray(part_points, dtype=np.float64)
     if len(part_points) < 4:
@@ -303,10 +331,14 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
     pdiag = float(np.linalg.norm(phi - plo))
     region = (np.maximum(plo - pdiag, -0.85), np.minimum(phi + pdiag, 0.85))
     tau = min(0.01, 0.05 * pdiag)
-    fpart = _Field(part, *region)
-    ptree, stree = cKDTree(part, **FAST_TREE), (cKDTree(stat, **FAST_TREE) if len(stat) else None)
+    fpart = _Field(part, *region, res=field_res)
+    # which target points the static body explains (and their static distance) is read against every static point
+    # given, not the subsample: in an articulated cloud whose body is these very points (the weight-free prior's
+    # synthesized states, table B's) only the moved part's points stay free, and the backward term is exact there
+    ptree = cKDTree(part, **FAST_TREE)
+    stree = cKDTree(norm(static), **FAST_TREE) if len(static) else None
     sts = [_State(norm(_subsample(np.asarray(s, dtype=np.float64), n_target, rng)), stat, part, tau, fpart, region,
-                  ptree, stree) for s in states]
+                  ptree, stree, field_res=field_res) for s in states]
     origins, dirs, _ = obb_candidates(norm(part_points if obb_points is None else obb_points))
 
     results = []  # [cost, type, origin index, direction index, amounts [S], prior cost]
@@ -319,8 +351,11 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
         Ob, Db, Ab = np.repeat(O, G, 0), np.repeat(D, G, 0), np.tile(grid, C)
         total = np.zeros(C)
         best_amt = np.zeros((C, len(sts)))
+        f32 = np.float32
+        Ob, Db, Ab = Ob.astype(f32), Db.astype(f32), Ab.astype(f32)
+        moved = _move_batch(part.astype(f32), typ, Ob, Db, Ab)  # [C*G, P, 3], shared by the states
         for si, st in enumerate(sts):
-            c = st.coarse_costs(part, typ, Ob, Db, Ab).reshape(C, G)
+            c = st.coarse_costs(part, typ, Ob, Db, Ab, moved=moved).reshape(C, G)
             total += c.min(1)
             best_amt[:, si] = grid[c.argmin(1)]
         prior = np.zeros(C) if direction_prior is None else np.asarray(direction_prior(typ, O, D), dtype=np.float64)
@@ -329,6 +364,14 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
 
     # exact re-scoring of the best candidates, refining each state's amount around its best grid value
     results.sort(key=lambda r: r[0])
+    # the best candidate of every motion type is re-scored too (the type is decided by exact costs, not by the
+    # coarse fields: a button's short stroke leaves every candidate within voxel noise of the others)
+    for t in types:
+        if not any(r[1] == t for r in results[:refine_top]):
+            k = next((i for i, r in enumerate(results) if r[1] == t), None)
+            if k is not None:
+                results.insert(refine_top, results.pop(k))
+                refine_top += 1
     for r in results[:refine_top]:
         typ, oi, di, amts = r[1], r[2], r[3], r[4]
         grid = amount_grid(typ)
@@ -337,13 +380,14 @@ def atop_search(part_points: np.ndarray, states: list[np.ndarray], static_points
             k = int(np.argmin(np.abs(grid - amts[si])))
             lo_a = grid[k - 1] if k > 0 else 0.0
             hi_a = grid[k + 1] if k + 1 < len(grid) else grid[k] * 1.2
-            xs = np.linspace(lo_a, hi_a, 9)
-            for _ in range(2):
+            xs = np.linspace(lo_a, hi_a, REFINE_AMOUNTS[0])
+            for it in range(2):
                 cs = st.costs(part, typ, np.repeat(origins[oi][None], len(xs), 0), np.repeat(dirs[di][None], len(xs), 0), xs)
                 j = int(np.argmin(cs))
                 step = xs[1] - xs[0]
                 best_c, amts[si] = cs[j], xs[j]
-                xs = np.linspace(max(xs[j] - step, 0.0), xs[j] + step, 7)
+                if it == 0:
+                    xs = np.linspace(max(xs[j] - step, 0.0), xs[j] + step, REFINE_AMOUNTS[1])
             tot += best_c
         r[0] = tot + r[5]
         r.append(True)

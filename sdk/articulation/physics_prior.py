@@ -36,6 +36,9 @@ PRESS_VERBS = ("press", "push", "depress", "click", "push down")
 KNOBS = ("knob", "dial", "lock", "turntable", "tray", "wheel", "caster", "scissors", "shears", "pliers", "tongs",
          "blade")  # turned about the normal of their contact disc (a scissor blade about its rivet)
 EDGE_HINGED = ("door", "gate", "lid", "cover", "screen", "flap", "hatch", "laptop", "lever", "pedal", "drawer")
+CONTACT_STRIP = 0.1  # ours: a contact patch this thin against its length is flat (its normal is the turning axis)
+SWEEP_CHUNK = 6  # ours: collision-sweep steps per batch (speed only: a hypothesis stops at its first collision)
+PROTRUSION_MIN = 0.005  # ours: a handle is at least this fraction of the part's surface samples
 UP_VECTORS = {"x": np.array([1.0, 0, 0]), "y": np.array([0, 1.0, 0]), "z": np.array([0, 0, 1.0])}
 
 
@@ -87,7 +90,7 @@ class Occupancy:
 
     def __init__(self, body_points: np.ndarray, lo: np.ndarray, hi: np.ndarray, res: int,
                  part_points: np.ndarray | None = None):
-        from scipy.ndimage import binary_fill_holes
+        from .morphology import dilate6, erode6, fill_holes6  # scipy's binary_* with the default cross, exactly
         self.lo = np.asarray(lo, float)
         self.h = float(np.max(np.asarray(hi) - self.lo)) / res
         self.shape = np.maximum(np.ceil((np.asarray(hi) - self.lo) / self.h).astype(int), 1)
@@ -97,8 +100,7 @@ class Occupancy:
             i = i[ok]
             occ[i[:, 0], i[:, 1], i[:, 2]] = True
         # random surface samples leave pinholes that would let the fill leak: close them (dilate, fill, erode)
-        from scipy.ndimage import binary_dilation, binary_erosion as _erode
-        self.occ = occ | _erode(binary_fill_holes(binary_dilation(occ)))
+        self.occ = occ | erode6(fill_holes6(dilate6(occ)))
         self.filled = self.occ.copy()  # the body's voxels before the part's own are removed (overlap checks)
         if part_points is not None and len(part_points):
             # voxels the part itself occupies at rest are contact, not obstacle
@@ -107,8 +109,7 @@ class Occupancy:
             i = i[ok]
             pocc[i[:, 0], i[:, 1], i[:, 2]] = True
             self.occ &= ~pocc
-        from scipy.ndimage import binary_erosion
-        self.core = binary_erosion(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
+        self.core = erode6(self.occ)  # the body's solid at least a voxel deep (thin walls: empty)
 
     def in_core(self, p: np.ndarray) -> np.ndarray:
         flat, ok = self._flat(p)
@@ -150,10 +151,15 @@ class PhysicsScene:
 
     def __init__(self, part_points: np.ndarray, body_points: np.ndarray, cfg: PhysicsConfig, up: np.ndarray | None,
                  *, body_dense: np.ndarray | None = None, part_dense: np.ndarray | None = None,
-                 obb_points: np.ndarray | None = None):
+                 obb_points: np.ndarray | None = None, own_dense: np.ndarray | None = None,
+                 anchor_dense: np.ndarray | None = None):
         """part_points/body_points: surface samples for contact tests and the sweep; body_dense/part_dense: dense
         samples (several per voxel) to voxelize; obb_points: points whose OBB gives the candidates (the part's
-        mesh vertices are exact for boxes)."""
+        mesh vertices are exact for boxes); own_dense: dense samples of the part alone when it moves with
+        descendants (a caster's fork with its wheels): what is round about an axis is judged on the part itself;
+        anchor_dense: dense samples of what can hold the part's joint (the body without the other parts that move
+        themselves: double doors touch at their seam but hinge on the body), default the whole body. Contact
+        (hinge attachment, runners, the contact disc) is measured against it; collisions against the whole body."""
         self.cfg = cfg
         self.part = part_points
         self.body = body_points
@@ -167,11 +173,18 @@ class PhysicsScene:
         bd = body_points if body_dense is None else body_dense
         pd = part_points if part_dense is None else part_dense
         self.body_tree = cKDTree(bd, **FAST_TREE) if len(bd) else None
-        if self.body_tree is not None:
-            d, _ = self.body_tree.query(pd, distance_upper_bound=self.contact_eps)
+        if anchor_dense is None:
+            self.anchor_tree = self.body_tree
+        else:
+            self.anchor_tree = cKDTree(anchor_dense, **FAST_TREE) if len(anchor_dense) else None
+        if self.anchor_tree is not None:
+            d, _ = self.anchor_tree.query(pd, distance_upper_bound=self.contact_eps)
         else:
             d = np.full(len(pd), np.inf)
         self.part_dense = pd
+        self.own_dense = own_dense
+        self._part_tree = None  # built on first use (symmetry)
+        self._enclosed = None  # computed on first use (enclosed)
         contact = pd[d < self.contact_eps]  # [C, 3] part samples touching the body
         if len(contact) > 3000:
             contact = contact[np.random.default_rng(cfg.seed).choice(len(contact), 3000, replace=False)]
@@ -201,23 +214,70 @@ class PhysicsScene:
         if free is not None:
             self.outward = free
 
+    def enclosed(self, cone_deg: float = 25.0) -> bool:
+        """True when body samples lie beyond the part in all six OBB directions (within a cone): a part closed in
+        by the body (inside it, or in a recess under a rim). An open cabinet's drawer (nothing in front) or a key
+        (nothing above) is not enclosed."""
+        if self._enclosed is None:
+            self._enclosed = self._closed_in(cone_deg)
+        return self._enclosed
+
+    def _closed_in(self, cone_deg: float) -> bool:
+        if not len(self.body):
+            return False
+        obb = self.obb
+        rel = self.body - obb.center
+        dist = np.linalg.norm(rel, axis=1) + 1e-12
+        cos = np.cos(np.deg2rad(cone_deg))
+        for k in range(3):
+            for sgn in (1.0, -1.0):
+                d = sgn * obb.axes[k]
+                along = rel @ d
+                hit = (along > obb.half_extents[k]) & (along / dist > cos)
+                if hit.sum() < 3:
+                    return False
+        return True
+
+    def _ray_hits(self, d: np.ndarray, chunk: int = 12) -> np.ndarray:
+        """[P] whether the ray from each part sample along d meets a body voxel (marched a voxel per step until it
+        leaves the grid). Marched in chunks of steps, dropping rays that hit or left the grid (a box: a ray that
+        left never comes back); equals ``_ray_hits_reference``."""
+        steps = int(np.ceil(np.max(self.occ.shape)))
+        t = np.arange(1, steps + 1) * self.occ.h
+        hit = np.zeros(len(self.part), bool)
+        alive = np.arange(len(self.part))
+        occ = self.occ.occ.ravel()
+        for s0 in range(0, steps, chunk):
+            q = self.part[alive][None] + t[s0:s0 + chunk, None, None] * d  # [s, A, 3]
+            flat, ok = self.occ._flat(q)
+            h = (occ.take(flat) & ok).any(0)
+            hit[alive[h]] = True
+            alive = alive[~h & ok[-1]]
+            if not len(alive):
+                break
+        return hit
+
+    def _ray_hits_reference(self, d: np.ndarray) -> np.ndarray:
+        steps = int(np.ceil(np.max(self.occ.shape)))
+        t = (np.arange(1, steps + 1) * self.occ.h)
+        q = self.part[None, :, :] + t[:, None, None] * d  # [S, P, 3]
+        return self.occ(q).any(0)
+
     def free_side(self) -> np.ndarray | None:
         """The OBB direction in which rays from the part leave the object hitting the least body: the side the
         part faces out of (a drawer's front, a key's top). None when no side is clearly freer."""
-        steps = int(np.ceil(np.max(self.occ.shape)))
-        t = (np.arange(1, steps + 1) * self.occ.h)
-        hits = []
-        for d in self.dirs:
-            q = self.part[None, :, :] + t[:, None, None] * d  # [S, P, 3]
-            hit = self.occ(q).any(0)
-            hits.append(float(hit.mean()))
-        hits = np.array(hits)
+        hits = np.array([float(self._ray_hits(d).mean()) for d in self.dirs])
         self.ray_hits = hits  # [6] fraction of rays from the part hitting the body, per OBB direction
         best = np.flatnonzero(hits <= hits.min() + 0.05)
         if len(best) == 1:
             return self.dirs[best[0]].copy()
         # a tie (a button standing proud of a face, a key open above and below): face away from where the part
-        # touches the body; without contact, face up
+        # touches the body; without contact, the side its handle sticks out of (a drawer with no carcass around
+        # it), else face up
+        if not len(self.contact):
+            side = self.protrusion_side()
+            if side is not None and np.max(self.dirs[best] @ side) > 0.99:
+                return side
         if len(self.contact):
             away = self.part_center - self.contact.mean(0)
             if np.linalg.norm(away) > 1e-3 * self.diag:
@@ -227,6 +287,29 @@ class PhysicsScene:
             if ups:
                 return self.dirs[ups[0]].copy()
         return None
+
+    def protrusion_side(self) -> np.ndarray | None:
+        """The OBB direction out of which something small sticks beyond the part's main box (a drawer front's
+        handle, a knob on a door's face), when one side has it and the opposite side has at most half as much;
+        else None. Slices along each box axis whose surface density falls below 40% of the typical slice, at
+        either end of the longest dense run, are the protrusion."""
+        pts = self.part_dense
+        best, best_mass = None, 0.0
+        for k in range(3):
+            c = (pts - self.obb.center) @ self.obb.axes[k]
+            hist, edges = np.histogram(c, bins=32)
+            nz = hist[hist > 0]
+            if not len(nz):
+                continue
+            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
+            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
+            r = int(np.argmax(ends - starts))
+            lo, hi = edges[starts[r]], edges[ends[r]]
+            plus, minus = float(np.mean(c > hi)), float(np.mean(c < lo))
+            for mass, other, sgn in ((plus, minus, 1.0), (minus, plus, -1.0)):
+                if mass > max(best_mass, PROTRUSION_MIN) and other <= 0.5 * mass and mass < 0.2:
+                    best, best_mass = sgn * self.obb.axes[k], mass
+        return None if best is None else best.copy()
 
     def cavity(self, D: np.ndarray) -> np.ndarray:
         """Prismatic: how much the part is a box sliding out of a cavity along each D [B, 3] -> [B] in [0, 1]: D is
@@ -283,33 +366,67 @@ class PhysicsScene:
         return float(np.sum(d > 2 * self.contact_eps)) / len(pd)
 
     # -- collision sweep -------------------------------------------------------------------------------
-    def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int) -> np.ndarray:
-        """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum)."""
+    def sweep(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float, steps: int,
+              chunk: int = SWEEP_CHUNK) -> np.ndarray:
+        """Free travel [B] along +D for each hypothesis (first colliding step, or the maximum). The steps are swept a
+        chunk at a time and a hypothesis stops at its first collision (most collide early): equals
+        ``sweep_reference``, which sweeps every step of every hypothesis."""
         B = len(D)
         max_amount = np.broadcast_to(np.asarray(max_amount, dtype=np.float64), (B,))
         fr = np.linspace(0, 1, steps + 1)[1:]
-        A = (max_amount[:, None] * fr[None]).reshape(-1)
-        moved = _move_batch(self.part, typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A)  # [B*S, P, 3]
+        first = np.full(B, steps)
+        alive = np.arange(B)
+        far_all = self._far(typ, O, D)  # [B, P] or None
+        for s0 in range(0, steps, chunk):
+            ss = fr[s0:s0 + chunk]
+            n = len(ss)
+            A = (max_amount[alive, None] * ss[None]).reshape(-1)
+            hit = self._collides(typ, np.repeat(O[alive], n, 0), np.repeat(D[alive], n, 0), A,
+                                 None if far_all is None else np.repeat(far_all[alive], n, 0)).reshape(len(alive), n)
+            anyh = hit.any(1)
+            first[alive[anyh]] = s0 + hit[anyh].argmax(1)
+            alive = alive[~anyh]
+            if not len(alive):
+                break
+        return np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
+
+    def _far(self, typ: str, O: np.ndarray, D: np.ndarray) -> np.ndarray | None:
+        if typ != "revolute":
+            return None
+        # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
+        # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
+        rel = self.part[None] - O[:, None]
+        r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1)  # [B, P]
+        return r > self.contact_eps
+
+    def _collides(self, typ: str, O: np.ndarray, D: np.ndarray, A: np.ndarray, far: np.ndarray | None) -> np.ndarray:
+        """[N] whether the part moved by each (O, D, A) [N] collides with the body (far [N, P]: revolute only)."""
+        moved = _move_batch(self.part, typ, O, D, A)  # [N, P, 3]
         # a touching sample slides along the body (tangential motion, or away from it) but may not move into it
         # through its own face: that counts as soon as it enters a body voxel
         disp = moved - self.part[None]
         into = (disp * self.part_normals[None]).sum(-1) > 0.05 * self.occ.h  # along the outward normal: the body side
         rc = self.rest_contact[None] & ~into
         occ, core = self.occ.lookup(moved)  # one voxel index for both grids
-        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [B*S, P]
-        if typ == "revolute":
-            # samples within a contact distance of the axis sweep arcs below the voxel size: a hinge's own edge
-            # grazing the body is not a collision (a hinge set a few mm off the edge still folds)
-            rel = self.part[None] - O[:, None]
-            r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1)  # [B, P]
-            far = np.repeat(r > self.contact_eps, steps, 0)
+        inside = (occ & ~self.rest_inside[None] & ~rc) | (core & rc)  # [N, P]
+        if far is not None:
             frac = (inside & far).sum(1) / np.maximum(far.sum(1), 1)
         else:
             frac = inside.mean(1)
-        hit = (frac > self.cfg.collision_frac).reshape(B, steps)
+        return frac > self.cfg.collision_frac
+
+    def sweep_reference(self, typ: str, O: np.ndarray, D: np.ndarray, max_amount: np.ndarray | float,
+                        steps: int) -> np.ndarray:
+        """Every step of every hypothesis at once (the test's reference for ``sweep``)."""
+        B = len(D)
+        max_amount = np.broadcast_to(np.asarray(max_amount, dtype=np.float64), (B,))
+        fr = np.linspace(0, 1, steps + 1)[1:]
+        A = (max_amount[:, None] * fr[None]).reshape(-1)
+        far = self._far(typ, O, D)
+        hit = self._collides(typ, np.repeat(O, steps, 0), np.repeat(D, steps, 0), A,
+                             None if far is None else np.repeat(far, steps, 0)).reshape(B, steps)
         first = np.where(hit.any(1), hit.argmax(1), steps)  # index of first colliding step
-        travel = np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
-        return travel
+        return np.where(first > 0, fr[np.maximum(first - 1, 0)], 0.0) * max_amount
 
     def prismatic_max(self, D: np.ndarray) -> np.ndarray:
         ext = np.abs((self.part - self.part_center) @ D.T)  # [P, B]
@@ -340,13 +457,13 @@ class PhysicsScene:
 
     def guidance(self, D: np.ndarray, travel: np.ndarray) -> np.ndarray:
         """Prismatic: fraction of the part's body contacts kept after sliding 15% of the travel, [B]."""
-        if self.body_tree is None or len(self.contact) == 0:
+        if self.anchor_tree is None or len(self.contact) == 0:
             return np.zeros(len(D))
         out = np.zeros(len(D))
         for b in range(len(D)):
             amt = max(0.15 * travel[b], 2 * self.occ.h)
             # only "closer than contact_eps" counts: the bound prunes the search and leaves the answer as it is
-            d, _ = self.body_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
+            d, _ = self.anchor_tree.query(self.contact + amt * D[b], distance_upper_bound=self.contact_eps)
             out[b] = np.mean(d < self.contact_eps)
         return out
 
@@ -374,28 +491,38 @@ class PhysicsScene:
         if len(c) < 12:
             return None
         _, sv, vt = np.linalg.svd(c - c.mean(0), full_matrices=False)
-        if sv[2] > 0.35 * sv[1]:
+        # a disc (its thinnest spread well below the middle one), or a strip flat against its length (two stacked
+        # blades of closed scissors touch along their whole length: thin across it, a tenth of it at most)
+        if sv[2] > 0.35 * sv[1] and sv[2] > CONTACT_STRIP * sv[0]:
             return None
         return vt[2]
 
     def symmetry(self, O: np.ndarray, D: np.ndarray) -> np.ndarray:
         """1 where turning the part about the axis by 20 and 45 deg maps it onto itself (a dial, a wheel, a round
         knob: the axis it spins about), else 0, [B]."""
-        if not hasattr(self, "_part_tree"):
-            self._part_tree = cKDTree(self.part_dense, **FAST_TREE)
-        pts = self.part[:: max(1, len(self.part) // 128)]
-        out = np.ones(len(D), bool)
+        own = self.own_dense is not None and len(self.own_dense) > 0
+        if self._part_tree is None:
+            self._part_tree = cKDTree(self.own_dense if own else self.part_dense, **FAST_TREE)
+        src = self.own_dense if own else self.part
+        pts = src[:: max(1, len(src) // 128)]
+        # informative only where the 45 deg turn moves the part's farthest points well beyond the match distance
+        # (2 sin 22.5 deg = 0.77 of their radius): a slender blade turned about its own length stays within a voxel
+        # of itself at any angle without being round
+        rel = pts[None] - O[:, None]
+        r = np.linalg.norm(rel - (rel * D[:, None]).sum(-1, keepdims=True) * D[:, None], axis=-1).max(1)  # [B]
+        out = 0.77 * r > 2 * self.contact_eps
         for ang in (np.deg2rad(20), np.deg2rad(45)):
             mv = _move_batch(pts, "revolute", O, D, np.full(len(D), ang))
             d, _ = self._part_tree.query(mv.reshape(-1, 3), distance_upper_bound=self.contact_eps)  # only < eps counts
             out &= (d.reshape(len(D), -1) < self.contact_eps).mean(1) > 0.8  # ours: 80% (a dial's pointer)
         return out.astype(float)
 
-    def noun_score(self, typ: str, D: np.ndarray, noun: str | None) -> np.ndarray:
+    def noun_score(self, typ: str, D: np.ndarray, noun: str | None, round_axis: np.ndarray | None = None) -> np.ndarray:
         if typ == "revolute" and noun in KNOBS:
-            # turned about the axis sticking out of the body: the contact disc's normal, else the free side;
-            # weighs double because a knob's short axis segment earns it little attachment
-            ref = self.contact_normal()
+            # turned about the axis it is round about (a wheel about its axle: ``round_axis``, from ``symmetry``),
+            # else the axis sticking out of the body: the contact disc's normal, else the free side; weighs double
+            # because a knob's short axis segment earns it little attachment
+            ref = round_axis if round_axis is not None else self.contact_normal()
             ref = self.outward if ref is None else ref
             return 2.0 * np.abs(D @ ref) if ref is not None else np.zeros(len(D))
         if typ != "revolute" or self.up is None or noun is None:
@@ -494,20 +621,27 @@ def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:
             slab = cfg.w_slab_hinge * scene.slab_hinge(D)
         else:
             slab = np.zeros(len(D))
-        if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
-            # off the contact line and not through the contact patch either (a faucet or knob turns about an
-            # axis through its small contact disc): the part would swing free of what holds it
-            floating = cfg.w_float * ((attach < cfg.float_attach) & (scene.axis_contact_distance(O, D) > 2.5 * scene.occ.h))
-        else:
-            floating = np.zeros(len(D))
         if typ == "revolute" and hint.part_word not in EDGE_HINGED:
             sym = cfg.w_symmetry * scene.symmetry(O, D)  # a round part spins about its symmetry axis
         else:
             sym = np.zeros(len(D))
+        if typ == "revolute" and attach.max() >= 2 * cfg.float_attach:
+            # off the contact line and not through the contact patch either (a faucet or knob turns about an
+            # axis through its small contact disc): the part would swing free of what holds it; a part spinning
+            # about the axis it is round about stays where it is (a wheel on its axle)
+            floating = cfg.w_float * ((attach < cfg.float_attach) & (sym <= 0)
+                                      & (scene.axis_contact_distance(O, D) > 2.5 * scene.occ.h))
+        else:
+            floating = np.zeros(len(D))
         dirs = scene.direction_score(typ, O, D, hint.direction)
         if typ == "prismatic" and hint.verb in PRESS_VERBS:
             dirs = dirs * cfg.press_direction  # "press" names the direction outright; sideways slides are implausible
-        noun = scene.noun_score(typ, D, hint.part_word)
+        round_axis = None
+        if sym.any():  # round about one direction only (a wheel, a dial; a ball is round about every one)
+            ds = D[sym > 0]
+            if np.all(np.abs(ds @ ds[0]) > np.cos(np.deg2rad(10))):
+                round_axis = ds[0]
+        noun = scene.noun_score(typ, D, hint.part_word, round_axis)
         score = (cfg.w_travel * t_norm + cfg.w_attach * attach + cfg.w_guide * guide + cfg.w_direction * dirs
                  + cfg.w_noun * noun + cfg.w_handle * handle + sym - floating + cavity + slab)
         score = np.where(travel > 0, score, score - 10.0)  # blocked at once: implausible
@@ -546,7 +680,8 @@ def _lift_cue(hyps: list, scene: "PhysicsScene", hint: MotionHint, cfg: PhysicsC
     if len(lines) < 4 or lines[0].terms["attach"] <= 0:
         return
     edge = [cfg.w_attach * h.terms["attach"] + cfg.w_handle * h.terms["handle"] for h in lines]
-    if max(edge) - min(edge) < cfg.hinge_evidence:
+    # a lid closed in by the body on every side (sunk in a recess under a rim) has no free edge to swing on either
+    if max(edge) - min(edge) < cfg.hinge_evidence or scene.enclosed():
         best_rev = max(h.score for h in rev)
         up = max(pri, key=lambda h: h.score)
         up.terms["lift_cue"] = float(best_rev - up.score + 0.1)
