@@ -55,7 +55,7 @@ def physics_rows(data: Path, chars, frames: int, iterations: int, log=print) -> 
                                       prepared=prep)
             row = {"character": name, "clip": clip, "frames": rep.frames, "loss_open": rep.losses[0],
                    "loss_tracked": min(rep.losses), "kin": rep.kinematic.as_dict(), "open": rep.open_loop.as_dict(),
-                   "tracked": rep.tracked.as_dict(), "diverged": rep.diverged, "seconds": time.perf_counter() - t0}
+                   "tracked": rep.tracked.as_dict(), "diverged": rep.diverged, "losses": rep.losses, "seconds": time.perf_counter() - t0}
             rows.append(row)
             log(_physics_line(row))
     return rows
