@@ -153,11 +153,17 @@ def build_physics_skeleton(kin: KinematicRig, cfg: PhysicsConfig) -> PhysicsSkel
 
 
 class NewtonScene:
-    """The Newton model of a PhysicsSkeleton (built once; finalised with ``requires_grad``)."""
+    """The Newton model of a PhysicsSkeleton (built once; finalised with ``requires_grad``).
 
-    def __init__(self, kin: KinematicRig, phys: PhysicsSkeleton, cfg: PhysicsConfig, *, requires_grad: bool = True):
+    ``worlds`` > 1 replicates the character into that many independent Newton worlds (one model, bodies of world w at
+    rows w·B … w·B+B−1, joint targets contiguous per world) sharing one ground plane: windows or clips simulated side
+    by side in one launch per kernel (the GPU's batch axis). The tracker uses world 0; ``bench_physics`` the batch."""
+
+    def __init__(self, kin: KinematicRig, phys: PhysicsSkeleton, cfg: PhysicsConfig, *, requires_grad: bool = True,
+                 worlds: int = 1):
         wp, newton = _newton()
         self.wp, self.newton, self.cfg, self.phys, self.kin = wp, newton, cfg, phys, kin
+        self.worlds = int(worlds)
         newton.use_coord_layout_targets = True
         b = newton.ModelBuilder(up_axis=newton.Axis.Y, gravity=(0.0, -9.81, 0.0))
         H = cfg.height_m
@@ -197,6 +203,9 @@ class NewtonScene:
         for i in range(len(shapes)):  # bone-bone collisions off (only the ground collides), as in the spec's setup
             for k in range(i + 1, len(shapes)):
                 b.add_shape_collision_filter_pair(shapes[i], shapes[k])
+        if self.worlds > 1:
+            art, b = b, newton.ModelBuilder(up_axis=newton.Axis.Y, gravity=(0.0, -9.81, 0.0))
+            b.replicate(art, self.worlds)
         b.add_ground_plane(cfg=scfg)
         self.model = b.finalize(device=cfg.device, requires_grad=requires_grad)
         self.solver = newton.solvers.SolverSemiImplicit(self.model, angular_damping=cfg.angular_damping,
@@ -204,9 +213,9 @@ class NewtonScene:
                                                         joint_attach_kd=cfg.joint_attach_kd)
         self.pipeline = newton.CollisionPipeline(self.model, broad_phase="explicit", requires_grad=requires_grad)
         self.contacts = self.pipeline.contacts()
-        self.target_start = self.model.joint_target_q_start.numpy()  # coord layout
-        self.n_target = int(self.model.joint_target_q.shape[0])
-        self.masses = self.model.body_mass.numpy()
+        self.target_start = self.model.joint_target_q_start.numpy()  # coord layout (world 0 first)
+        self.n_target = int(self.model.joint_target_q.shape[0]) // self.worlds  # per world
+        self.masses = self.model.body_mass.numpy()[: phys.n_bodies]  # world 0
 
     def target_vector(self, angles_bodies: np.ndarray) -> np.ndarray:
         """Per-body joint angles [B, 3] (row 0 unused) -> the model's joint_target_q layout [n_target]."""

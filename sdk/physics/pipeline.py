@@ -36,6 +36,7 @@ class PhysicsTrackReport:
     max_chunk_grad: float = 0.0
     diverged: str | None = None
     seconds: float = 0.0
+    input_foot_slide: float = 0.0  # foot sliding of the clip as given (before a root rebuild; in place: skating), H/s
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -65,24 +66,29 @@ def is_in_place(kin: KinematicRig, params: MotionParams, fps: float, legs: list[
 
 
 def rebuild_root_from_stance(kin: KinematicRig, params: MotionParams, fps: float, legs: list[Leg]) -> MotionParams:
-    """Root horizontal translation at the constant speed the stance feet push with: −(robust mean horizontal velocity
-    of the feet in contact), so the stance feet stop skating and the character travels as its feet push.
+    """Root horizontal translation = the integral of −(mean horizontal velocity of the stance feet): the stance feet
+    stop skating and the character travels as its feet push.
 
-    Ours: the speed is one constant for the clip (a locomotion cycle), estimated in two passes. Pass 1 averages every
-    low foot; pass 2 keeps only the samples that move along that mean (backwards): a low *swing* foot reaching forward
-    (Fox Run's front feet glide 3 H/s forward within 3% H of the ground) would otherwise cancel the stance feet, and a
-    per-frame estimate jumped ±9% H between frames on that clip (root error 28% H after tracking)."""
+    Robust stance (ours): a low foot counts only when it moves along the clip's mean stance direction (backwards).
+    Pass 1 averages every low foot over the clip; pass 2 keeps the samples moving along that mean. A low *swing*
+    foot reaching forward (Fox Run's front feet glide 3 H/s forward within 3% H of the ground) otherwise cancelled
+    the stance feet: the root jumped ±9% H between frames and the tracked root error was 28% H. Frames without a
+    kept stance foot (flight) move at the clip's mean stance speed."""
     feet, c = foot_contacts(kin, params, legs)
     v = np.diff(feet, axis=0)[..., [0, 2]]  # [F-1, L, 2] horizontal displacement per frame
     st = c[1:] & c[:-1]
     if not st.any():
         return MotionParams(params.angles.clone(), params.root.clone())
-    samples = v[st]  # [S, 2]
-    d = samples.mean(0)
-    keep = samples @ d > 0 if np.linalg.norm(d) > 0 else np.ones(len(samples), bool)
-    step = -samples[keep].mean(0) if keep.any() else -d
+    d = v[st].mean(0)
+    along = (v @ d > 0) if np.linalg.norm(d) > 0 else np.ones(st.shape, bool)
+    ok = st & along
+    mean_step = -v[ok].mean(0) if ok.any() else -d
+    step = np.tile(mean_step, (len(v), 1))
+    for i in range(len(v)):
+        if ok[i].any():
+            step[i] = -v[i, ok[i]].mean(0)
     off = np.zeros((len(params.root), 3))
-    off[:, [0, 2]] = np.arange(len(params.root))[:, None] * step[None]
+    off[1:, [0, 2]] = np.cumsum(step, 0)
     root = params.root.clone()
     root[:, :3] += torch.as_tensor(off, dtype=root.dtype)
     return MotionParams(params.angles.clone(), root)
@@ -131,6 +137,7 @@ def physics_track(rig: Rig, clip: str | None = None, *, params: MotionParams | N
     if max_frames:
         params = MotionParams(params.angles[:max_frames], params.root[:max_frames])
     legs = detect_legs(kin)  # raises when no bone touches the ground
+    given = params
     rebuilt = False
     if rebuild_root == "always" or (rebuild_root == "auto" and is_in_place(kin, params, fps, legs)):
         params = rebuild_root_from_stance(kin, params, fps, legs)
@@ -152,5 +159,7 @@ def physics_track(rig: Rig, clip: str | None = None, *, params: MotionParams | N
     report = PhysicsTrackReport(name, len(best.body_q), fps, tracker.phys.n_bodies, tracker.phys.dropped, moved, rebuilt,
                                 m(best.target_q), m(ol.body_q), m(best.body_q), best.losses,
                                 float(max(best.grad_norms)) if best.grad_norms else 0.0, best.diverged, best.seconds)
+    q_in = tracker.prepare(given) if rebuilt else best.target_q
+    report.input_foot_slide = motion_metrics(tracker.phys, q_in, q_in, fps, H, foot_bodies).foot_slide
     out = params_from_bodies(kin, tracker, best.body_q, params)
     return rig2, kin.animation_from_params(out, f"{name}_physics", fps), report

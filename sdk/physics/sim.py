@@ -31,14 +31,15 @@ def _upright_kernel(wp):
     if "upright" not in _KERNELS:
         @wp.kernel
         def upright_torque(body_q: wp.array(dtype=wp.transform), body_qd: wp.array(dtype=wp.spatial_vector),
-                           local_up: wp.vec3, up0: wp.vec3, ke: float, kd: float,
+                           local_up: wp.vec3, up0: wp.vec3, ke: float, kd: float, stride: int,
                            body_f: wp.array(dtype=wp.spatial_vector)):
-            q = wp.transform_get_rotation(body_q[0])
+            r = wp.tid() * stride  # the root body of world tid
+            q = wp.transform_get_rotation(body_q[r])
             u = wp.quat_rotate(q, local_up)
-            w = wp.spatial_bottom(body_qd[0])
+            w = wp.spatial_bottom(body_qd[r])
             w_h = w - wp.dot(w, up0) * up0  # no damping of yaw: turning stays free
             tau = ke * wp.cross(u, up0) - kd * w_h
-            wp.atomic_add(body_f, 0, wp.spatial_vector(wp.vec3(0.0, 0.0, 0.0), tau))
+            wp.atomic_add(body_f, r, wp.spatial_vector(wp.vec3(0.0, 0.0, 0.0), tau))
         _KERNELS["upright"] = upright_torque
     return _KERNELS["upright"]
 
@@ -64,10 +65,10 @@ class ChunkRunner:
 
     def _load(self, q: torch.Tensor, qd: torch.Tensor, target: torch.Tensor):
         wp = self.wp
-        s0 = self.states[0]
-        s0.body_q.assign(wp.array(q.detach().cpu().numpy().astype(np.float32), dtype=wp.transform))
-        s0.body_qd.assign(wp.array(qd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector))
-        self.control.joint_target_q.assign(target.detach().cpu().numpy().astype(np.float32))
+        s0, dev = self.states[0], self.states[0].body_q.device
+        s0.body_q.assign(wp.array(q.detach().cpu().numpy().astype(np.float32), dtype=wp.transform, device=dev))
+        s0.body_qd.assign(wp.array(qd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector, device=dev))
+        self.control.joint_target_q.assign(wp.array(target.detach().cpu().numpy().astype(np.float32), device=dev))
 
     def _run(self, n: int, up=None):
         sc, cfg, wp = self.scene, self.scene.cfg, self.wp
@@ -78,7 +79,7 @@ class ChunkRunner:
             s.clear_forces()
             if self.upright and cfg.upright_ke > 0:
                 wp.launch(self.kernel, dim=1, inputs=[s.body_q, s.body_qd, self.up_local, up,
-                                                      float(self.upright_ke), float(self.upright_kd)],
+                                                      float(self.upright_ke), float(self.upright_kd), 0],
                           outputs=[s.body_f], device=s.body_q.device)
             sc.solver.step(s, s1, self.control, sc.contacts, cfg.dt)
 
@@ -102,8 +103,10 @@ class ChunkRunner:
         with tape:
             self._run(n, up)
         out = self.states[n]
-        grads = {out.body_q: wp.array(gq.detach().cpu().numpy().astype(np.float32), dtype=wp.transform),
-                 out.body_qd: wp.array(gqd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector)}
+        dev = out.body_q.device
+        grads = {out.body_q: wp.array(gq.detach().cpu().numpy().astype(np.float32), dtype=wp.transform, device=dev),
+                 out.body_qd: wp.array(gqd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector,
+                                       device=dev)}
         tape.backward(grads=grads)
         s0 = self.states[0]
         res = []
