@@ -24,7 +24,8 @@ class PhysicsConfig:
     kd: float = 1.0  # ours: global PD damping k_d; bounded by k_d·dt/I_min < 2 (I_min from the inertia floor)
     min_half_extent: float = 0.04  # ours: inertia floor: every cuboid half-extent ≥ this (× height_m)
     inertia_floor: float = 2e-3  # ours: every principal inertia ≥ this [kg·m²] (mass unchanged; ears, toes):
-    # explicit-Euler PD is stable for ω·dt = √(k_e/I)·dt ≲ 0.5, which k_e = 5000 needs I ≥ 6e-4 for
+    # explicit-Euler PD wants ω·dt = √(k_e/I)·dt ≲ 0.5 (I ≥ 6e-4 at k_e = 5000 for one body); the Fox's chains with
+    # joint attach ke 1e6 still diverged at 6e-4 and are stable at 2e-3 (measured)
     density: float = 300.0  # ours: boxes overestimate a body's volume (overlaps, corners); ~1/3 of water
     contact_ke: float = 2e5  # ours: ground contact stiffness; 5e4 let a 116 kg wolf's feet sink 2% H
     contact_kd: float = 500.0  # ours
