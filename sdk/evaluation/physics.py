@@ -11,7 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 CHARACTERS = [("Fox", "Fox/Fox.glb", ["Walk", "Run"]),

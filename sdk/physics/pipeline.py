@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,10 +11,10 @@ from scipy.spatial.transform import Rotation
 from ..core import Animation, Rig
 from ..errors import InvalidInputError
 from ..motion.gait import Leg, detect_legs, foot_positions, rig_height
-from ..motion.kinematics import KinematicRig, MotionParams, matrix_to_euler_xyz, reparent_detached
+from ..motion.kinematics import KinematicRig, MotionParams, reparent_detached
 from .metrics import MotionMetrics, motion_metrics
 from .model import PhysicsConfig, _ortho
-from .tracking import Tracker, TrackingConfig, TrackingResult, joint_angles_from_bodies
+from .tracking import Tracker, TrackingConfig, joint_angles_from_bodies
 
 log = logging.getLogger(__name__)
 

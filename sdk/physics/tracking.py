@@ -1,7 +1,8 @@
 """Physics-based motion tracking (AKD §4.5, Eq. 11–13, App. D).
 
 Optimise the PD targets θ̂ and the initial body velocities q̇₀ so that the simulated bones follow a kinematic clip:
-``L = mean_i ‖p_i − p*_i‖²/H² + w_rot·(1 − ⟨q_i, q*_i⟩²) + λ_smooth·L_smooth(θ̂)`` over the frames i.
+``L = mean_i ‖p_i − p*_i‖²/H² + w_root·‖r_i − r*_i‖²/H² + w_rot·(1 − ⟨q_i, q*_i⟩²) + w_joint·(1 − ⟨q_p⁻¹q_c, q*_p⁻¹q*_c⟩²)
++ λ_smooth·L_smooth(θ̂)`` over the frames i (p root-relative body positions, r the root; weights ours).
 
 Documented deviation: AKD optimises one target per *substep*; we optimise one per *frame* and interpolate it
 linearly to every chunk (N/chunk values per frame), 1/N of the parameters (the spec's proposal).
@@ -10,7 +11,6 @@ Start state: frame 0, shifted vertically so the lowest cuboid corner touches the
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass, field

@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("newton")
 
-from sdk.core import Animation, Mesh, Rig, Skeleton, SkinWeights
+from sdk.core import Mesh, Rig, Skeleton, SkinWeights
 from sdk.core.transforms import translation
 from sdk.errors import InvalidInputError
 from sdk.motion import KinematicRig, MotionParams
