@@ -20,20 +20,27 @@ class PhysicsConfig:
     chosen from the stability measurements in ``shared/specs/akd_atop.md`` §4."""
     dt: float = 1.0 / 6000.0  # ours: 1/6000 s stable on cm-scale bones, 1/3000 s diverged
     height_m: float = 1.0  # ours: nominal rig height in metres for the simulation
-    ke: float = 1000.0  # ours: global PD stiffness k_e (Eq. 12) [N·m/rad]
-    kd: float = 0.4  # ours: global PD damping k_d; bounded by k_d·dt/I_min < 2 (I_min from the inertia floor)
+    ke: float = 5000.0  # ours: global PD stiffness k_e (Eq. 12) [N·m/rad]; 1000 let a heavy root sag ~8° on its spine
+    kd: float = 1.0  # ours: global PD damping k_d; bounded by k_d·dt/I_min < 2 (I_min from the inertia floor)
     min_half_extent: float = 0.04  # ours: inertia floor: every cuboid half-extent ≥ this (× height_m)
+    inertia_floor: float = 2e-3  # ours: every principal inertia ≥ this [kg·m²] (mass unchanged; ears, toes):
+    # explicit-Euler PD wants ω·dt = √(k_e/I)·dt ≲ 0.5 (I ≥ 6e-4 at k_e = 5000 for one body); the Fox's chains with
+    # joint attach ke 1e6 still diverged at 6e-4 and are stable at 2e-3 (measured)
     density: float = 300.0  # ours: boxes overestimate a body's volume (overlaps, corners); ~1/3 of water
-    contact_ke: float = 5e4  # ours: ground contact stiffness (≤ 1% H static sinking for these masses)
-    contact_kd: float = 200.0  # ours
+    contact_ke: float = 2e5  # ours: ground contact stiffness; 5e4 let a 116 kg wolf's feet sink 2% H
+    contact_kd: float = 500.0  # ours
     contact_kf: float = 1e3  # ours: friction stiffness
     contact_mu: float = 0.9  # ours: friction coefficient
     contact_gap: float = 0.03  # ours: contact detection gap (× height_m) so one collide per chunk suffices
-    joint_attach_ke: float = 2e4  # ours: penalty holding the joints together (SemiImplicit)
+    joint_attach_ke: float = 1e6  # ours: penalty holding the joints together (SemiImplicit). 2e4 let each joint of a
+    # 116 kg Quaternius wolf stretch 1–3 cm under its weight: the root sank 19 cm in 8 frames (flagged as a fall)
     joint_attach_kd: float = 10.0  # ours: Newton's default 100 diverged on light bones (spec §4)
     angular_damping: float = 0.05  # Newton SemiImplicit default
-    upright_ke: float = 200.0  # ours: App. D's virtual upright torque on the root, τ = k(u×u0) − d ω
-    upright_kd: float = 5.0  # ours
+    upright_ke: float = 2.0  # ours: App. D's virtual upright torque on the root, τ = k(u×u0) − d ω, in units of the
+    # character's M·g·H per rad (a fixed 200 N·m/rad let a 116 kg wolf's root pitch 8° in 8 frames)
+    upright_kd: float = 0.2  # ours: in M·g·H·s per rad (≈ critical for a body of inertia ~M·L²/12)
+    upright_follow_reference: bool = True  # ours (deviation): pull towards the kinematic root's up at each substep
+    # instead of frame 0's (App. D), so a clip whose body pitches (gallop) is not fought by the penalty
     chunk: int = 40  # ours: substeps per autograd chunk (gradients through contact explode beyond ~40)
     clip_norm: float = 1.0  # ours: per-chunk input-gradient clip norm
     device: str = "cpu"
@@ -147,11 +154,17 @@ def build_physics_skeleton(kin: KinematicRig, cfg: PhysicsConfig) -> PhysicsSkel
 
 
 class NewtonScene:
-    """The Newton model of a PhysicsSkeleton (built once; finalised with ``requires_grad``)."""
+    """The Newton model of a PhysicsSkeleton (built once; finalised with ``requires_grad``).
 
-    def __init__(self, kin: KinematicRig, phys: PhysicsSkeleton, cfg: PhysicsConfig, *, requires_grad: bool = True):
+    ``worlds`` > 1 replicates the character into that many independent Newton worlds (one model, bodies of world w at
+    rows w·B … w·B+B−1, joint targets contiguous per world) sharing one ground plane: windows or clips simulated side
+    by side in one launch per kernel (the GPU's batch axis). The tracker uses world 0; ``bench_physics`` the batch."""
+
+    def __init__(self, kin: KinematicRig, phys: PhysicsSkeleton, cfg: PhysicsConfig, *, requires_grad: bool = True,
+                 worlds: int = 1):
         wp, newton = _newton()
         self.wp, self.newton, self.cfg, self.phys, self.kin = wp, newton, cfg, phys, kin
+        self.worlds = int(worlds)
         newton.use_coord_layout_targets = True
         b = newton.ModelBuilder(up_axis=newton.Axis.Y, gravity=(0.0, -9.81, 0.0))
         H = cfg.height_m
@@ -183,9 +196,17 @@ class NewtonScene:
                                        parent_xform=wp.transform(wp.vec3(*rel_t), wp.quat(*rel_q)),
                                        child_xform=wp.transform_identity(), collision_filter_parent=True))
         b.add_articulation(jids)
+        if cfg.inertia_floor > 0:  # raise tiny principal inertias (mass unchanged): global PD gains stay stable
+            for i in range(phys.n_bodies):
+                I = np.array(b.body_inertia[i], dtype=float).reshape(3, 3)
+                w, V = np.linalg.eigh(I)
+                b.body_inertia[i] = wp.mat33(*(V @ np.diag(np.maximum(w, cfg.inertia_floor)) @ V.T).ravel())
         for i in range(len(shapes)):  # bone-bone collisions off (only the ground collides), as in the spec's setup
             for k in range(i + 1, len(shapes)):
                 b.add_shape_collision_filter_pair(shapes[i], shapes[k])
+        if self.worlds > 1:
+            art, b = b, newton.ModelBuilder(up_axis=newton.Axis.Y, gravity=(0.0, -9.81, 0.0))
+            b.replicate(art, self.worlds)
         b.add_ground_plane(cfg=scfg)
         self.model = b.finalize(device=cfg.device, requires_grad=requires_grad)
         self.solver = newton.solvers.SolverSemiImplicit(self.model, angular_damping=cfg.angular_damping,
@@ -193,9 +214,9 @@ class NewtonScene:
                                                         joint_attach_kd=cfg.joint_attach_kd)
         self.pipeline = newton.CollisionPipeline(self.model, broad_phase="explicit", requires_grad=requires_grad)
         self.contacts = self.pipeline.contacts()
-        self.target_start = self.model.joint_target_q_start.numpy()  # coord layout
-        self.n_target = int(self.model.joint_target_q.shape[0])
-        self.masses = self.model.body_mass.numpy()
+        self.target_start = self.model.joint_target_q_start.numpy()  # coord layout (world 0 first)
+        self.n_target = int(self.model.joint_target_q.shape[0]) // self.worlds  # per world
+        self.masses = self.model.body_mass.numpy()[: phys.n_bodies]  # world 0
 
     def target_vector(self, angles_bodies: np.ndarray) -> np.ndarray:
         """Per-body joint angles [B, 3] (row 0 unused) -> the model's joint_target_q layout [n_target]."""

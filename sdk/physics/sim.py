@@ -31,14 +31,15 @@ def _upright_kernel(wp):
     if "upright" not in _KERNELS:
         @wp.kernel
         def upright_torque(body_q: wp.array(dtype=wp.transform), body_qd: wp.array(dtype=wp.spatial_vector),
-                           local_up: wp.vec3, up0: wp.vec3, ke: float, kd: float,
+                           local_up: wp.vec3, up0: wp.vec3, ke: float, kd: float, stride: int,
                            body_f: wp.array(dtype=wp.spatial_vector)):
-            q = wp.transform_get_rotation(body_q[0])
+            r = wp.tid() * stride  # the root body of world tid
+            q = wp.transform_get_rotation(body_q[r])
             u = wp.quat_rotate(q, local_up)
-            w = wp.spatial_bottom(body_qd[0])
+            w = wp.spatial_bottom(body_qd[r])
             w_h = w - wp.dot(w, up0) * up0  # no damping of yaw: turning stays free
             tau = ke * wp.cross(u, up0) - kd * w_h
-            wp.atomic_add(body_f, 0, wp.spatial_vector(wp.vec3(0.0, 0.0, 0.0), tau))
+            wp.atomic_add(body_f, r, wp.spatial_vector(wp.vec3(0.0, 0.0, 0.0), tau))
         _KERNELS["upright"] = upright_torque
     return _KERNELS["upright"]
 
@@ -55,37 +56,41 @@ class ChunkRunner:
         self.control = scene.model.control()
         self.kernel = _upright_kernel(wp)
         self.up_local = wp.vec3(*np.asarray(up_local, dtype=float))
-        self.up0 = wp.vec3(*np.asarray(up0, dtype=float))
+        self.up0 = np.asarray(up0, dtype=float)  # default world up target (the root's frame-0 up)
         self.upright = upright
+        # upright gains are given relative to the character's weight × height (ours): M·g·H per rad
+        mgh = float(scene.masses.sum()) * 9.81 * scene.cfg.height_m
+        self.upright_ke, self.upright_kd = scene.cfg.upright_ke * mgh, scene.cfg.upright_kd * mgh
         self.grad_norms: list[float] = []  # per-chunk, pre-clip, for the gradient-hygiene report
 
     def _load(self, q: torch.Tensor, qd: torch.Tensor, target: torch.Tensor):
         wp = self.wp
-        s0 = self.states[0]
-        s0.body_q.assign(wp.array(q.detach().cpu().numpy().astype(np.float32), dtype=wp.transform))
-        s0.body_qd.assign(wp.array(qd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector))
-        self.control.joint_target_q.assign(target.detach().cpu().numpy().astype(np.float32))
+        s0, dev = self.states[0], self.states[0].body_q.device
+        s0.body_q.assign(wp.array(q.detach().cpu().numpy().astype(np.float32), dtype=wp.transform, device=dev))
+        s0.body_qd.assign(wp.array(qd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector, device=dev))
+        self.control.joint_target_q.assign(wp.array(target.detach().cpu().numpy().astype(np.float32), device=dev))
 
-    def _run(self, n: int):
+    def _run(self, n: int, up=None):
         sc, cfg, wp = self.scene, self.scene.cfg, self.wp
+        up = wp.vec3(*(self.up0 if up is None else np.asarray(up, dtype=float)))
         sc.pipeline.collide(self.states[0], sc.contacts)
         for i in range(n):
             s, s1 = self.states[i], self.states[i + 1]
             s.clear_forces()
             if self.upright and cfg.upright_ke > 0:
-                wp.launch(self.kernel, dim=1, inputs=[s.body_q, s.body_qd, self.up_local, self.up0,
-                                                      float(cfg.upright_ke), float(cfg.upright_kd)],
+                wp.launch(self.kernel, dim=1, inputs=[s.body_q, s.body_qd, self.up_local, up,
+                                                      float(self.upright_ke), float(self.upright_kd), 0],
                           outputs=[s.body_f], device=s.body_q.device)
             sc.solver.step(s, s1, self.control, sc.contacts, cfg.dt)
 
-    def forward(self, q, qd, target, n: int):
+    def forward(self, q, qd, target, n: int, up=None):
         self._load(q, qd, target)
-        self._run(n)
+        self._run(n, up)
         out = self.states[n]
         return (torch.from_numpy(out.body_q.numpy().copy()).to(q.dtype),
                 torch.from_numpy(out.body_qd.numpy().copy()).to(q.dtype))
 
-    def backward(self, q, qd, target, n: int, gq, gqd, clip: float):
+    def backward(self, q, qd, target, n: int, gq, gqd, clip: float, up=None):
         wp = self.wp
         self._load(q, qd, target)
         for s in self.states[: n + 1]:
@@ -96,10 +101,12 @@ class ChunkRunner:
             self.control.joint_target_q.grad.zero_()
         tape = wp.Tape()
         with tape:
-            self._run(n)
+            self._run(n, up)
         out = self.states[n]
-        grads = {out.body_q: wp.array(gq.detach().cpu().numpy().astype(np.float32), dtype=wp.transform),
-                 out.body_qd: wp.array(gqd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector)}
+        dev = out.body_q.device
+        grads = {out.body_q: wp.array(gq.detach().cpu().numpy().astype(np.float32), dtype=wp.transform, device=dev),
+                 out.body_qd: wp.array(gqd.detach().cpu().numpy().astype(np.float32), dtype=wp.spatial_vector,
+                                       device=dev)}
         tape.backward(grads=grads)
         s0 = self.states[0]
         res = []
@@ -119,20 +126,21 @@ class ChunkRunner:
 
 
 class SimChunk(torch.autograd.Function):
-    """(q [B, 7], qd [B, 6], target [n_target]) -> (q', qd') after ``n`` substeps; clipped input gradients."""
+    """(q [B, 7], qd [B, 6], target [n_target]) -> (q', qd') after ``n`` substeps; clipped input gradients.
+    ``up``: the world up direction the root's upright torque pulls towards during this chunk (None: frame 0's)."""
 
     @staticmethod
-    def forward(ctx, runner: ChunkRunner, n: int, q, qd, target):
-        ctx.runner, ctx.n = runner, n
+    def forward(ctx, runner: ChunkRunner, n: int, q, qd, target, up=None):
+        ctx.runner, ctx.n, ctx.up = runner, n, up
         ctx.save_for_backward(q, qd, target)
-        return runner.forward(q, qd, target, n)
+        return runner.forward(q, qd, target, n, up)
 
     @staticmethod
     def backward(ctx, gq, gqd):
         q, qd, target = ctx.saved_tensors
         r = ctx.runner
-        g = r.backward(q, qd, target, ctx.n, gq, gqd, r.scene.cfg.clip_norm)
-        return None, None, *g
+        g = r.backward(q, qd, target, ctx.n, gq, gqd, r.scene.cfg.clip_norm, ctx.up)
+        return None, None, *g, None
 
 
 def check_finite(q: torch.Tensor, qd: torch.Tensor, names: list[str], frame: int, substep: int):

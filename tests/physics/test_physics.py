@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("newton")
 
-from sdk.core import Animation, Mesh, Rig, Skeleton, SkinWeights
+from sdk.core import Mesh, Rig, Skeleton, SkinWeights
 from sdk.core.transforms import translation
 from sdk.errors import InvalidInputError
 from sdk.motion import KinematicRig, MotionParams
@@ -88,3 +88,67 @@ def test_rig_without_ground_contact_is_rejected():
                rig.skeleton, SkinWeights(np.r_[rig.skin.indices[:, 0], 0][:, None], np.ones((25, 1))))
     with pytest.raises(InvalidInputError, match="touches the ground"):
         detect_legs(KinematicRig(rig2))
+
+
+def test_replicated_worlds_match_the_single_world(tracker):
+    """NewtonScene(worlds=2): two copies in one model step like the single-world scene (no cross-world contact)."""
+    import warp as wp
+    from sdk.physics.model import NewtonScene
+    kin, tr = tracker
+    p = kin.rest_params(2)
+    p.angles[1, 0, 0] = 0.3
+    ref = tr.prepare(p)
+    th = p.angles[:, torch.as_tensor(tr.phys.driven_index[1:])].numpy()
+
+    def run(scene, worlds):
+        s0, s1, ctl = scene.model.state(), scene.model.state(), scene.model.control()
+        s0.body_q.assign(wp.array(np.tile(ref[0], (worlds, 1)).astype(np.float32), dtype=wp.transform))
+        v = scene.target_vector(np.r_[np.zeros((1, 3)), th[1]])
+        ctl.joint_target_q.assign(np.tile(v, worlds))
+        for i in range(120):
+            if i % 40 == 0:
+                scene.pipeline.collide(s0, scene.contacts)
+            s0.clear_forces()
+            scene.solver.step(s0, s1, ctl, scene.contacts, scene.cfg.dt)
+            s0, s1 = s1, s0
+        return s0.body_q.numpy().reshape(worlds, -1, 7)
+
+    one = run(NewtonScene(kin, tr.phys, tr.cfg, requires_grad=False), 1)
+    two = run(NewtonScene(kin, tr.phys, tr.cfg, requires_grad=False, worlds=2), 2)
+    assert np.abs(two[0] - one[0]).max() < 1e-4 and np.abs(two[1] - one[0]).max() < 1e-4
+    assert np.abs(one[0, :, :3] - ref[0, :, :3]).max() > 1e-4  # the leg target moved something
+
+
+def test_fall_is_measured_against_the_kinematic_root_height(tracker):
+    from sdk.physics.metrics import motion_metrics
+    kin, tr = tracker
+    ref = tr.prepare(kin.rest_params(4))
+    ref[:, :, 1] *= np.array([1.0, 0.9, 0.75, 0.65])[:, None]  # the clip itself crouches 35%: not a fall
+    assert not motion_metrics(tr.phys, ref, ref, 30.0, 1.0, [1, 2]).fell
+    sim = ref.copy()
+    sim[3, :, 1] *= 0.5  # half the target's root height at frame 3: a fall
+    m = motion_metrics(tr.phys, sim, ref, 30.0, 1.0, [1, 2])
+    assert m.fell and m.fall_frame == 3
+
+
+def test_root_rebuild_keeps_a_steady_pace_on_fox_run():
+    """Fox Run's front feet glide forward within 3% H of the ground during swing; the rebuilt root must still advance
+    every frame in one direction at a steady pace (the per-frame mean of all low feet jumped ±9% H between frames)."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rigged" / "Fox" / "Fox.glb"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    from sdk.io import load_asset
+    from sdk.motion.gait import detect_legs, rig_height
+    from sdk.physics.pipeline import prepare, rebuild_root_from_stance
+    rig2, kin, _ = prepare(load_asset(path).rig)
+    a = rig2.animation("Run")
+    p = kin.params_from_animation(a)
+    p = MotionParams(p.angles[:16], p.root[:16])
+    q = rebuild_root_from_stance(kin, p, a.fps, detect_legs(kin))
+    steps = np.diff((q.root - p.root)[:, [0, 2]].numpy(), axis=0)  # [F-1, 2] added travel per frame
+    mean = steps.mean(0)
+    along = steps @ mean / np.linalg.norm(mean)
+    assert (along > 0).all()
+    assert along.max() < 2.5 * along.min()
+    assert np.linalg.norm(mean) * a.fps / rig_height(kin) > 1.0  # a run: over 1 rig height per second
