@@ -46,12 +46,17 @@ class Fit4DConfig:
     lambda_arap: float = LAMBDA_ARAP
     lambda_sds: float = LAMBDA_SDS
     arap_always: bool = False  # SDK option: ARAP from the first step (paper: refinement only)
+    carry_forward: bool = True  # SDK: when the progressive schedule adds a frame, the time planes after the last
+    # fitted frame are set to its values, so the new frame starts from the previous frame's pose (not the canonical)
     anchor_canonical: bool = True  # SDK: dx(x, t) - dx(x, t_0), the first frame is exactly the canonical pose
     lambda_canonical: float = 0.0  # SDK option: penalise |delta x| at the first frame (the canonical pose)
     arap_k: int = 3  # Animate3D (SC-GS) K; its 0.01 ball radius is not used
     arap_nodes: int = 512  # Animate3D
     sh_degree: int = 3  # spec suggestion (paper: unstated)
     time_basis: int = 4  # w of Eq. 8 (spec suggestion; 1 = static SH)
+    sh_time_start: float = 0.75  # SDK: the 4D-SH time coefficients (i >= 1) stay frozen for this fraction of the
+    # iterations (motion first): time-varying colour can otherwise fake the motion and the field stops tracking;
+    # 0 = from the start (the paper gives no schedule)
     spatial_resolution: int = 64  # spec (paper "[100,100,8]" is ambiguous)
     temporal_resolution: int = 0  # 0 -> max(8, frames // 2) (paper: 8; 4DGaussians: half the frame count)
     feature_dim: int = 16  # paper
@@ -60,6 +65,7 @@ class Fit4DConfig:
     n_gaussians: int = 30000  # SDK: canonical Gaussians from the mesh (vertices + per-face samples)
     prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0
     backend: str = "auto"
+    max_seconds: float = 0.0  # SDK: stop the fit after this wall time (0 = no limit); the iterations done are kept
     seed: int = 0
     log_every: int = 50
 
@@ -70,10 +76,12 @@ class FitResult:
     config: Fit4DConfig
     history: list = field(default_factory=list)  # (iteration, loss, rec, arap)
     seconds: float = 0.0
+    iterations_done: int = 0
     canonical_vertices: int = 0  # the first ``canonical_vertices`` Gaussians sit on the mesh vertices
 
     def summary(self) -> dict:
-        return dict(seconds=self.seconds, iterations=self.config.iterations, gaussians=self.model.n,
+        return dict(seconds=self.seconds, iterations=self.config.iterations, iterations_done=self.iterations_done,
+                    gaussians=self.model.n,
                     final_loss=self.history[-1][1] if self.history else None, config=asdict(self.config))
 
 
@@ -160,6 +168,8 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
     t0 = time.perf_counter()
     pairs = torch.stack(torch.meshgrid(torch.arange(v), torch.arange(t_n), indexing="ij"), -1).reshape(-1, 2)
 
+    freeze_sh_time = False
+
     def step(view_ids, frame_ids, deform=True, refine=False):
         cam_b = _select(cams, view_ids.to(device))
         tb = times[frame_ids]
@@ -186,6 +196,8 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             loss = loss + cfg.lambda_sds * guidance(out.rgb, view_ids, tb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if freeze_sh_time and model.sh.grad is not None:
+            model.sh.grad[..., 1:] = 0
         opt.step()
         return float(loss.detach()), float(rec.detach()), float(arap.detach())
 
@@ -194,19 +206,31 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
         views = torch.arange(v)
         step(views, torch.zeros(v, dtype=torch.long), deform=False)
     n_it = cfg.iterations
+    front = 0  # the latest frame added by the progressive schedule
+    done = 0
     for it in range(n_it):
+        if cfg.max_seconds > 0 and time.perf_counter() - t0 > cfg.max_seconds:
+            break
         frac = it / max(n_it - 1, 1)
         for g, lr in zip(opt.param_groups, base_lr):
             g["lr"] = lr * cfg.lr_final_factor ** frac
         active = pairs
         if cfg.progressive_iterations > 0 and it < cfg.progressive_iterations:
             per_frame = cfg.progressive_iterations / t_n
-            active = pairs[pairs[:, 1] <= int(it // per_frame)]
+            new_front = min(int(it // per_frame), t_n - 1)
+            active = pairs[pairs[:, 1] <= new_front]
+        else:
+            new_front = t_n - 1
+        if new_front > front:
+            if cfg.carry_forward:
+                model.field.grid.carry_time_forward(float(times[front]))
+            front = new_front
         if len(active) <= cfg.batch:
             sel = active
         else:
             sel = active[torch.randperm(len(active), generator=gen)[: cfg.batch]]
         refine = it >= n_it - cfg.refine_iterations
+        freeze_sh_time = it < cfg.sh_time_start * n_it
         loss, rec, arap = step(sel[:, 0], sel[:, 1], refine=refine)
         if not math.isfinite(loss):
             raise InvalidInputError(f"the fit diverged at iteration {it} (loss {loss})", field="config")
@@ -214,6 +238,7 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             history.append((it, loss, rec, arap))
             if progress is not None:
                 progress((it + 1) / n_it, f"it {it + 1}/{n_it} rec {rec:.2e}")
+        done = it + 1
     if device != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
-    return FitResult(model, cfg, history, time.perf_counter() - t0, canonical_vertices)
+    return FitResult(model, cfg, history, time.perf_counter() - t0, done, canonical_vertices)
