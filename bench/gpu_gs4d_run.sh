@@ -15,7 +15,7 @@ case_() { local name=$1; shift; timeout ${TMO:-430} python3 -m sdk.evaluation.gs
   --out $R/$name "$@" > $R/$name.log 2>&1; echo "$name rc=$? t=$SECONDS" | tee -a $R/done.log; }
 TMO=150 case_ Fox_paper4 --asset Fox --clip Run --protocol paper4
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader >> $R/nvsmi.txt
-L="--set max_seconds=${FITMAX:-250}"
+L="--set max_seconds=${FITMAX:-240}"
 for p in paper4 dense24; do
   [ $p = paper4 ] || case_ Fox_$p --asset Fox --clip Run --protocol $p $L &
   case_ CesiumMan_$p --asset CesiumMan --protocol $p $L &
@@ -24,12 +24,10 @@ for p in paper4 dense24; do
 done
 case_ lit_CesiumMan_dense24_w4 --asset CesiumMan --protocol dense24 --lit --time-basis 4 $L &
 case_ lit_CesiumMan_dense24_w1 --asset CesiumMan --protocol dense24 --lit --time-basis 1 $L &
-PAPER="--set lr_mlp=0.0001 --set carry_forward=0 --set sh_time_start=0"
+PAPER="--set lr_mlp=0.0001 --set carry_forward=0 --set sh_time_start=0"  # sdk.gs4d.PAPER_SCHEDULE
 case_ abl_Fox_paper4_paper_values --asset Fox --clip Run --protocol paper4 $PAPER $L &
 case_ abl_CesiumMan_dense24_paper_values --asset CesiumMan --protocol dense24 $PAPER $L &
-case_ abl_Fox_paper4_no_carry --asset Fox --clip Run --protocol paper4 --set carry_forward=0 $L &
-case_ abl_Fox_paper4_sh_time_from_start --asset Fox --clip Run --protocol paper4 --set sh_time_start=0 $L &
-case_ abl_Fox_paper4_arap_always --asset Fox --clip Run --protocol paper4 --set arap_always=1 $L &
+case_ abl_Fox_paper4_lr_mlp_1e-3 --asset Fox --clip Run --protocol paper4 --set lr_mlp=0.001 $L &
 sleep 100; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader >> $R/nvsmi.txt
 wait
 echo "all done t=$SECONDS"

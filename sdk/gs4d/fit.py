@@ -2,8 +2,10 @@
 
 Schedule: ``iterations`` (paper: 750 + 250 = 1000) at ``batch`` images per step (paper: 64 = 4 views x 16 frames);
 the last ``refine_iterations`` (paper: 250) switch on ARAP (lambda6 = 10) and, when a ``guidance`` callable is given,
-the 4D-SDS term (lambda5 = 0.01). Learning rates: 0.01 for the HexPlanes and 1e-4 for the deformation MLPs (paper);
-the canonical Gaussians' rates are the SDK's (the paper calls them nominal). Values marked "SDK" are not the paper's.
+the 4D-SDS term (lambda5 = 0.01). Learning rates: 0.01 for the HexPlanes (paper) and 5e-3 for the deformation MLPs
+(SDK; the paper's 1e-4 is too slow for 1000 iterations); the canonical Gaussians' rates are the SDK's (the paper calls
+them nominal). Values marked "SDK" are not the paper's; ``PAPER_SCHEDULE`` holds the paper's values of the fields the
+SDK changed, for ablations (``Fit4DConfig(**PAPER_SCHEDULE)``).
 
 Not reproduced here: the diffusion-feature input (needs the trained MV-VDM; ``diff_features`` is the machinery).
 """
@@ -23,7 +25,7 @@ from ..errors import InvalidInputError
 from ..render.camera import Camera, project
 from ..render.gaussians import gaussians_from_mesh, render_gaussians
 from .losses import LAMBDA_ARAP, LAMBDA_REC, LAMBDA_SDS, arap_loss, knn_graph, reconstruction_loss
-from .model import Gaussians4D
+from .model import Gaussians4D, barycentric_embedding
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Fit4DConfig:
     # (Animate3D: 50 iterations per frame) over these first iterations; 0 = all frames from the start
     batch: int = 64  # images per step (paper: 4 views x 16 frames)
     lr_planes: float = 0.01  # paper
-    lr_mlp: float = 1e-4  # paper
+    lr_mlp: float = 5e-3  # SDK (paper: 1e-4 -- at 1000 iterations the field then moves the Gaussians by a fraction
+    # of the true motion: docs/gaussians.md 3.1; ``--set lr_mlp=1e-4`` gives the paper's value)
     lr_means: float = 0.0  # canonical centres frozen (Animate3D: "nominal" static rates); > 0 lets them drift
     # jointly with the field (a gauge freedom the images cannot see)
     lr_sh: float = 5e-3  # SDK (3DGS: 2.5e-3 DC)
@@ -63,11 +66,18 @@ class Fit4DConfig:
     multires: tuple = (1, 2)  # 4DGaussians D-NeRF config
     width: int = 64  # 4DGaussians net_width
     n_gaussians: int = 30000  # SDK: canonical Gaussians from the mesh (vertices + per-face samples)
-    prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0
+    bind_to_mesh: bool = False  # SDK option: Gaussians born on a face follow its deformed vertices (needs ``faces``)
+    prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0 (coarse stage,
+    # as 4DGaussians does): appearance, and the centres at ``prefit_lr_means``, before the field is fitted
+    prefit_lr_means: float = 0.0  # SDK: centres' rate during the pre-fit only (the field is fitted with lr_means)
     backend: str = "auto"
     max_seconds: float = 0.0  # SDK: stop the fit after this wall time (0 = no limit); the iterations done are kept
     seed: int = 0
     log_every: int = 50
+
+
+PAPER_SCHEDULE = dict(lr_mlp=1e-4, carry_forward=False, sh_time_start=0.0)  # the paper's values (supp. Sec. 6; the
+# paper states no carry-forward and no 4D-SH schedule) of the fields whose SDK defaults differ
 
 
 @dataclass
@@ -131,7 +141,7 @@ def render_model(model: Gaussians4D, cams: Camera, times, background: float, bac
 def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfig | None = None, *,
              device="cpu", progress: Callable[[float, str], None] | None = None,
              guidance: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-             canonical_vertices: int = 0) -> FitResult:
+             canonical_vertices: int = 0, faces=None) -> FitResult:
     """Fit G_4D to ``video``. ``guidance(rgb [B, H, W, 3], view_ids [B], times [B]) -> loss`` is the optional 4D-SDS
     term (e.g. ``sds_x0_loss`` of a VAE-encoded render through an MV-VDM), active in the refinement phase."""
     cfg = config or Fit4DConfig()
@@ -152,6 +162,12 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
                         spatial_resolution=cfg.spatial_resolution, temporal_resolution=tres,
                         feature_dim=cfg.feature_dim, multires=tuple(cfg.multires), width=cfg.width,
                         anchor_time=float(times[0]) if cfg.anchor_canonical else None).to(device)
+    if cfg.bind_to_mesh:
+        if faces is None or canonical_vertices <= 0:
+            raise InvalidInputError("bind_to_mesh needs the canonical mesh's faces and canonical_vertices", field="faces")
+        fi, bary = barycentric_embedding(canonical.means, canonical.means[:canonical_vertices], faces,
+                                         canonical_vertices)
+        model.bind_to_mesh(canonical_vertices, faces, fi, bary)
     groups = [dict(params=model.field.grid.plane_parameters(), lr=cfg.lr_planes, name="planes"),
               dict(params=model.field.mlp_parameters(), lr=cfg.lr_mlp, name="mlp"),
               dict(params=[model.means], lr=cfg.lr_means, name="means"),
@@ -202,9 +218,17 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
         return float(loss.detach()), float(rec.detach()), float(arap.detach())
 
     # optional static pre-fit of the canonical Gaussians on frame 0 (deformation off)
+    means_group = next(g for g in opt.param_groups if g["name"] == "means")
+    means_group["lr"] = cfg.prefit_lr_means
+    freeze_sh_time = cfg.sh_time_start > 0
     for it in range(cfg.prefit_iterations):
         views = torch.arange(v)
         step(views, torch.zeros(v, dtype=torch.long), deform=False)
+    means_group["lr"] = cfg.lr_means
+    if cfg.prefit_iterations and cfg.prefit_lr_means > 0:  # the ARAP rest shape and graph follow the pre-fit centres
+        with torch.no_grad():
+            rest.copy_(model.means.detach())
+            nbr, _ = knn_graph(rest, cfg.arap_k)
     n_it = cfg.iterations
     front = 0  # the latest frame added by the progressive schedule
     done = 0

@@ -3,7 +3,8 @@ the canonical Gaussians and the true-motion oracle used by the evaluation."""
 import numpy as np
 import torch
 
-from sdk.evaluation.gs4d import barycentric_embedding, motion_error
+from sdk.evaluation.gs4d import motion_error
+from sdk.gs4d.model import barycentric_embedding
 from sdk.gs4d import Fit4DConfig, HexPlaneField, canonical_from_mesh, fit_4dgs
 
 
@@ -74,3 +75,21 @@ def test_motion_error_reports_percentiles_and_zero_for_the_truth():
     assert m["rmse_pct"] < 1e-9 and m["median_pct"] < 1e-9 and m["zero_motion_pct"] > 5
     m = motion_error(_Model(np.stack([v] * 3)), v, truth, [0, 0.5, 1], diag=1.0)
     assert abs(m["rmse_pct"] - m["zero_motion_pct"]) < 1e-9 and m["per_frame_pct"][0] == 0
+
+
+def test_bound_gaussians_follow_their_triangles():
+    from sdk.gs4d.model import Gaussians4D
+    v, f = _box()
+    can = canonical_from_mesh(v, f, 100)
+    model = Gaussians4D(can, sh_degree=0, time_basis=1, spatial_resolution=4, temporal_resolution=2, feature_dim=2,
+                        width=8)
+    face, bary = barycentric_embedding(can.means, v, f, len(v))
+    model.bind_to_mesh(len(v), f, face, bary)
+    with torch.no_grad():
+        for p in model.field.parameters():
+            p.uniform_(-0.5, 0.5)  # a large random deformation
+    means = model.at_times([0.7])[0][0].numpy()
+    vtx = means[:len(v)]
+    assert np.abs(vtx - v).max() > 1e-3  # the vertices moved ...
+    assert np.allclose(means[len(v):], np.einsum("mb,mbc->mc", bary, vtx[f[face]]), atol=1e-5)  # ... faces follow
+    assert np.allclose(model.at(0.7)[0].numpy(), means, atol=1e-5)
