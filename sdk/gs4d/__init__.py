@@ -5,11 +5,11 @@
     result.model.field.query(points, t)      # the deformation field phi(x, t)
 """
 from .deform import Deltas, DeformationField
-from .fit import FitResult, Fit4DConfig, canonical_from_mesh, fit_4dgs, render_model, video_cameras
+from .fit import PAPER_SCHEDULE, FitResult, Fit4DConfig, canonical_from_mesh, fit_4dgs, render_model, video_cameras
 from .hexplane import HexPlaneField
 from .losses import arap_loss, knn_graph, reconstruction_loss, sds_x0_loss
 from .model import Gaussians4D
 
-__all__ = ["Deltas", "DeformationField", "FitResult", "Fit4DConfig", "canonical_from_mesh", "fit_4dgs",
+__all__ = ["PAPER_SCHEDULE", "Deltas", "DeformationField", "FitResult", "Fit4DConfig", "canonical_from_mesh", "fit_4dgs",
            "render_model", "video_cameras", "HexPlaneField", "arap_loss", "knn_graph", "reconstruction_loss",
            "sds_x0_loss", "Gaussians4D"]

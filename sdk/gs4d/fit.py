@@ -2,8 +2,10 @@
 
 Schedule: ``iterations`` (paper: 750 + 250 = 1000) at ``batch`` images per step (paper: 64 = 4 views x 16 frames);
 the last ``refine_iterations`` (paper: 250) switch on ARAP (lambda6 = 10) and, when a ``guidance`` callable is given,
-the 4D-SDS term (lambda5 = 0.01). Learning rates: 0.01 for the HexPlanes and 1e-4 for the deformation MLPs (paper);
-the canonical Gaussians' rates are the SDK's (the paper calls them nominal). Values marked "SDK" are not the paper's.
+the 4D-SDS term (lambda5 = 0.01). Learning rates: 0.01 for the HexPlanes (paper) and 5e-3 for the deformation MLPs
+(SDK; the paper's 1e-4 is too slow for 1000 iterations); the canonical Gaussians' rates are the SDK's (the paper calls
+them nominal). Values marked "SDK" are not the paper's; ``PAPER_SCHEDULE`` holds the paper's values of the fields the
+SDK changed, for ablations (``Fit4DConfig(**PAPER_SCHEDULE)``).
 
 Not reproduced here: the diffusion-feature input (needs the trained MV-VDM; ``diff_features`` is the machinery).
 """
@@ -23,7 +25,7 @@ from ..errors import InvalidInputError
 from ..render.camera import Camera, project
 from ..render.gaussians import gaussians_from_mesh, render_gaussians
 from .losses import LAMBDA_ARAP, LAMBDA_REC, LAMBDA_SDS, arap_loss, knn_graph, reconstruction_loss
-from .model import Gaussians4D
+from .model import Gaussians4D, barycentric_embedding
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Fit4DConfig:
     # (Animate3D: 50 iterations per frame) over these first iterations; 0 = all frames from the start
     batch: int = 64  # images per step (paper: 4 views x 16 frames)
     lr_planes: float = 0.01  # paper
-    lr_mlp: float = 1e-4  # paper
+    lr_mlp: float = 5e-3  # SDK (paper: 1e-4 -- at 1000 iterations the field then moves the Gaussians by a fraction
+    # of the true motion: docs/gaussians.md 3.1; ``--set lr_mlp=1e-4`` gives the paper's value)
     lr_means: float = 0.0  # canonical centres frozen (Animate3D: "nominal" static rates); > 0 lets them drift
     # jointly with the field (a gauge freedom the images cannot see)
     lr_sh: float = 5e-3  # SDK (3DGS: 2.5e-3 DC)
@@ -46,22 +49,35 @@ class Fit4DConfig:
     lambda_arap: float = LAMBDA_ARAP
     lambda_sds: float = LAMBDA_SDS
     arap_always: bool = False  # SDK option: ARAP from the first step (paper: refinement only)
+    carry_forward: bool = True  # SDK: when the progressive schedule adds a frame, the time planes after the last
+    # fitted frame are set to its values, so the new frame starts from the previous frame's pose (not the canonical)
     anchor_canonical: bool = True  # SDK: dx(x, t) - dx(x, t_0), the first frame is exactly the canonical pose
     lambda_canonical: float = 0.0  # SDK option: penalise |delta x| at the first frame (the canonical pose)
     arap_k: int = 3  # Animate3D (SC-GS) K; its 0.01 ball radius is not used
     arap_nodes: int = 512  # Animate3D
     sh_degree: int = 3  # spec suggestion (paper: unstated)
     time_basis: int = 4  # w of Eq. 8 (spec suggestion; 1 = static SH)
+    sh_time_start: float = 0.75  # SDK: the 4D-SH time coefficients (i >= 1) stay frozen for this fraction of the
+    # iterations (motion first): time-varying colour can otherwise fake the motion and the field stops tracking;
+    # 0 = from the start (the paper gives no schedule)
     spatial_resolution: int = 64  # spec (paper "[100,100,8]" is ambiguous)
     temporal_resolution: int = 0  # 0 -> max(8, frames // 2) (paper: 8; 4DGaussians: half the frame count)
     feature_dim: int = 16  # paper
     multires: tuple = (1, 2)  # 4DGaussians D-NeRF config
     width: int = 64  # 4DGaussians net_width
     n_gaussians: int = 30000  # SDK: canonical Gaussians from the mesh (vertices + per-face samples)
-    prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0
+    bind_to_mesh: bool = False  # SDK option: Gaussians born on a face follow its deformed vertices (needs ``faces``)
+    prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0 (coarse stage,
+    # as 4DGaussians does): appearance, and the centres at ``prefit_lr_means``, before the field is fitted
+    prefit_lr_means: float = 0.0  # SDK: centres' rate during the pre-fit only (the field is fitted with lr_means)
     backend: str = "auto"
+    max_seconds: float = 0.0  # SDK: stop the fit after this wall time (0 = no limit); the iterations done are kept
     seed: int = 0
     log_every: int = 50
+
+
+PAPER_SCHEDULE = dict(lr_mlp=1e-4, carry_forward=False, sh_time_start=0.0)  # the paper's values (supp. Sec. 6; the
+# paper states no carry-forward and no 4D-SH schedule) of the fields whose SDK defaults differ
 
 
 @dataclass
@@ -70,10 +86,12 @@ class FitResult:
     config: Fit4DConfig
     history: list = field(default_factory=list)  # (iteration, loss, rec, arap)
     seconds: float = 0.0
+    iterations_done: int = 0
     canonical_vertices: int = 0  # the first ``canonical_vertices`` Gaussians sit on the mesh vertices
 
     def summary(self) -> dict:
-        return dict(seconds=self.seconds, iterations=self.config.iterations, gaussians=self.model.n,
+        return dict(seconds=self.seconds, iterations=self.config.iterations, iterations_done=self.iterations_done,
+                    gaussians=self.model.n,
                     final_loss=self.history[-1][1] if self.history else None, config=asdict(self.config))
 
 
@@ -123,7 +141,7 @@ def render_model(model: Gaussians4D, cams: Camera, times, background: float, bac
 def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfig | None = None, *,
              device="cpu", progress: Callable[[float, str], None] | None = None,
              guidance: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-             canonical_vertices: int = 0) -> FitResult:
+             canonical_vertices: int = 0, faces=None) -> FitResult:
     """Fit G_4D to ``video``. ``guidance(rgb [B, H, W, 3], view_ids [B], times [B]) -> loss`` is the optional 4D-SDS
     term (e.g. ``sds_x0_loss`` of a VAE-encoded render through an MV-VDM), active in the refinement phase."""
     cfg = config or Fit4DConfig()
@@ -144,6 +162,12 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
                         spatial_resolution=cfg.spatial_resolution, temporal_resolution=tres,
                         feature_dim=cfg.feature_dim, multires=tuple(cfg.multires), width=cfg.width,
                         anchor_time=float(times[0]) if cfg.anchor_canonical else None).to(device)
+    if cfg.bind_to_mesh:
+        if faces is None or canonical_vertices <= 0:
+            raise InvalidInputError("bind_to_mesh needs the canonical mesh's faces and canonical_vertices", field="faces")
+        fi, bary = barycentric_embedding(canonical.means, canonical.means[:canonical_vertices], faces,
+                                         canonical_vertices)
+        model.bind_to_mesh(canonical_vertices, faces, fi, bary)
     groups = [dict(params=model.field.grid.plane_parameters(), lr=cfg.lr_planes, name="planes"),
               dict(params=model.field.mlp_parameters(), lr=cfg.lr_mlp, name="mlp"),
               dict(params=[model.means], lr=cfg.lr_means, name="means"),
@@ -159,6 +183,8 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
     history = []
     t0 = time.perf_counter()
     pairs = torch.stack(torch.meshgrid(torch.arange(v), torch.arange(t_n), indexing="ij"), -1).reshape(-1, 2)
+
+    freeze_sh_time = False
 
     def step(view_ids, frame_ids, deform=True, refine=False):
         cam_b = _select(cams, view_ids.to(device))
@@ -186,27 +212,49 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             loss = loss + cfg.lambda_sds * guidance(out.rgb, view_ids, tb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if freeze_sh_time and model.sh.grad is not None:
+            model.sh.grad[..., 1:] = 0
         opt.step()
         return float(loss.detach()), float(rec.detach()), float(arap.detach())
 
     # optional static pre-fit of the canonical Gaussians on frame 0 (deformation off)
+    means_group = next(g for g in opt.param_groups if g["name"] == "means")
+    means_group["lr"] = cfg.prefit_lr_means
+    freeze_sh_time = cfg.sh_time_start > 0
     for it in range(cfg.prefit_iterations):
         views = torch.arange(v)
         step(views, torch.zeros(v, dtype=torch.long), deform=False)
+    means_group["lr"] = cfg.lr_means
+    if cfg.prefit_iterations and cfg.prefit_lr_means > 0:  # the ARAP rest shape and graph follow the pre-fit centres
+        with torch.no_grad():
+            rest.copy_(model.means.detach())
+            nbr, _ = knn_graph(rest, cfg.arap_k)
     n_it = cfg.iterations
+    front = 0  # the latest frame added by the progressive schedule
+    done = 0
     for it in range(n_it):
+        if cfg.max_seconds > 0 and time.perf_counter() - t0 > cfg.max_seconds:
+            break
         frac = it / max(n_it - 1, 1)
         for g, lr in zip(opt.param_groups, base_lr):
             g["lr"] = lr * cfg.lr_final_factor ** frac
         active = pairs
         if cfg.progressive_iterations > 0 and it < cfg.progressive_iterations:
             per_frame = cfg.progressive_iterations / t_n
-            active = pairs[pairs[:, 1] <= int(it // per_frame)]
+            new_front = min(int(it // per_frame), t_n - 1)
+            active = pairs[pairs[:, 1] <= new_front]
+        else:
+            new_front = t_n - 1
+        if new_front > front:
+            if cfg.carry_forward:
+                model.field.grid.carry_time_forward(float(times[front]))
+            front = new_front
         if len(active) <= cfg.batch:
             sel = active
         else:
             sel = active[torch.randperm(len(active), generator=gen)[: cfg.batch]]
         refine = it >= n_it - cfg.refine_iterations
+        freeze_sh_time = it < cfg.sh_time_start * n_it
         loss, rec, arap = step(sel[:, 0], sel[:, 1], refine=refine)
         if not math.isfinite(loss):
             raise InvalidInputError(f"the fit diverged at iteration {it} (loss {loss})", field="config")
@@ -214,6 +262,7 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             history.append((it, loss, rec, arap))
             if progress is not None:
                 progress((it + 1) / n_it, f"it {it + 1}/{n_it} rec {rec:.2e}")
+        done = it + 1
     if device != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
-    return FitResult(model, cfg, history, time.perf_counter() - t0, canonical_vertices)
+    return FitResult(model, cfg, history, time.perf_counter() - t0, done, canonical_vertices)

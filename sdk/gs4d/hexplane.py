@@ -66,5 +66,23 @@ class HexPlaneField(nn.Module):
             feats.append(f)
         return torch.cat(feats, -1)
 
+    @torch.no_grad()
+    def carry_time_forward(self, t_from: float) -> None:
+        """Copy the time planes' values at normalised time ``t_from`` to every time node after it, so the field at
+        any later time starts as the field at ``t_from`` (SDK: used by progressive fitting when a frame is added --
+        the new frame starts from the previous frame's pose instead of the canonical pose)."""
+        for planes in self.grids:
+            for (a, b), p in zip(PLANES, planes):
+                if b != 3:
+                    continue
+                r = p.shape[1]  # [C, R_t, R_a]: rows index time (align_corners=True: node j at t = j / (R_t - 1))
+                s = min(max(float(t_from), 0.0), 1.0) * (r - 1)
+                lo = int(s)
+                if lo >= r - 1:
+                    continue
+                w = s - lo
+                value = (1 - w) * p[:, lo] + w * p[:, lo + 1]  # [C, R_a]
+                p[:, lo + 1:] = value[:, None]
+
     def plane_parameters(self):
         return [p for planes in self.grids for p in planes]

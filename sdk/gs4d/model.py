@@ -18,6 +18,21 @@ def _logit(x: Tensor) -> Tensor:
     return torch.log(x / (1 - x))
 
 
+def barycentric_embedding(means: np.ndarray, vertices: np.ndarray, faces: np.ndarray, n_vertices: int):
+    """The canonical Gaussians of ``canonical_from_mesh`` as (face index, barycentric weights) so they can be carried
+    by a known vertex motion: the first ``n_vertices`` are the vertices, the rest ``per_face`` samples per face in
+    face order. -> (face [N - V] int, bary [N - V, 3])"""
+    rest = np.asarray(means[n_vertices:], np.float64)
+    nf = len(faces)
+    k = len(rest) // max(nf, 1)
+    face = np.repeat(np.arange(nf), k)
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces)[face]]  # [M, 3, 3]
+    e1, e2, d = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], rest - tri[:, 0]
+    a = np.stack([e1, e2], -1)  # [M, 3, 2]
+    uv = np.einsum("mij,mj->mi", np.linalg.pinv(a), d)  # least squares in each triangle's plane
+    return face, np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], 1)
+
+
 class Gaussians4D(nn.Module):
     def __init__(self, cloud: GaussianCloud, bounds: Tensor | None = None, *, sh_degree: int = 3,
                  time_basis: int = 4, spatial_resolution: int = 64, temporal_resolution: int = 8,
@@ -43,6 +58,29 @@ class Gaussians4D(nn.Module):
         self.time_basis = time_basis
         self.field = DeformationField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires, width,
                                       extra_dim, anchor_time=anchor_time)
+        self.bound_vertices = 0  # > 0 after ``bind_to_mesh``
+        self.register_buffer("bound_faces", torch.zeros(0, 3, dtype=torch.long))  # [M, 3] vertex ids per bound Gaussian
+        self.register_buffer("bound_bary", torch.zeros(0, 3))  # [M, 3]
+
+    def bind_to_mesh(self, n_vertices: int, faces, face_index, bary) -> None:
+        """SDK option: the Gaussians after the first ``n_vertices`` follow their triangle -- their centres are the
+        barycentric combination (``bary [M, 3]`` on ``faces[face_index]``) of the deformed vertex Gaussians -- so a
+        Gaussian cannot slide over the surface on its own; rotation and scale deltas still come from the field."""
+        f = torch.as_tensor(np.asarray(faces)[np.asarray(face_index)], dtype=torch.long, device=self.means.device)
+        b = torch.as_tensor(np.asarray(bary), dtype=self.means.dtype, device=self.means.device)
+        if f.shape[0] != self.n - n_vertices or b.shape != (f.shape[0], 3):
+            raise ValueError("binding must give one face and 3 weights per non-vertex Gaussian")
+        self.bound_vertices = int(n_vertices)
+        self.bound_faces = f
+        self.bound_bary = b
+
+    def _bound(self, means: Tensor) -> Tensor:
+        """means [F, N, 3] -> the same with the non-vertex centres replaced by their triangles' interpolation"""
+        if not self.bound_vertices:
+            return means
+        vtx = means[:, : self.bound_vertices]
+        tri = vtx[:, self.bound_faces]  # [F, M, 3, 3]
+        return torch.cat([vtx, torch.einsum("mb,fmbc->fmc", self.bound_bary, tri)], 1)
 
     @property
     def n(self) -> int:
@@ -52,7 +90,8 @@ class Gaussians4D(nn.Module):
         """Deformed Gaussians at normalised time t -> (means, quats, scales, opacities, sh [N, K, 3])"""
         if deform:
             d = self.field(self.means, t, extra)
-            means, quats, log_s = self.means + d.position, self.quats + d.rotation, self.log_scales + d.log_scale
+            means = self._bound((self.means + d.position)[None])[0]
+            quats, log_s = self.quats + d.rotation, self.log_scales + d.log_scale
         else:
             means, quats, log_s = self.means, self.quats, self.log_scales
         sh = sh_at_time(self.sh, t)[0]
@@ -66,7 +105,7 @@ class Gaussians4D(nn.Module):
         if deform:
             pts = self.means[None].expand(f, n, 3).reshape(-1, 3)
             d = self.field(pts, tt.repeat_interleave(n))
-            means = self.means[None] + d.position.reshape(f, n, 3)
+            means = self._bound(self.means[None] + d.position.reshape(f, n, 3))
             quats = self.quats[None] + d.rotation.reshape(f, n, 4)
             scales = torch.exp(self.log_scales[None] + d.log_scale.reshape(f, n, 3))
         else:
