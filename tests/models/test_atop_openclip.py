@@ -148,3 +148,10 @@ def test_public_backend_checks_every_file_first(tmp_path):
         (tmp_path / f).write_bytes(b"")
     with pytest.raises(MissingWeightsError, match="openclip/open_clip_pytorch_model.bin"):
         ATOPDiffusionBackend.from_weights(tmp_path, "Door")
+
+
+def test_registry_entry_names_the_loader_files():
+    from sdk.models.registry import MODELS
+    spec = MODELS["openclip-vit-h-14"]
+    assert [f.filename for f in spec.files] == [WEIGHTS_FILE, VOCAB_FILE]
+    assert spec.config() == OpenCLIPConfig.vit_h_14() and spec.tiny_config() == TINY
