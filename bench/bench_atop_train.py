@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sdk.models.atop.dataset import decode_latents, load_dataset  # noqa: E402
-from sdk.models.atop.pipeline import MotionCondition, make_scheduler, sample  # noqa: E402
+from sdk.models.atop.pipeline import make_scheduler, sample  # noqa: E402
 from sdk.models.atop.prior import WeightFreeEncoders  # noqa: E402
 from sdk.models.atop.train import TrainData, heldout_loss, moving_psnr, train  # noqa: E402
 from sdk.models.atop.transfer import TransferConfig, sds_transfer  # noqa: E402
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sample-steps", type=int, default=50)
     ap.add_argument("--sds-iters", type=int, default=200)
     ap.add_argument("--n-points", type=int, default=2048, help="static and dynamic SDS points each (paper: 2048)")
+    ap.add_argument("--calibrate", type=int, default=0, help="feature calibration iterations on the known rest "
+                    "latent before SDS (ours; 0 = ATOP's plain SDS; the H200 run of docs/articulation.md used 0)")
     ap.add_argument("--categories", default=None, help="comma-separated subset (dry runs)")
     ap.add_argument("--eval-limit", type=int, default=0, help="held-out parts per category (0 = all)")
     a = ap.parse_args(argv)
@@ -200,11 +202,13 @@ def main(argv=None) -> int:
                 log(f"budget: SDS {motion_kind} stops before {c}")
                 break
             model.load_state_dict(motion[c], strict=False)
-            tcfg = TransferConfig(iters=a.sds_iters, motion=motion_kind, latent_size=cfg.latent_size)
+            tcfg = TransferConfig(iters=a.sds_iters, motion=motion_kind, latent_size=cfg.latent_size,
+                                  calibrate_iters=a.calibrate)
             t1 = time.time()
+            rest = ev_np["latents"][held][:, :, 0].astype(np.float32) / 127.5 - 1.0  # the known rest state
             cl, hist = sds_transfer(model, ev.condition(held), pts(ev_np, "static", held), pts(ev_np, "dynamic", held),
                                     c2w, sch, tcfg, static_color=pts(ev_np, "static_color", held),
-                                    dynamic_color=pts(ev_np, "dynamic_color", held), device=dev)
+                                    dynamic_color=pts(ev_np, "dynamic_color", held), device=dev, rest_latent=rest)
             ns = min(n, ev_np["static"].shape[1])
             for j, i in enumerate(held):  # the dynamic part's points per frame (the static ones never move)
                 clouds[f"{motion_kind}/{i}"] = cl[j][:, ns:].astype(np.float16)

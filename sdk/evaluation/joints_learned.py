@@ -224,7 +224,6 @@ def main(argv=None) -> int:
                 "axis MAE (deg) / MPE (diag) / type accuracy")
     out = {"procedural": {"rows": rows, "summary": summ}}
     if not a.skip_shared and (data / "shared.npz").exists() and any(k.startswith("shared/") for k in clouds):
-        from .joints import find_objects  # noqa: F401
         sh = load_dataset(data / "shared.npz")
         srows = evaluate_shared(sh, clouds, Path(__file__).resolve().parents[2].parent / "shared" / "data" /
                                 "articulated", run_a=not a.skip_a)

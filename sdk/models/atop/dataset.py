@@ -98,7 +98,6 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, face_colors: np.ndarra
                  cfg: DatasetConfig) -> dict:
     """Render normalized posed vertices [Nf, V, 3] into the 4 views. moving: [F] bool (the part and descendants).
     Returns latents uint8 [Nv, Nf, 4, h, w], mask uint8 [Nv, 1, H, W], views uint8 [Nv, 3, H, W]."""
-    import torch
     from ...render.raster import render_mesh
     nf, nv, H, h = len(vertices), cfg.num_views, cfg.image_size, cfg.latent_size
     cam, _ = cameras(cfg, nf)
@@ -114,7 +113,6 @@ def render_views(vertices: np.ndarray, faces: np.ndarray, face_colors: np.ndarra
     mask = (res.labels[first].numpy() == 1).astype(np.uint8)[:, None]  # [Nv, 1, H, W]
     views = rgb[first] + (1 - cov[first])[..., None]  # on white
     views = np.clip(np.rint(views * 255), 0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
-    del torch
     return dict(latents=lat, mask=mask, views=views)
 
 
@@ -189,8 +187,8 @@ def load_dataset(path) -> dict:
 def condition_pack(vertices: np.ndarray, faces: np.ndarray, moving: np.ndarray, prompt: str, *,
                    face_colors: np.ndarray | None = None, cfg: DatasetConfig | None = None, seed: int = 0,
                    up: np.ndarray | None = None) -> dict:
-    """Conditioning for one part of a mesh at rest (no motion known): views, mask, camera, prompt, and the
-    normalized static/dynamic surface points (with their colours) the SDS Gaussians start from.
+    """Conditioning for one part of a mesh at rest (no motion known): views, mask, camera, prompt, the rest-state
+    latent, and the normalized static/dynamic surface points (with their colours) the SDS Gaussians start from.
 
     vertices [V, 3], faces [F, 3], moving [F] bool (the part and what moves with it), face_colors [F, 3] (grey
     default), up: the object's up axis (default +Y)."""
@@ -201,7 +199,7 @@ def condition_pack(vertices: np.ndarray, faces: np.ndarray, moving: np.ndarray, 
     vn = ((np.asarray(vertices, float) - center) / scale) @ R.T
     fc = np.full((len(faces), 3), 0.7) if face_colors is None else np.asarray(face_colors, float)
     out = render_views(vn[None], faces, fc, moving, cfg)
-    out.pop("latents")
+    out["rest_latent"] = out.pop("latents")[:, 0]  # [Nv, 4, h, w] uint8: the known first frame
     rng = np.random.default_rng(seed)
     pts = {}
     for key, sel, n in (("static", ~moving, cfg.n_static), ("dynamic", moving, cfg.n_dynamic)):

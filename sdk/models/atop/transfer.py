@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .pipeline import MotionCondition, predict_eps
-from .sds import BETA1, BETA2, _spacing, render_features  # noqa: F401
+from .sds import _spacing, render_features
 
 
 @dataclass
@@ -39,6 +39,8 @@ class TransferConfig:
     radius: float = 2.2  # camera distance of the views (depth normalization range = radius ± 0.8)
     shade: float = 0.7  # ours: mean Lambert shade of the training renders, for the colour init
     learn_features: bool = True
+    calibrate_iters: int = 0  # ours: fit the features to the known rest-state latent first (0 = off, ATOP's)
+    calibrate_lr: float = 5e-2  # ours
     seed: int = 0
 
 
@@ -96,9 +98,10 @@ def colour_features(colors: np.ndarray, shade: float) -> np.ndarray:
 
 def sds_transfer(model, cond: MotionCondition, static: np.ndarray, dynamic: np.ndarray, c2w: np.ndarray,
                  scheduler, cfg: TransferConfig, *, static_color=None, dynamic_color=None, device="cpu",
-                 progress=None) -> tuple[np.ndarray, list[float]]:
+                 progress=None, rest_latent=None) -> tuple[np.ndarray, list[float]]:
     """Eq. 7 for B parts. static [B, Ns, 3], dynamic [B, Nd, 3] (normalized object frame), cond for the B parts,
-    c2w [Nv, 4, 4]. Returns (clouds [B, Nf, Ns + Nd, 3] numpy, loss-proxy history)."""
+    c2w [Nv, 4, 4]; rest_latent [B, Nv, C, h, w] (the true first frame, known: the rest state) for
+    ``cfg.calibrate_iters``. Returns (clouds [B, Nf, Ns + Nd, 3] numpy, loss-proxy history)."""
     from .train import _autocast
     dev = torch.device(device)
     B = len(static)
@@ -125,6 +128,17 @@ def sds_transfer(model, cond: MotionCondition, static: np.ndarray, dynamic: np.n
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
     hist = []
     dr = (cfg.radius - 0.8, cfg.radius + 0.8)
+    if cfg.calibrate_iters and rest_latent is not None:  # the renderer gap: features explain the rest views first
+        rl = torch.as_tensor(np.asarray(rest_latent), dtype=torch.float32, device=dev)
+        copt = torch.optim.Adam([gs.feats], lr=cfg.calibrate_lr)
+        rest_means = gs.means()[:, :1].detach()
+        for _ in range(cfg.calibrate_iters):
+            img, _ = render_features(rest_means, gs.feats, sigma, cams, size=cfg.latent_size, fov_deg=cfg.fov_deg,
+                                     background=bg, depth_range=dr)  # [B, 1, Nv, C, h, w]
+            closs = ((img[:, 0] - rl) ** 2).mean()
+            copt.zero_grad(set_to_none=True)
+            closs.backward()
+            copt.step()
     for it in range(cfg.iters):
         feats_img, _ = render_features(gs.means(), gs.feats, sigma, cams, size=cfg.latent_size, fov_deg=cfg.fov_deg,
                                        background=bg, depth_range=dr)  # [B, Nf, Nv, C, h, w]
@@ -157,3 +171,19 @@ def to_object_frame(cloud: np.ndarray, center, scale, rotation=None) -> np.ndarr
     """Normalized-frame points [..., 3] back to the object's frame (inverse of ``dataset.condition_pack``)."""
     R = np.eye(3) if rotation is None else np.asarray(rotation)
     return (np.asarray(cloud, float) @ R) * float(scale) + np.asarray(center, float)
+
+
+class OracleDenoiser(torch.nn.Module):
+    """A weight-free stand-in for the personalized model: the ε-prediction of a denoiser whose data distribution
+    is one given latent video per object, ``ε̂ = (z_t − √ᾱ z*) / √(1 − ᾱ)``. With the true videos as z*, SDS
+    transfer + search measure the 3D half of ATOP alone (an upper bound for a perfect motion model)."""
+
+    def __init__(self, target: Tensor, scheduler, num_frames: int):  # target [B, Nv, Nf, C, h, w]
+        super().__init__()
+        self.register_buffer("target", target)
+        self.register_buffer("ac", scheduler.alphas_cumprod.float())
+        self.cfg = type("OracleConfig", (), {"num_frames": num_frames})()
+
+    def forward(self, z_t: Tensor, t: Tensor, **_) -> Tensor:
+        a = self.ac[t].view(-1, 1, 1, 1, 1, 1)
+        return (z_t - a.sqrt() * self.target) / (1 - a).sqrt()
