@@ -185,7 +185,8 @@ def summarize(rows: list[dict], methods, group: str = "category") -> list[dict]:
 
 def print_table(summary: list[dict], methods, title: str, group: str = "category") -> None:
     labels = {"A": "(A) weight-free", "B": "(B) search, true clouds", "C-free": "(C) learned + SDS free + search",
-              "C-rigid": "(C') learned + SDS rigid + search"}
+              "C-rigid": "(C') learned + SDS rigid + search", "C-oracle-free": "(C*) true video + SDS free + search",
+              "C-oracle-rigid": "(C*) true video + SDS rigid + search"}
     print(f"\n{title}")
     print(f"| {group} | " + " | ".join(f"{labels.get(m, m)} MAE / MPE / type" for m in methods) + " |")
     print("|---|" + "---|" * len(methods))
