@@ -62,6 +62,13 @@ def _atop_cfg(kind):
     return f
 
 
+def _openclip_cfg(kind):
+    def f():
+        from .atop.openclip import OpenCLIPConfig
+        return getattr(OpenCLIPConfig, kind)()
+    return f
+
+
 ATOP_DEFAULT_CATEGORY = "StorageFurniture"
 
 
@@ -109,10 +116,19 @@ MODELS: dict[str, ModelSpec] = {
         "huggingface.co/Peng-Wang/ImageDream (base); the motion module is fine-tuned per category with "
         "sdk.models.atop.pipeline.personalize (ATOP §4.2.5)"),
     "atop-small": ModelSpec(
-        "atop-small", "ATOP motion model at small scale, to be trained here on procedural props (not shipped: "
-        "see docs/articulation.md)", _atop_cfg("small"), _atop_cfg("tiny"),
-        [WeightFile("atop_small.safetensors", "small ATOP UNet incl. motion module")],
-        "sdk.models.atop.pipeline.personalize on procedural props (sdk.procedural.props)"),
+        "atop-small", "ATOP motion model at small scale, trained here on procedural props (4 views x 10 frames, "
+        "32^2 pixel latents); not shipped: on held-out props it does not beat the weight-free prior "
+        "(docs/articulation.md, 'Learned prior')", _atop_cfg("small"), _atop_cfg("tiny"),
+        [WeightFile("atop_small.safetensors", "small ATOP UNet incl. the base motion module (fp16)"),
+         WeightFile("atop_small_motion.safetensors", "personalized motion modules, '<category>/motion_modules.*'")],
+        "python bench/bench_atop_data.py + bench/bench_atop_train.py (GPU; see docs/articulation.md)"),
+    "openclip-vit-h-14": ModelSpec(
+        "openclip-vit-h-14", "OpenCLIP ViT-H-14 (laion2b_s32b_b79k): ImageDream's text (penultimate, 77x1024) and "
+        "image (penultimate, 257x1280) encoders for the public ATOP model; sdk.models.atop.openclip",
+        _openclip_cfg("vit_h_14"), _openclip_cfg("tiny"),
+        [WeightFile("openclip/open_clip_pytorch_model.bin", "open_clip state dict (visual.*, transformer.*, ...)"),
+         WeightFile("openclip/bpe_simple_vocab_16e6.txt.gz", "CLIP BPE vocabulary (ships with open_clip)")],
+        "huggingface.co/laion/CLIP-ViT-H-14-laion2B-s32B-b79K (MIT)"),
     "sp4d-small": ModelSpec(
         "sp4d-small", "SP4D trained here on procedural articulated objects (64^2, 4 views x 4 frames); "
         "default of `articulate parts`", _sp4d_cfg("small"), _sp4d_cfg("tiny"),

@@ -4,8 +4,9 @@
 
 1. normalizes the object (centre, unit diagonal, up -> +Y), renders the rest state I_r and the first-frame part
    masks B from ATOP's four fixed views (azimuth 45/135/225/315, elevation 30; §5.1) with the point renderer;
-2. encodes the prompt τ and the rest views (``encoders``: OpenCLIP for the public model, which is not available
-   here — ``WeightFreeEncoders`` are fixed random projections for the small model and tests);
+2. encodes the prompt τ and the rest views (``encoders``: ``openclip.OpenCLIPEncoders`` — OpenCLIP ViT-H-14,
+   ImageDream's — for the public model; ``WeightFreeEncoders``, fixed random projections, for the small model
+   trained here and the tests);
 3. distils the personalized model ψ* into per-frame Gaussians with SDS (Eq. 7, ``sds.py``);
 4. returns the per-frame articulated clouds (frames 2..Nf, back in object coordinates) as the prior's states,
    which ``axis_search.atop_search`` (7 x 6 OBB candidates, §4.3.2) turns into a joint.
@@ -66,22 +67,25 @@ class ATOPDiffusionBackend(MotionPrior):
 
     @classmethod
     def from_weights(cls, weights_dir, category: str):
-        """The public model: ImageDream + the personalized motion module of ``category``."""
+        """The public model: ImageDream + the personalized motion module of ``category`` + OpenCLIP ViT-H-14
+        (``openclip.py``). Every file is checked before anything is built: a missing one is one
+        ``MissingWeightsError`` naming it."""
         from pathlib import Path
-        from ...errors import MissingDependencyError
+        from ...errors import MissingWeightsError
         from .checkpoint import load_imagedream, load_motion_module
+        from .openclip import VOCAB_FILE, WEIGHTS_FILE, OpenCLIPEncoders
         from .unet import ATOPConfig, ATOPUNet
         wd = Path(weights_dir)
+        files = ["imagedream/sd-v2.1-base-4view-ipmv.pt", f"atop/motion_module_{category}.safetensors", WEIGHTS_FILE,
+                 VOCAB_FILE]
+        for f in files:
+            if not (wd / f).is_file():
+                raise MissingWeightsError("atop", f, str(wd))
+        encoders = OpenCLIPEncoders.from_weights_dir(wd)
         model = ATOPUNet(ATOPConfig.full())
-        load_imagedream(model, wd / "imagedream" / "sd-v2.1-base-4view-ipmv.pt")
-        load_motion_module(model, wd / "atop" / f"motion_module_{category}.safetensors")
-        try:
-            import open_clip  # noqa: F401
-        except ImportError as e:
-            raise MissingDependencyError("open_clip_torch", "ATOP's text/image conditioning (OpenCLIP ViT-H, "
-                                         "ImageDream's encoders)") from e
-        raise MissingDependencyError("open_clip_torch", "ATOP's OpenCLIP encoders (ViT-H weights inside the "
-                                     "ImageDream checkpoint are not wired yet)")
+        load_imagedream(model, wd / files[0])
+        load_motion_module(model, wd / files[1])
+        return cls(model, encoders, image_size=256)
 
     def propose(self, part_points, body_points, hint, up=None, scene=None) -> PriorResult:
         cfg, mcfg = self.sds, self.model.cfg

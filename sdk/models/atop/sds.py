@@ -59,7 +59,8 @@ def render_features(means: Tensor, feats: Tensor, sigma: Tensor | float, c2w: Te
                     beta1: float = BETA1, beta2: float = BETA2, bg_logit: float = -6.0) -> tuple[Tensor, Tensor]:
     """Differentiable fuzzy-metaball rendering.
 
-    means: [..., N, 3] (leading dims e.g. frames); feats: [N, C]; sigma: scalar or [N] world std; c2w: [Nv, 4, 4].
+    means: [..., N, 3] (leading dims e.g. frames); feats: [N, C], or [B, N, C] with means [B, ..., N, 3] (one
+    feature set per object of a batch); sigma: scalar or [N] world std; c2w: [Nv, 4, 4].
     Returns (features [..., Nv, C, size, size], alpha [..., Nv, size, size]).
     """
     lead = means.shape[:-2]
@@ -89,7 +90,13 @@ def render_features(means: Tensor, feats: Tensor, sigma: Tensor | float, c2w: Te
     wts = torch.softmax(torch.cat([logw, bg], 2), dim=2)  # [L, Nv, N+1, H, W]
     C = feats.shape[-1]
     bgf = torch.zeros(C, dtype=m.dtype, device=m.device) if background is None else background.to(m.dtype)
-    out = torch.einsum("lvnhw,nc->lvchw", wts[:, :, :N], feats.to(m.dtype)) + wts[:, :, N:] * bgf[None, None, :, None, None]
+    if feats.dim() == 2:  # one feature per Gaussian, shared by every leading index
+        out = torch.einsum("lvnhw,nc->lvchw", wts[:, :, :N], feats.to(m.dtype))
+    else:  # feats [..., N, C] per leading index (a batch of objects)
+        fl = feats.to(m.dtype).reshape(-1, N, feats.shape[-1])
+        fl = fl.repeat_interleave(m.shape[0] // fl.shape[0], 0)
+        out = torch.einsum("lvnhw,lnc->lvchw", wts[:, :, :N], fl)
+    out = out + wts[:, :, N:] * bgf[None, None, :, None, None]
     alpha = 1.0 - wts[:, :, N]
     Nv = c2w.shape[0]
     return out.reshape(*lead, Nv, C, size, size), alpha.reshape(*lead, Nv, size, size)

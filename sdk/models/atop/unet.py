@@ -76,11 +76,12 @@ class ATOPConfig:
 
     @classmethod
     def small(cls) -> "ATOPConfig":
-        """The small model trained here (stand-in for ImageDream), 4 views x 6 frames at 16^2 latents."""
-        return cls(model_channels=64, channel_mult=(1, 2, 2), attention_resolutions=(1, 2, 4), num_res_blocks=1,
+        """The small model trained here (stand-in for ImageDream; ``train.py``): 4 views x 10 frames (ATOP §5.1) at
+        32^2 pixel latents (``dataset.py``); widths, depths and heads are ours (sized for a few GPU minutes)."""
+        return cls(model_channels=64, channel_mult=(1, 2, 2), attention_resolutions=(2, 4), num_res_blocks=1,
                    num_head_channels=32, context_dim=64, norm_groups=16, ip_tokens=4, clip_dim=64,
-                   resampler_depth=1, resampler_heads=2, resampler_dim_head=32, num_views=4, num_frames=6,
-                   latent_size=16, motion_heads=4, film_hidden=32)
+                   resampler_depth=1, resampler_heads=2, resampler_dim_head=32, num_views=4, num_frames=10,
+                   latent_size=32, motion_heads=4, film_hidden=32)
 
     @property
     def time_embed_dim(self) -> int:
