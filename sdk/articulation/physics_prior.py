@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..geometry.sampling import sample_surface  # noqa: F401 (moved to sdk.geometry; old name kept)
-from .axis_search import FAST_TREE, _move_batch, fit_obb, obb_candidates
+from .axis_search import FAST_TREE, _move_batch, obb_candidates
 from .prompt import MotionHint
 
 PRESS_VERBS = ("press", "push", "depress", "click", "push down")
@@ -297,14 +297,10 @@ class PhysicsScene:
         best, best_mass = None, 0.0
         for k in range(3):
             c = (pts - self.obb.center) @ self.obb.axes[k]
-            hist, edges = np.histogram(c, bins=32)
-            nz = hist[hist > 0]
-            if not len(nz):
+            run = _dense_run(c)
+            if run is None:
                 continue
-            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
-            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
-            r = int(np.argmax(ends - starts))
-            lo, hi = edges[starts[r]], edges[ends[r]]
+            lo, hi = run
             plus, minus = float(np.mean(c > hi)), float(np.mean(c < lo))
             for mass, other, sgn in ((plus, minus, 1.0), (minus, plus, -1.0)):
                 if mass > max(best_mass, PROTRUSION_MIN) and other <= 0.5 * mass and mass < 0.2:
@@ -572,16 +568,25 @@ class PhysicsScene:
         out = np.zeros(len(pts), bool)
         for k in (0, 1):
             c = (pts - obb.center) @ obb.axes[k]
-            hist, edges = np.histogram(c, bins=32)
-            nz = hist[hist > 0]
-            if not len(nz):
+            run = _dense_run(c)
+            if run is None:
                 continue
-            ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
-            starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
-            r = int(np.argmax(ends - starts))  # the slab: the longest run of dense slices
-            lo, hi = edges[starts[r]], edges[ends[r]]
+            lo, hi = run
             out |= (c < lo) | (c > hi)
         return pts[out] if out.mean() < 0.2 else pts[:0]
+
+
+def _dense_run(c: np.ndarray, bins: int = 32) -> tuple[float, float] | None:
+    """The slab of coordinates c [N]: the (lo, hi) ends of the longest run of histogram slices whose density is at
+    least 40% of the typical (median non-empty) slice; None when c is empty."""
+    hist, edges = np.histogram(c, bins=bins)
+    nz = hist[hist > 0]
+    if not len(nz):
+        return None
+    ok = np.concatenate([[0], (hist >= 0.4 * np.median(nz)).astype(int), [0]])
+    starts, ends = np.flatnonzero(np.diff(ok) == 1), np.flatnonzero(np.diff(ok) == -1)
+    r = int(np.argmax(ends - starts))
+    return edges[starts[r]], edges[ends[r]]
 
 
 def score_hypotheses(scene: PhysicsScene, hint: MotionHint) -> list[Hypothesis]:

@@ -21,7 +21,6 @@ comparable in spirit, not in protocol.
 """
 from __future__ import annotations
 
-import glob
 import time
 from pathlib import Path
 
@@ -131,6 +130,19 @@ def range_error(pred_type, pred_axis, lower, upper, gt) -> tuple[float, float]:
         return 2 * np.pi if t == "continuous" else float(hi) - float(lo)
     d = abs(span(pred_type, lower, upper) - span(gt.type, gt.lower, gt.upper))
     return (float(np.rad2deg(d)), nan) if _kind(gt.type) == "revolute" else (nan, float(d))
+
+
+def reference_amount(gt, diag: float) -> float:
+    """Table B's motion amount for a true joint: its larger limit, capped at 90 deg / half the diagonal (a
+    continuous joint: 90 deg; a zero range: 0.1 rad / 5 % of the diagonal)."""
+    if gt.type == "continuous":
+        return np.pi / 2
+    ref = gt.upper if abs(gt.upper) >= abs(gt.lower) else gt.lower
+    cap = np.pi / 2 if gt.type == "revolute" else 0.5 * diag
+    ref = float(np.clip(ref, -cap, cap))
+    if abs(ref) < 1e-9:
+        ref = 0.1 if gt.type == "revolute" else 0.05 * diag
+    return ref
 
 
 def score(pred_type, pred_origin, pred_axis, gt, diag, lower=None, upper=None) -> dict:
@@ -290,14 +302,7 @@ def run(args) -> int:
             fm = np.isin(fl, ids)
             P = _sample_faces(mesh, fm, 384, rng)
             B = _sample_faces(mesh, ~fm, 3072, rng)
-            if gt.type == "continuous":
-                ref = np.pi / 2
-            else:
-                ref = gt.upper if abs(gt.upper) >= abs(gt.lower) else gt.lower
-                cap = np.pi / 2 if gt.type == "revolute" else 0.5 * diag
-                ref = float(np.clip(ref, -cap, cap))
-                if abs(ref) < 1e-9:
-                    ref = 0.1 if gt.type == "revolute" else 0.05 * diag
+            ref = reference_amount(gt, diag)
             typ = "revolute" if gt.type == "continuous" else gt.type
             states = [np.vstack([B, move_part(_sample_faces(mesh, fm, 1024, rng), typ, gt.origin, gt.axis, f * ref)])
                       for f in (0.5, 1.0)]

@@ -42,12 +42,8 @@ def _true_states(P_faces_mesh, gt, diag, rng):
     mesh, fm = P_faces_mesh
     from ..articulation.articulate import _sample_faces
     B = _sample_faces(mesh, ~fm, 3072, rng)
-    if gt.type == "continuous":
-        ref = np.pi / 2
-    else:
-        ref = gt.upper if abs(gt.upper) >= abs(gt.lower) else gt.lower
-        cap = np.pi / 2 if gt.type == "revolute" else 0.5 * diag
-        ref = float(np.clip(ref, -cap, cap)) or (0.1 if gt.type == "revolute" else 0.05 * diag)
+    from .joints import reference_amount
+    ref = reference_amount(gt, diag)
     typ = "revolute" if gt.type == "continuous" else gt.type
     return B, [np.vstack([B, move_part(_sample_faces(mesh, fm, 1024, rng), typ, gt.origin, gt.axis, f * ref)])
                for f in (0.5, 1.0)]

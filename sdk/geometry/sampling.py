@@ -23,6 +23,13 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng, area: n
     """
     if len(faces) == 0:
         return vertices[rng.choice(len(vertices), min(n, len(vertices)), replace=False)]
+    return sample_surface_faces(vertices, faces, n, rng, area)[0]
+
+
+def sample_surface_faces(vertices: np.ndarray, faces: np.ndarray, n: int, rng,
+                         area: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``sample_surface`` with the face of each sample kept: ([n, 3] points, [n] face ids); same RNG stream.
+    faces must be non-empty."""
     if area is None:
         area = face_areas(vertices, faces)
     if not np.isfinite(area).all() or area.sum() <= 0:
@@ -32,4 +39,4 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, rng, area: n
     m = u + v > 1
     u[m], v[m] = 1 - u[m], 1 - v[m]
     t = vertices[faces[f]]
-    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0]), f

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...geometry.sampling import sample_surface_faces
 from .sds import orbit_cameras
 
 MOVING_TYPES = ("revolute", "prismatic")
@@ -207,24 +208,9 @@ def condition_pack(vertices: np.ndarray, faces: np.ndarray, moving: np.ndarray, 
         if len(fi) == 0:
             pts[key], pts[key + "_color"] = np.zeros((n, 3)), np.zeros((n, 3))
             continue
-        p, f = _sample_with_faces(vn, faces[fi], n, rng)
+        p, f = sample_surface_faces(vn, faces[fi], n, rng)
         pts[key], pts[key + "_color"] = p, fc[fi][f]
     _, c2w = cameras(cfg)
     out.update(camera=c2w.reshape(cfg.num_views, 16).astype(np.float32), prompt=prompt, center=center, scale=scale,
                rotation=R, **{k: v.astype(np.float32) for k, v in pts.items()})
     return out
-
-
-def _sample_with_faces(vertices, faces, n, rng):
-    """Area-weighted surface samples [n, 3] and the face index [n] of each (``geometry.sampling.sample_surface``
-    with the faces kept, for the colours)."""
-    from ...geometry.sampling import face_areas
-    area = face_areas(vertices, faces)
-    if not np.isfinite(area).all() or area.sum() <= 0:
-        area = np.ones(len(faces))
-    f = rng.choice(len(faces), n, p=area / area.sum())
-    u, v = rng.random(n), rng.random(n)
-    m = u + v > 1
-    u[m], v[m] = 1 - u[m], 1 - v[m]
-    t = vertices[faces[f]]
-    return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0]), f

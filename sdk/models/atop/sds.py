@@ -153,6 +153,22 @@ def _spacing(pts: np.ndarray) -> float:
     return float(np.median(d[:, 1])) * 1.5
 
 
+def sds_step(opt, z: Tensor, z_t: Tensor, eps: Tensor, eps_hat: Tensor, a: Tensor, weighting: str,
+             batch: int = 1) -> float:
+    """One Eq. 7 update: the gradient w(t)(ε̂ − ε) pushed into the rendered latents z (shape of z_t, eps, eps_hat;
+    a: ᾱ_t broadcastable to them; weighting "sds" = 1 − ᾱ_t, else 1), averaged over ``batch`` objects.
+    Returns the monitoring proxy ‖z − x̂₀‖² (ours)."""
+    w = (1 - a) if weighting == "sds" else torch.ones_like(a)
+    grad = torch.nan_to_num(w * (eps_hat - eps))
+    loss = 0.5 * ((z - (z - grad).detach()) ** 2).sum() / batch
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        x0 = (z_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
+        return float(((z - x0) ** 2).mean())
+
+
 def sds_optimize(gs: FrameGaussians, eps_fn: Callable[[Tensor, Tensor], Tensor], c2w: Tensor, scheduler,
                  cfg: SDSConfig, *, progress: Callable[[float, str], None] | None = None,
                  depth_range: tuple | None = None) -> list[float]:
@@ -174,15 +190,7 @@ def sds_optimize(gs: FrameGaussians, eps_fn: Callable[[Tensor, Tensor], Tensor],
         z_t = a.sqrt() * z.detach() + (1 - a).sqrt() * eps
         with torch.no_grad():
             eps_hat = eps_fn(z_t, t)
-        w = (1 - a) if cfg.weighting == "sds" else torch.ones_like(a)
-        grad = torch.nan_to_num(w * (eps_hat - eps))
-        loss = 0.5 * ((z - (z - grad).detach()) ** 2).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            x0 = (z_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
-            hist.append(float(((z - x0) ** 2).mean()))
+        hist.append(sds_step(opt, z, z_t, eps, eps_hat, a, cfg.weighting))
         if progress:
             progress((it + 1) / cfg.iters, f"SDS {hist[-1]:.4f}")
     return hist

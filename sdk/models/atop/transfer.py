@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .pipeline import MotionCondition, predict_eps
-from .sds import _spacing, render_features
+from .sds import _spacing, render_features, sds_step
 
 
 @dataclass
@@ -151,15 +151,7 @@ def sds_transfer(model, cond: MotionCondition, static: np.ndarray, dynamic: np.n
         z_t = a.sqrt() * z.detach() + (1 - a).sqrt() * eps
         with torch.no_grad(), _autocast(dev):
             eps_hat = predict_eps(model, z_t, t, cond, cfg.guidance).float()
-        w = (1 - a) if cfg.weighting == "sds" else torch.ones_like(a)
-        grad = torch.nan_to_num(w * (eps_hat - eps))
-        loss = 0.5 * ((z - (z - grad).detach()) ** 2).sum() / B
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            x0 = (z_t - (1 - a).sqrt() * eps_hat) / a.sqrt()
-            hist.append(float(((z - x0) ** 2).mean()))
+        hist.append(sds_step(opt, z, z_t, eps, eps_hat, a, cfg.weighting, batch=B))
         if progress:
             progress((it + 1) / cfg.iters, f"SDS {hist[-1]:.4f}")
     with torch.no_grad():
