@@ -21,6 +21,8 @@ COVERED = {
     "sdk/models/cogvideox/guidance.py": "cogvideox",  # check_checkpoint (animate --method sds)
     "sdk/tracking/cotracker.py": "cotracker",  # needs the user-installed cotracker package to reach the check
     "sdk/models/shapegen4d/tiny.py": "shapegen4d-tiny",  # video-to-4d --weights DIR (a folder of the bundle's layout)
+    "sdk/models/atop/prior.py": "atop-public",  # ATOPDiffusionBackend.from_weights: every file checked first
+    "sdk/models/atop/openclip.py": "openclip",  # load_openclip and the CLIP tokenizer
 }
 
 
@@ -112,5 +114,29 @@ def test_models_lists_every_file_a_command_asks_for(empty_weights, capsys):
         except Exception:  # noqa: BLE001 - every file is there (placeholders do not parse): nothing more is asked
             pass
     asked += [f"{NAME}/{f}" for f in _fill_until_done(tiny, empty_weights / "sg4d")]
+    # the public ATOP back end checks its four files before building anything; the vocabulary is the last checked,
+    # so it is left missing (with it present the 2.3 B-parameter models would be built from placeholders)
+    from sdk.models.atop.openclip import VOCAB_FILE, WEIGHTS_FILE, CLIPTokenizer, load_openclip
+    from sdk.models.atop.prior import ATOPDiffusionBackend
+    from sdk.models.registry import ATOP_DEFAULT_CATEGORY
+    public = []
+    for _ in range(8):
+        with pytest.raises(MissingWeightsError) as e:
+            ATOPDiffusionBackend.from_weights(empty_weights, ATOP_DEFAULT_CATEGORY)
+        public.append(e.value.weights_file)
+        if e.value.weights_file == VOCAB_FILE:
+            break
+        (empty_weights / e.value.weights_file).parent.mkdir(parents=True, exist_ok=True)
+        (empty_weights / e.value.weights_file).write_bytes(b"placeholder")
+    # (the ImageDream and motion-module files were created above by the diffusion prior's check: the encoders remain)
+    assert public[-1] == VOCAB_FILE and len(set(public)) == len(public) >= 2, public
+    asked += public
+    # OpenCLIP's own loaders, reached directly (the model argument is not touched before the file check)
+    with pytest.raises(MissingWeightsError) as e:
+        load_openclip(None, empty_weights / "elsewhere" / WEIGHTS_FILE)
+    asked.append(e.value.weights_file)
+    with pytest.raises(MissingWeightsError) as e:
+        CLIPTokenizer(empty_weights / "elsewhere" / VOCAB_FILE)
+    asked.append(e.value.weights_file)
     assert len(asked) > len(MODELS)
     assert [f for f in asked if f not in listed] == []
