@@ -167,10 +167,20 @@ GAIT_HEADER = ("| character | clip / generated | clip duty | generated duty | ma
 
 
 def run(args) -> int:
+    from ..errors import InvalidInputError
     data = _data(args)
-    chars = [c for c in CHARACTERS if not args.only or c[0] in args.only.split(",")]
+    chars = list(CHARACTERS)
+    for flag, value, known in (("--only", args.only, [c[0] for c in chars]),
+                               ("--clips", args.clips, sorted({c for _, _, cl in chars for c in cl}))):
+        unknown = [x for x in (value or "").split(",") if value and x not in known]
+        if unknown:  # an unknown name would silently leave its rows out
+            raise InvalidInputError(f"{flag}: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}",
+                                    field=flag)
+    chars = [c for c in chars if not args.only or c[0] in args.only.split(",")]
     if args.clips:
         chars = [(n, p, [c for c in cl if c in args.clips.split(",")]) for n, p, cl in chars]
+    if not any(cl for _, _, cl in chars):
+        raise InvalidInputError(f"--only {args.only} --clips {args.clips}: no character has these clips", field="--clips")
     out = {}
     if not args.skip_gait:
         print(GAIT_HEADER)

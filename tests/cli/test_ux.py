@@ -470,3 +470,14 @@ def test_output_format_checked_before_work(command, tmp_path, samples_dir, capsy
     rc, _, err = run_cli(argv, capsys)
     assert_one_line_error(rc, err, "'.xyz'", "(use ")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--clips", "Nope"], "--clips: unknown 'Nope'"),
+    (["--only", "Nobody"], "--only: unknown 'Nobody'"),
+    (["--only", "Q-Wolf", "--clips", "Run"], "no character has these clips"),
+])
+def test_evaluate_physics_unknown_names_are_errors(flags, needle, shared_data, capsys):
+    """A name that matches nothing would leave an empty table with exit 0: it is an error naming the flag."""
+    rc, _, err = run_cli(["evaluate", "physics", "--data", shared_data, *flags, "--skip-gait", "--skip-raised"], capsys)
+    assert_one_line_error(rc, err, needle)
