@@ -335,3 +335,47 @@ def test_missing_ip_files_raise_one_clear_error(tmp_path, monkeypatch):
         ck.load_mvvdm(_cfg())
     with pytest.raises(MissingWeightsError, match="animate3d_motion_modules.ckpt"):
         ck.load_mvvdm(MVVDMConfig.tiny())                       # no IP-Adapter: its file is not asked for
+
+
+def test_image_encoder_is_openclip_vit_h_14_and_the_full_size_matches():
+    """transformers' CLIPVisionModelWithProjection with h94's config = sdk.models.atop.openclip's independent
+    OpenCLIP image tower: equal image embeddings through the key map (tiny), and equal parameter counts for
+    ViT-H/14 on the meta device (632,076,800; patch 14, 257 positions, projection 1280 -> 1024)."""
+    pytest.importorskip("transformers", reason="the image encoder is transformers' CLIPVisionModelWithProjection "
+                                               "(extra `ipadapter`)")
+    from sdk.models.atop.openclip import OpenCLIP, OpenCLIPConfig
+    oc_cfg = OpenCLIPConfig.tiny()
+    torch.manual_seed(0)
+    oc = OpenCLIP(oc_cfg).eval()
+    enc = ipa.build_image_encoder(dict(hidden_size=oc_cfg.vision_width, intermediate_size=4 * oc_cfg.vision_width,
+                                       num_hidden_layers=oc_cfg.vision_layers, num_attention_heads=oc_cfg.vision_heads,
+                                       patch_size=oc_cfg.patch_size, image_size=oc_cfg.image_size,
+                                       projection_dim=oc_cfg.embed_dim))
+    ipa.load_image_encoder_weights(enc, ipa.openclip_visual_to_clip_vision(
+        {"cond_stage_model.model." + k: v for k, v in oc.state_dict().items()}))
+    images = torch.rand(2, 3, oc_cfg.image_size, oc_cfg.image_size)   # at the encoder's size: no resampling
+    with torch.no_grad():
+        assert torch.allclose(ipa.encode_images(enc, images), oc.encode_image(images), atol=1e-5)
+    with torch.device("meta"):
+        full = ipa.build_image_encoder()
+        ref = OpenCLIP(OpenCLIPConfig.vit_h_14()).visual
+    sd = full.state_dict()
+    assert sum(v.numel() for v in sd.values()) == sum(p.numel() for p in ref.parameters()) == 632_076_800
+    assert tuple(sd["vision_model.embeddings.patch_embedding.weight"].shape) == (1280, 3, 14, 14)
+    assert tuple(sd["vision_model.embeddings.position_embedding.weight"].shape) == (257, 1280)
+    assert tuple(sd["visual_projection.weight"].shape) == (1024, 1280)
+    assert len(sd) == 3 + 2 + 32 * 16 + 2 + 1   # embeddings, pre-LN, 32 layers x 16, post-LN, projection
+
+
+def test_clip_preprocess_matches_transformers_clip_image_processor():
+    tf = pytest.importorskip("transformers", reason="the reference is transformers' CLIPImageProcessor")
+    import numpy as np
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16, generator=g), size=(256, 300), mode="bilinear")
+    u8 = (img[0].clamp(0, 1) * 255).round().to(torch.uint8)
+    proc = tf.CLIPImageProcessor() if not hasattr(tf, "CLIPImageProcessorPil") else tf.CLIPImageProcessorPil()
+    ref = torch.as_tensor(np.asarray(proc(u8.permute(1, 2, 0).numpy(), return_tensors="np").pixel_values))
+    ours = ipa.clip_preprocess(u8.float()[None] / 255)
+    assert ours.shape == ref.shape == (1, 3, 224, 224)
+    d = (ours - ref).abs()
+    assert float(d.max()) < 1.5 / 255 / 0.26 and float(d.mean()) < 0.01   # about one 8-bit step

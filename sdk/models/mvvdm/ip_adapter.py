@@ -220,9 +220,69 @@ def save_image_encoder(model, folder) -> Path:
     return folder
 
 
+def openclip_visual_to_clip_vision(sd: dict) -> dict:
+    """An open_clip state dict's image tower (``visual.*``, any prefix before it, e.g. the ``openclip-vit-h-14``
+    registry file) -> transformers ``CLIPVisionModelWithProjection`` names. The same architecture (checked in the
+    tests against ``sdk.models.atop.openclip``): ``conv1`` -> ``patch_embedding``, ``ln_pre`` -> ``pre_layrnorm``,
+    ``attn.in_proj_{weight,bias}`` split into ``q/k/v_proj``, ``mlp.c_fc/c_proj`` -> ``mlp.fc1/fc2``, ``ln_post``
+    -> ``post_layernorm``, ``proj`` [W, E] -> ``visual_projection.weight`` [E, W]."""
+    vis = {}
+    for k, v in sd.items():
+        if "visual." in k:
+            vis[k.split("visual.", 1)[1]] = v
+    if not vis:
+        raise InvalidInputError("no 'visual.*' keys: not an open_clip state dict", field="checkpoint")
+    e, out = "vision_model.", {}
+    simple = {"conv1.weight": e + "embeddings.patch_embedding.weight", "class_embedding": e + "embeddings.class_embedding",
+              "positional_embedding": e + "embeddings.position_embedding.weight"}
+    for k, v in vis.items():
+        if k in simple:
+            out[simple[k]] = v
+        elif k.startswith(("ln_pre.", "ln_post.")):
+            out[e + ("pre_layrnorm." if k.startswith("ln_pre.") else "post_layernorm.") + k.split(".", 1)[1]] = v
+        elif k == "proj":
+            out["visual_projection.weight"] = v.t().contiguous()
+        elif k.startswith("transformer.resblocks."):
+            i, rest = k[len("transformer.resblocks."):].split(".", 1)
+            pre = f"{e}encoder.layers.{i}."
+            if rest.startswith("attn.in_proj_"):
+                kind = rest.rsplit("_", 1)[1]                       # weight | bias
+                for name, part in zip(("q_proj", "k_proj", "v_proj"), v.chunk(3, 0)):
+                    out[f"{pre}self_attn.{name}.{kind}"] = part.contiguous()
+            else:
+                for src, dst in (("attn.out_proj.", "self_attn.out_proj."), ("ln_1.", "layer_norm1."),
+                                 ("ln_2.", "layer_norm2."), ("mlp.c_fc.", "mlp.fc1."), ("mlp.c_proj.", "mlp.fc2.")):
+                    if rest.startswith(src):
+                        out[pre + dst + rest[len(src):]] = v
+                        break
+                else:
+                    out[f"visual.{k}"] = v   # unknown: reported as unexpected by the strict loader
+        else:
+            out[f"visual.{k}"] = v
+    return out
+
+
+def clip_preprocess(images: Tensor, size: int = 224) -> Tensor:  # [B, 3, H, W] in [0, 1] -> [B, 3, size, size]
+    """transformers' ``CLIPImageProcessor()`` defaults (what Animate3D's ``load_ip_adapter`` builds) in torch:
+    shortest edge -> ``size`` (bicubic, antialiased), centre crop, CLIP mean/std. Differentiable. PIL's bicubic
+    kernel differs slightly from torch's: within 1/255 per pixel of the processor's output (test)."""
+    import torch.nn.functional as F
+
+    from ..atop.openclip import CLIP_MEAN, CLIP_STD
+    h, w = images.shape[-2:]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    x = F.interpolate(images.float(), size=(nh, nw), mode="bicubic", align_corners=False, antialias=True)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    x = x[..., top:top + size, left:left + size]
+    mean = torch.tensor(CLIP_MEAN, device=x.device)[None, :, None, None]
+    std = torch.tensor(CLIP_STD, device=x.device)[None, :, None, None]
+    return (x - mean) / std
+
+
 def encode_images(encoder, images: Tensor) -> Tensor:
-    """images [B, 3, H, W] in [0, 1] -> CLIP ``image_embeds`` [B, projection_dim] (bicubic resize to the
-    encoder's square size + CLIP mean/std, as ``atop.openclip.preprocess``; differentiable)."""
-    from ..atop.openclip import preprocess
-    x = preprocess(images, encoder.config.image_size).to(next(encoder.parameters()).dtype)
+    """images [B, 3, H, W] in [0, 1] -> CLIP ``image_embeds`` [B, projection_dim] (``clip_preprocess`` to the
+    encoder's size, then the encoder; differentiable). For the MV-VDM: the conditioning frame of each view ->
+    ``image_embeds`` [B, N, D] after a reshape; zeros for the unconditional branch (Animate3D's CFG)."""
+    x = clip_preprocess(images, encoder.config.image_size).to(next(encoder.parameters()).dtype)
     return encoder(pixel_values=x).image_embeds
