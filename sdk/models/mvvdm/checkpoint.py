@@ -202,7 +202,7 @@ def load_mvdream(model, sd_or_path, *, camera: bool = True) -> dict:
         rep["ignored"] = sum(not k.startswith(LDM_PREFIX) for k in sd)  # VAE, CLIP, ...
         rep["layout"] = "ldm"
         return rep
-    skip = [k for k in sd if k.startswith(IP_ADAPTER_MARKERS) or any(m in k for m in IP_ADAPTER_MARKERS)]
+    skip = [k for k in sd if is_ip_key(k)]  # IP-Adapter weights are load_ip_adapter's (ip_adapter.py)
     ours = {k: v for k, v in sd.items() if k not in set(skip)}
     rep = _check_and_load(model, ours, expected, name)
     rep.update(layout="diffusers", ip_adapter_skipped=len(skip))
