@@ -70,6 +70,8 @@ def test_ip_branch_equals_diffusers_ip_adapter_loader_frame_by_frame():
     assert sorted(int(k.split(".")[0]) for k in h94["ip_adapter"])[::2] == [1, 3, 5, 7, 9, 11, 13]
     ipa.load_ip_adapter(m, h94)
     sd._load_ip_adapter_weights([h94], low_cpu_mem_usage=False)
+    # the state-dict names diffusers gives them are ours (Animate3D's full checkpoint was saved after the same call)
+    assert {k for k in sd.state_dict() if ipa.is_ip_key(k)} == ipa.ip_keys(m)
     x, t, ctx, _, emb = _inputs(cfg)
     with torch.no_grad():
         out = m(x, t, ctx, None, emb)
