@@ -299,8 +299,11 @@ def test_image_encoder_round_trips_and_feeds_the_ip_adapter(tmp_path, monkeypatc
         cfg = _cfg(ip_image_embed_dim=8)
         m = MVVDMUNet(cfg).eval()
         x, t, ctx, cam, _ = _inputs(cfg, b=1)
-        views = torch.rand(cfg.n_views, 3, 32, 32)
-        assert m(x, t, ctx, cam, ipa.encode_images(back, views)[None]).shape == x.shape
+        views = torch.rand(1, cfg.n_views, 3, 32, 32)
+        e = ipa.encode_views(back, views)
+        assert e.shape == (1, cfg.n_views, 8) and torch.allclose(e[0, 1], ipa.encode_images(back, views[0, 1:2])[0],
+                                                                 atol=1e-6)
+        assert m(x, t, ctx, cam, e).shape == x.shape
     # strict; old files' position_ids buffer is accepted
     sd = ipa.to_image_encoder(enc)
     ipa.load_image_encoder_weights(back, {**sd, "vision_model.embeddings.position_ids": torch.arange(17)[None]})

@@ -12,8 +12,8 @@ embedding + AnimateDiff motion modules + the MV2V adapter), on diffusers blocks.
 * ``attention``: the stand-alone MVDream processor for plain ``UNet2DConditionModel``s (views innermost).
 """
 from .attention import CameraEmbedding, MultiViewAttnProcessor, set_multiview_attention
-from .ip_adapter import encode_images, load_image_encoder, load_ip_adapter
+from .ip_adapter import encode_images, encode_views, load_image_encoder, load_ip_adapter
 from .unet import DDPMSchedule, MVVDMConfig, MVVDMUNet
 
 __all__ = ["CameraEmbedding", "MultiViewAttnProcessor", "set_multiview_attention", "DDPMSchedule", "MVVDMConfig",
-           "MVVDMUNet", "encode_images", "load_image_encoder", "load_ip_adapter"]
+           "MVVDMUNet", "encode_images", "encode_views", "load_image_encoder", "load_ip_adapter"]

@@ -286,3 +286,10 @@ def encode_images(encoder, images: Tensor) -> Tensor:
     ``image_embeds`` [B, N, D] after a reshape; zeros for the unconditional branch (Animate3D's CFG)."""
     x = clip_preprocess(images, encoder.config.image_size).to(next(encoder.parameters()).dtype)
     return encoder(pixel_values=x).image_embeds
+
+
+def encode_views(encoder, views: Tensor) -> Tensor:
+    """The MV-VDM's ``image_embeds``: views [B, N, 3, H, W] in [0, 1] (each view's conditioning frame) ->
+    [B, N, projection_dim]. ``torch.zeros_like`` of it is Animate3D's unconditional image input (CFG)."""
+    b, n = views.shape[:2]
+    return encode_images(encoder, views.reshape(b * n, *views.shape[2:])).reshape(b, n, -1)
