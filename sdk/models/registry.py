@@ -210,6 +210,20 @@ MODELS: dict[str, ModelSpec] = {
         [WeightFile("animate3d_motion_modules.ckpt", "MVUNetMotionModel state dict (motion_modules.*, "
                     "*.attn1.processor.to_{q,out}_i2v.*)")],
         "huggingface.co/yanqinJiang/animate3d (code: yanqinJiang/Animate3D, Apache-2.0)"),
+    "ip-adapter-sd15": ModelSpec(
+        "ip-adapter-sd15", "IP-Adapter SD-1.5 (image projection 1024 -> 4 x 768 tokens + decoupled cross-attention "
+        "to_{k,v}_ip of the 16 cross-attentions); the MV-VDM's image conditioning "
+        "(sdk.models.mvvdm.ip_adapter.load_ip_adapter)", _mvvdm_cfg("full"), None,
+        [WeightFile("IP-Adapter/models/ip-adapter_sd15.bin", "{'image_proj': {proj, norm}, 'ip_adapter': "
+                    "{'1.to_k_ip.weight', ..., '31.to_v_ip.weight'}} (the .safetensors twin also loads)")],
+        "huggingface.co/h94/IP-Adapter (Apache-2.0)"),
+    "ip-adapter-image-encoder": ModelSpec(
+        "ip-adapter-image-encoder", "IP-Adapter's CLIP ViT-H/14 image encoder (transformers "
+        "CLIPVisionModelWithProjection, image_embeds 1024; needs the `ipadapter` extra)", None, None,
+        [WeightFile("IP-Adapter/models/image_encoder/config.json", "CLIPVisionConfig (clip_vision_model)"),
+         WeightFile("IP-Adapter/models/image_encoder/model.safetensors",
+                    "CLIPVisionModelWithProjection state dict (or pytorch_model.bin beside it)")],
+        "huggingface.co/h94/IP-Adapter models/image_encoder (OpenCLIP ViT-H-14 laion2B, MIT)"),
     "cotracker3": ModelSpec(
         "cotracker3", "CoTracker3 offline point tracker (optional, Track4DGen stage-1 tracks; code and weights "
         "CC-BY-NC 4.0: install `cotracker` yourself; the SDK falls back to Lucas-Kanade or GT tracks)",

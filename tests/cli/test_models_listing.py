@@ -138,5 +138,24 @@ def test_models_lists_every_file_a_command_asks_for(empty_weights, capsys):
     with pytest.raises(MissingWeightsError) as e:
         CLIPTokenizer(empty_weights / "elsewhere" / VOCAB_FILE)
     asked.append(e.value.weights_file)
+    # the MV-VDM with its IP-Adapter (load_mvvdm: base, IP-Adapter, Animate3D) and IP-Adapter's image encoder
+    from sdk.models.mvvdm import checkpoint as mvvdm_ck
+    from sdk.models.mvvdm import ip_adapter as mvvdm_ip
+    from sdk.models.mvvdm.unet import MVVDMConfig
+
+    def until_parsed(fn):
+        def f():
+            try:
+                fn()
+            except MissingWeightsError:
+                raise
+            except Exception:  # noqa: BLE001 - every file is there (placeholders do not parse)
+                pass
+        return f
+    mv = _fill_until_done(until_parsed(lambda: mvvdm_ck.load_mvvdm(MVVDMConfig.tiny(ip_adapter=True))), empty_weights)
+    assert mvvdm_ip.ADAPTER_FILE in mv, mv
+    enc = _fill_until_done(until_parsed(mvvdm_ip.load_image_encoder), empty_weights)
+    assert enc == [mvvdm_ip.ENCODER_CONFIG, mvvdm_ip.ENCODER_WEIGHTS], enc
+    asked += mv + enc
     assert len(asked) > len(MODELS)
     assert [f for f in asked if f not in listed] == []

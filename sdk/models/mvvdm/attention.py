@@ -7,7 +7,6 @@ attention and the temporal modules are untouched. With ``n_views = 1`` it is the
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 

@@ -23,7 +23,10 @@ Files (one registry entry each, ``sdk/models/registry.py``):
   ``*motion_modules.*`` key (incl. the processors' ``to_{q,k,v,out}_sp``, ``alpha_blender.mix_factor``,
   ``time_pos_embed.pe``) and the MV2V adapter (``*.attn1.processor.to_q_i2v.weight``, ``to_out_i2v.{weight,bias}``).
   Its inference script accepts 0 missing keys (a full model) or 726 (686 SD-1.5 UNet + 4 camera + 36 IP-Adapter).
-  IP-Adapter keys (``encoder_hid_proj.*``, ``*.to_{k,v}_ip.*``) are not built here and are skipped with a report.
+  A full model's 36 IP-Adapter keys (``encoder_hid_proj.image_projection_layers.0.*`` and
+  ``*.attn2.processor.to_{k,v}_ip.0.weight``) are loaded when the model has its IP-Adapter (``cfg.ip_adapter``),
+  all or none; without it they are skipped and counted.
+* **IP-Adapter** ``h94/IP-Adapter`` ``models/ip-adapter_sd15.bin`` and its CLIP image encoder: ``ip_adapter.py``.
 
 Every loader is strict: missing, unexpected or mis-shaped keys raise one ``InvalidInputError`` that names the file
 and the first offending keys.
@@ -35,12 +38,13 @@ from pathlib import Path
 import torch
 
 from ...errors import InvalidInputError
+from .ip_adapter import IP_MARKERS, ip_keys, is_ip_key, load_ip_adapter
 
 LDM_PREFIX = "model.diffusion_model."
 _RES = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1", "norm2": "out_layers.0",
         "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
 _RES_INV = {v: k for k, v in _RES.items()}
-IP_ADAPTER_MARKERS = ("encoder_hid_proj.", "to_k_ip.", "to_v_ip.")
+IP_ADAPTER_MARKERS = IP_MARKERS
 
 
 # ---------------------------------------------------------------- key sets of our model
@@ -54,8 +58,8 @@ def is_mv2v_key(k: str) -> bool:
 
 
 def base_keys(model) -> set:
-    """MVDream's part: everything but the motion modules and the MV2V adapter."""
-    return {k for k in model.state_dict() if not (is_motion_key(k) or is_mv2v_key(k))}
+    """MVDream's part: everything but the motion modules, the MV2V adapter and the IP-Adapter."""
+    return {k for k in model.state_dict() if not (is_motion_key(k) or is_mv2v_key(k) or is_ip_key(k))}
 
 
 def trained_keys(model) -> set:
@@ -120,7 +124,7 @@ def ours_to_ldm(sd: dict, cfg) -> dict:
     res = {p for p in table if ".resnets." in p}
     out = {}
     for k, v in sd.items():
-        if is_motion_key(k) or is_mv2v_key(k):
+        if is_motion_key(k) or is_mv2v_key(k) or is_ip_key(k):
             continue
         nk = _convert(k, table, _RES, res)
         if nk is None:
@@ -198,7 +202,7 @@ def load_mvdream(model, sd_or_path, *, camera: bool = True) -> dict:
         rep["ignored"] = sum(not k.startswith(LDM_PREFIX) for k in sd)  # VAE, CLIP, ...
         rep["layout"] = "ldm"
         return rep
-    skip = [k for k in sd if k.startswith(IP_ADAPTER_MARKERS) or any(m in k for m in IP_ADAPTER_MARKERS)]
+    skip = [k for k in sd if is_ip_key(k)]  # IP-Adapter weights are load_ip_adapter's (ip_adapter.py)
     ours = {k: v for k, v in sd.items() if k not in set(skip)}
     rep = _check_and_load(model, ours, expected, name)
     rep.update(layout="diffusers", ip_adapter_skipped=len(skip))
@@ -232,16 +236,21 @@ def load_motion_adapter(model, sd_or_path) -> dict:
 
 
 def load_animate3d(model, sd_or_path) -> dict:
-    """Animate3D's ``animate3d_motion_modules.ckpt``: the motion modules + MV2V adapter (or a full model)."""
+    """Animate3D's ``animate3d_motion_modules.ckpt``: the motion modules + MV2V adapter (or a full model). A
+    full model's IP-Adapter keys are loaded when ``model.cfg.ip_adapter`` (then all of them are required), else
+    skipped and counted."""
     sd, name = _source(sd_or_path)
-    skip = {k for k in sd if any(m in k for m in IP_ADAPTER_MARKERS)}
-    ours = {k: v for k, v in sd.items() if k not in skip}
+    ip_in_file = {k for k in sd if is_ip_key(k)}
+    use_ip = bool(ip_in_file) and model.cfg.ip_adapter
+    ours = {k: v for k, v in sd.items() if use_ip or k not in ip_in_file}
     if not any(is_motion_key(k) for k in ours):
         raise InvalidInputError(f"{name}: no '*motion_modules.*' keys: not an Animate3D checkpoint",
                                 field="checkpoint")
-    rep = _check_and_load(model, ours, trained_keys(model), name)
+    expected = trained_keys(model) | (ip_keys(model) if use_ip else set())
+    rep = _check_and_load(model, ours, expected, name)
     rep["full_model"] = bool(base_keys(model) <= set(ours))
-    rep["ip_adapter_skipped"] = len(skip)
+    rep["ip_adapter_loaded"] = len(ip_in_file) if use_ip else 0
+    rep["ip_adapter_skipped"] = 0 if use_ip else len(ip_in_file)
     return rep
 
 
@@ -269,23 +278,34 @@ def to_motion_adapter(model) -> dict:
     return out
 
 
-def to_animate3d(model) -> dict:
+def to_animate3d(model, full: bool = False) -> dict:
+    """The trained modules (``animate3d_motion_modules.ckpt``), or with ``full`` the whole model (Animate3D's
+    0-missing-keys form, IP-Adapter included when the model has it)."""
+    if full:
+        return dict(model.state_dict())
     keep = trained_keys(model)
     return {k: v for k, v in model.state_dict().items() if k in keep}
 
 
 def load_mvvdm(cfg=None, *, base: str = "mvdream-sd15-diffusers", motion: str | None = "animate3d",
-               adapter: str | None = None):
+               adapter: str | None = None, ip_adapter: str | None = "ip-adapter-sd15"):
     """The MV-VDM from the registry's files: the MVDream base (``mvdream-sd15-diffusers`` or ``mvdream-sd15``),
-    optionally AnimateDiff's adapter (``animatediff-v1-5-2``), then Animate3D's trained modules (``animate3d``).
-    A missing file raises ``MissingWeightsError`` naming it and ``ARTICULATE_WEIGHTS_DIR``."""
+    optionally AnimateDiff's adapter (``animatediff-v1-5-2``), the IP-Adapter (``ip-adapter-sd15``, when
+    ``cfg.ip_adapter``), then Animate3D's trained modules (``animate3d``; a full-model file overrides the
+    IP-Adapter weights, as Animate3D's loading order does). The CLIP image encoder is a separate model:
+    ``ip_adapter.load_image_encoder()``. A missing file raises ``MissingWeightsError`` naming it and
+    ``ARTICULATE_WEIGHTS_DIR``."""
     from ..registry import require_weight
     from .unet import MVVDMConfig, MVVDMUNet
-    paths = {name: require_weight(name) for name in (base, adapter, motion) if name}
-    model = MVVDMUNet(cfg or MVVDMConfig.full())
+    cfg = cfg or MVVDMConfig.full()
+    ip_adapter = ip_adapter if cfg.ip_adapter else None
+    paths = {name: require_weight(name) for name in (base, adapter, ip_adapter, motion) if name}
+    model = MVVDMUNet(cfg)
     load_mvdream(model, paths[base])
     if adapter:
         load_motion_adapter(model, paths[adapter])
+    if ip_adapter:
+        load_ip_adapter(model, paths[ip_adapter])
     if motion:
         load_animate3d(model, paths[motion])
     return model

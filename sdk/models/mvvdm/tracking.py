@@ -63,11 +63,12 @@ def noised_inputs(schedule, z0: Tensor, t: Tensor, noise: Tensor, cond_noise: Te
 def track4dgen_loss(model, schedule, z0: Tensor, text: Tensor, camera: Tensor | None, tracks: Tensor,
                     visible: Tensor, image_size: tuple[int, int], cfg: TrackingLossConfig | None = None,
                     hook: FeatureHook | None = None, generator: torch.Generator | None = None,
-                    t: Tensor | None = None) -> dict:
+                    t: Tensor | None = None, image_embeds: Tensor | None = None) -> dict:
     """One training step's loss.
 
     z0 [B, N, F, C, H, W] clean latents; text [B, L, D]; camera [B, N, 4, 4]
     tracks [B, N, F, Q, 2] px of the ``image_size`` = (width, height) images; visible [B, N, F, Q] bool
+    image_embeds [B, N, D]: the views' CLIP image embeddings (required by a model with an IP-Adapter)
     -> dict(total, diff, corr, pos) (corr/pos are 0 tensors when their lambda is 0 and no hook is given).
     """
     cfg = cfg or TrackingLossConfig()
@@ -82,7 +83,7 @@ def track4dgen_loss(model, schedule, z0: Tensor, text: Tensor, camera: Tensor | 
     if own_hook:
         hook = attach_feature_hook(model, cfg)
     try:
-        eps = model(zt, t, text, camera)
+        eps = model(zt, t, text, camera, image_embeds)
     finally:
         if own_hook:
             hook.remove()

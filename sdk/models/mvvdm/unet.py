@@ -23,8 +23,18 @@ The batch is Animate3D's ``(b n f)`` order: sample, then view, then frame. Param
 checkpoints load with the identity map (``checkpoint.py``). Objective: epsilon prediction, DDPM betas 0.00085-0.012
 over 1000 steps (``DDPMSchedule``). Animate3D's train/inference configs say ``beta_schedule: "linear"`` (AnimateDiff's
 training choice); SD-1.5 itself was trained with ``scaled_linear``. Both are selectable; the default follows
-Animate3D's config, the checkpoint this model loads. The IP-Adapter image cross-attention of
-Animate3D (``h94/IP-Adapter``) is not built; its keys are reported and skipped by the loaders.
+Animate3D's config, the checkpoint this model loads.
+
+**IP-Adapter image conditioning** (Animate3D loads ``h94/IP-Adapter`` ``models/ip-adapter_sd15.bin``; ``cfg.ip_adapter``):
+the IP-Adapter SD-1.5 ``ImageProjModel`` (diffusers ``ImageProjection``: Linear(clip_dim -> 4 x cross_dim) +
+LayerNorm, inside diffusers' ``MultiIPAdapterImageProjection`` as ``encoder_hid_proj``) turns each view's CLIP
+image embedding into 4 tokens, and every spatial cross-attention (``attn2``; not the motion modules) becomes the
+decoupled cross-attention of diffusers' ``IPAdapterAttnProcessor2_0`` (``to_k_ip.0`` / ``to_v_ip.0``, ``scale``):
+softmax(q k_text) v_text + scale * softmax(q k_img) v_img, text and image tokens attended separately and summed
+before ``to_out``. attn1 stays the multi-view (+ MV2V) attention. As in Animate3D's ``MVUNetMotionModel.forward``,
+the image embeddings are per view (the conditioning frame of each view through the CLIP image encoder) and
+repeated over the frames. A fresh model initialises ``to_k_ip``/``to_v_ip`` as copies of ``to_k``/``to_v`` (the
+IP-Adapter training script's initialisation).
 """
 from __future__ import annotations
 
@@ -59,6 +69,10 @@ class MVVDMConfig:
     spatial_motion_attn: bool = True        # Animate3D's spatial branch + alpha blender in the motion modules
     spatial_motion_levels: tuple | None = None  # resolution levels (0 = full) that get it; None = all (Animate3D).
     #                                             Ours, for cheap CPU configs: the others stay plain AnimateDiff
+    ip_adapter: bool = True                 # Animate3D loads h94/IP-Adapter (ip-adapter_sd15): image cross-attn
+    ip_image_embed_dim: int = 1024          # CLIP ViT-H/14 image_embeds (projection_dim) of its image encoder
+    ip_num_tokens: int = 4                  # IP-Adapter SD-1.5 ImageProjModel: 4 image tokens
+    ip_scale: float = 1.0                   # diffusers' default IP-Adapter scale (Animate3D keeps it)
     zero_init_motion_out: bool = True       # AnimateDiff: fresh motion modules are the identity
     n_views: int = 4
     n_frames: int = 16
@@ -72,7 +86,8 @@ class MVVDMConfig:
     def tiny(cls, **kw) -> "MVVDMConfig":
         base = dict(block_out_channels=(16, 32, 32), down_block_types=SD15_DOWN[1:], up_block_types=SD15_UP[:1] +
                     SD15_UP[2:], layers_per_block=1, cross_attention_dim=16, num_attention_heads=2,
-                    norm_num_groups=8, motion_num_attention_heads=2, n_views=2, n_frames=4, latent_size=16)
+                    norm_num_groups=8, motion_num_attention_heads=2, n_views=2, n_frames=4, latent_size=16,
+                    ip_adapter=False, ip_image_embed_dim=8)
         base.update(kw)
         return cls(**base)
 
@@ -192,9 +207,31 @@ class SpatioTemporalAttnProcessor(nn.Module):
         return self.alpha_blender(sp, out)
 
 
+def _ip_processor(attn, cfg: MVVDMConfig):
+    """diffusers' decoupled cross-attention for one ``attn2``, initialised as IP-Adapter's training script does
+    (``to_k_ip`` / ``to_v_ip`` = copies of the layer's ``to_k`` / ``to_v``)."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
+    proc = IPAdapterAttnProcessor2_0(hidden_size=attn.to_k.out_features, cross_attention_dim=cfg.cross_attention_dim,
+                                     num_tokens=(cfg.ip_num_tokens,), scale=cfg.ip_scale)
+    with torch.no_grad():
+        proc.to_k_ip[0].weight.copy_(attn.to_k.weight)
+        proc.to_v_ip[0].weight.copy_(attn.to_v.weight)
+    return proc
+
+
+def _ip_projection(cfg: MVVDMConfig) -> nn.Module:
+    """IP-Adapter SD-1.5 ``ImageProjModel`` in diffusers' names: ``encoder_hid_proj.image_projection_layers.0.
+    {image_embeds, norm}`` (what ``UNet2DConditionModel._load_ip_adapter_weights`` builds)."""
+    from diffusers.models.embeddings import ImageProjection, MultiIPAdapterImageProjection
+    return MultiIPAdapterImageProjection([ImageProjection(image_embed_dim=cfg.ip_image_embed_dim,
+                                                          cross_attention_dim=cfg.cross_attention_dim,
+                                                          num_image_text_embeds=cfg.ip_num_tokens)])
+
+
 class MVVDMUNet(nn.Module):
-    """The MV-VDM. ``forward(sample [B, N, F, C, H, W], timestep [B], text [B, L, D], camera [B, N, 4, 4])`` ->
-    epsilon [B, N, F, C, H, W]. Frame 0 is the (lightly noised, Eq. 2) multi-view conditioning frame."""
+    """The MV-VDM. ``forward(sample [B, N, F, C, H, W], timestep [B], text [B, L, D], camera [B, N, 4, 4],
+    image_embeds [B, N, D_clip])`` -> epsilon [B, N, F, C, H, W]. Frame 0 is the (lightly noised, Eq. 2)
+    multi-view conditioning frame; ``image_embeds`` (IP-Adapter) are its CLIP image embeddings, one per view."""
 
     def __init__(self, cfg: MVVDMConfig):
         super().__init__()
@@ -229,6 +266,9 @@ class MVVDMUNet(nn.Module):
                     mod.set_processor(SpatioTemporalAttnProcessor(width, self._layout, cfg.motion_max_seq_length))
             elif name.endswith("attn1"):
                 mod.set_processor(MV2VAttnProcessor(width, self._layout, cfg.mv2v, mod.to_q.weight.detach()))
+            elif name.endswith("attn2") and cfg.ip_adapter:
+                mod.set_processor(_ip_processor(mod, cfg))
+        self.encoder_hid_proj = _ip_projection(cfg) if cfg.ip_adapter else None
         for prefix, mm in self.named_motion_modules():  # Animate3D: the frame encoding moves into the processor
             if self._spatial_at(prefix):
                 for blk in mm.transformer_blocks:
@@ -238,6 +278,35 @@ class MVVDMUNet(nn.Module):
                 for mm in self.motion_modules():
                     nn.init.zeros_(mm.proj_out.weight)
                     nn.init.zeros_(mm.proj_out.bias)
+
+    def ip_attention_names(self) -> list:
+        """The cross-attentions that carry IP-Adapter weights, in diffusers' ``attn_processors`` order (down
+        blocks, up blocks, mid block: the order ``ip-adapter_sd15.bin`` numbers them, 1, 3, 5, ...)."""
+        from diffusers.models.attention_processor import Attention
+        rank = {"down_blocks": 0, "up_blocks": 1, "mid_block": 2}
+        names = [k for k, m in self.named_modules() if isinstance(m, Attention) and k.endswith("attn2")
+                 and "motion_modules" not in k]
+        return sorted(names, key=lambda k: rank[k.split(".")[0]])
+
+    def set_ip_adapter_scale(self, scale: float) -> None:
+        """The weight of the image tokens in every decoupled cross-attention (0 = text only, exactly)."""
+        if not self.cfg.ip_adapter:
+            raise ValueError("this MV-VDM has no IP-Adapter (cfg.ip_adapter=False)")
+        for name in self.ip_attention_names():
+            self.get_submodule(name).processor.scale = [float(scale)]
+
+    def project_image_embeds(self, image_embeds: Tensor, n: int, f: int) -> Tensor:
+        """CLIP image embeddings [B, N, D] (one per view) or [B, D] (one for all views) -> IP tokens
+        [(b n f), 1, T, cross_dim] (``MultiIPAdapterImageProjection`` output, repeated over the frames)."""
+        e = image_embeds
+        if e.ndim == 2:
+            e = e[:, None].expand(e.shape[0], n, e.shape[-1])
+        if e.ndim != 3 or e.shape[1] != n or e.shape[-1] != self.cfg.ip_image_embed_dim:
+            raise ValueError(f"image_embeds must be [B, {n}, {self.cfg.ip_image_embed_dim}] or "
+                             f"[B, {self.cfg.ip_image_embed_dim}], got {tuple(image_embeds.shape)}")
+        b = e.shape[0]
+        tok = self.encoder_hid_proj([e.reshape(b * n, 1, e.shape[-1])])[0]       # [(b n), 1, T, C]
+        return tok[:, None].expand(b * n, f, *tok.shape[1:]).reshape(b * n * f, *tok.shape[1:])
 
     def _spatial_at(self, name: str) -> bool:
         """Does the motion module under ``name`` get Animate3D's spatial branch?"""
@@ -264,8 +333,15 @@ class MVVDMUNet(nn.Module):
         return [p for k, p in self.named_parameters() if "motion_modules." in k or "_i2v." in k]
 
     def forward(self, sample: Tensor, timestep: Tensor, encoder_hidden_states: Tensor,
-                camera: Tensor | None = None) -> Tensor:
+                camera: Tensor | None = None, image_embeds: Tensor | None = None) -> Tensor:
+        """image_embeds: the CLIP image embeddings of the views' conditioning frames [B, N, D] (or [B, D]);
+        required when ``cfg.ip_adapter`` (as Animate3D's ``added_cond_kwargs["image_embeds"]``)."""
         b, n, f, c, h, w = sample.shape  # [B, N, F, C, H, W]
+        if self.cfg.ip_adapter and image_embeds is None:
+            raise ValueError("this MV-VDM has an IP-Adapter: pass image_embeds [B, N, D] (the CLIP image "
+                             "embeddings of the conditioning views; zeros for the unconditional branch)")
+        if not self.cfg.ip_adapter and image_embeds is not None:
+            raise ValueError("image_embeds given but this MV-VDM has no IP-Adapter (cfg.ip_adapter=False)")
         lay = self._layout
         lay.n_views, lay.n_frames, lay.latent_hw, lay.samples = n, f, (h, w), b
         t = torch.as_tensor(timestep, device=sample.device)
@@ -278,6 +354,8 @@ class MVVDMUNet(nn.Module):
         ctx = encoder_hidden_states
         if ctx.shape[0] == b:
             ctx = ctx[:, None].expand(b, n * f, *ctx.shape[1:]).reshape(b * n * f, *ctx.shape[1:])
+        if image_embeds is not None:  # diffusers' IP-Adapter convention: (text tokens, [image tokens])
+            ctx = (ctx, [self.project_image_embeds(image_embeds.to(sample.dtype), n, f)])
         x = self.conv_in(sample.reshape(b * n * f, c, h, w))                      # [(b n f), C0, H, W]
         upsample_size, fwd_up = None, any(s % (2 ** self.num_upsamplers) for s in (h, w))
         res = (x,)
