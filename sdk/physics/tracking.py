@@ -38,6 +38,8 @@ class TrackingConfig:
     # it the optimiser traded joint angles for root position (joint error rose while root error fell)
     lambda_smooth: float = 1e-2  # ours (blank in App. D)
     upright: bool = True
+    root_speed_window: int = 5  # ours: frames of the moving median smoothing a rebuilt in-place root's speed
+    # (pipeline.rebuild_root_from_stance); 1 = the raw per-frame stance-foot speed
 
 
 @dataclass
