@@ -12,7 +12,7 @@ from ..core import Animation, Rig
 from ..errors import InvalidInputError
 from ..motion.gait import Leg, detect_legs, foot_positions, rig_height
 from ..motion.kinematics import KinematicRig, MotionParams, reparent_detached
-from .metrics import MotionMetrics, motion_metrics
+from .metrics import MotionMetrics, leg_bodies, motion_metrics
 from .model import PhysicsConfig, _ortho
 from .tracking import Tracker, TrackingConfig, joint_angles_from_bodies
 
@@ -187,7 +187,8 @@ def physics_track(rig: Rig, clip: str | None = None, *, params: MotionParams | N
     params = cut(params)
     ol, best = tracker.track(params, fps, tcfg, progress=progress)
     H = cfg.height_m
-    m = lambda q: motion_metrics(tracker.phys, q, best.target_q, fps, H, foot_bodies)
+    legb = leg_bodies(tracker.phys, kin.parents, [l.chain + [l.foot] for l in legs])
+    m = lambda q: motion_metrics(tracker.phys, q, best.target_q, fps, H, foot_bodies, legs=legb)
     report = PhysicsTrackReport(name, len(best.body_q), fps, tracker.phys.n_bodies, tracker.phys.dropped, moved, rebuilt,
                                 m(best.target_q), m(ol.body_q), m(best.body_q), best.losses,
                                 float(max(best.grad_norms)) if best.grad_norms else 0.0, best.diverged, best.seconds)

@@ -38,6 +38,12 @@ class TrackingConfig:
     # it the optimiser traded joint angles for root position (joint error rose while root error fell)
     lambda_smooth: float = 1e-2  # ours (blank in App. D)
     upright: bool = True
+    ilc_passes: int = 2  # ours: iterative-learning-control passes warm-starting θ̂ before Adam (0 = off):
+    # θ̂ ← θ̂ + γ·wrap(θ* − θ_sim), one forward rollout each, kept only when the Eq. 13 loss falls. A PD joint
+    # settles at θ = θ̂ − τ_load/k_e; the pass adds back that measured sag (gravity, contact and inertial loads
+    # together, which a static gravity-compensation feed-forward would miss for stance legs held from the foot)
+    ilc_gain: float = 1.0  # ours: γ of the ILC update
+    ilc_max_step: float = 0.3  # ours: |Δθ̂| cap per pass (rad): an Euler branch flip must not become a step
     root_speed_window: int = 5  # ours: frames of the moving median smoothing a rebuilt in-place root's speed
     # (pipeline.rebuild_root_from_stance); 1 = the raw per-frame stance-foot speed
 
@@ -234,6 +240,24 @@ class Tracker:
         best = open_loop
         best_loss = open_loop.losses[0]
         losses = [best_loss]
+        theta_kin = theta.clone()
+        sim_prev = sim0
+        for _ in range(tcfg.ilc_passes):  # warm start: add back each joint's measured PD sag
+            err = theta_kin - joint_angles_from_bodies(self.kin, self.phys, sim_prev.detach().numpy())
+            err = torch.atan2(torch.sin(err), torch.cos(err)).clamp(-tcfg.ilc_max_step, tcfg.ilc_max_step)
+            err[0] = err[1]  # frame 0 is the given start state; its target acts on the way to frame 1
+            cand = theta + tcfg.ilc_gain * err
+            try:
+                with torch.no_grad():
+                    sim_c = roll(cand, qd0)
+            except SimulationDiverged:
+                break
+            lc = float(self.loss(sim_c, ref))
+            if not lc < best_loss:
+                break
+            theta, sim_prev, best_loss = cand, sim_c, lc
+            losses.append(lc)
+            best = result(theta, qd0, sim_c, losses)
         th = theta.clone().requires_grad_(True)
         v = qd0.clone().requires_grad_(True)
         opt = torch.optim.Adam([{"params": [th], "lr": tcfg.lr}, {"params": [v], "lr": tcfg.lr_velocity}])

@@ -152,3 +152,67 @@ def test_root_rebuild_keeps_a_steady_pace_on_fox_run():
     assert (along > 0).all()
     assert along.max() < 2.5 * along.min()
     assert np.linalg.norm(mean) * a.fps / rig_height(kin) > 1.0  # a run: over 1 rig height per second
+
+
+def test_branching_unskinned_joint_gets_the_floor_cube():
+    """An unskinned root with children spread over the body (the Quaternius 'Body') must not become a slab spanning
+    them all (it held 38–46% of those characters' mass); an unskinned joint with one child still spans to it."""
+    from sdk.physics.model import build_physics_skeleton
+    rig = biped_rig()
+    names = ["root", "body", "leg_L", "leg_R", "toe_L"]
+    bind = np.stack([translation([0, 0.45, 0]), translation([0, 0.5, 0]), translation([0.12, 0.4, 0]),
+                     translation([-0.12, 0.4, 0]), translation([0.12, 0.05, 0.1])])
+    sk = Skeleton.from_world(names, [-1, 0, 0, 0, 2], bind)
+    lab = np.repeat([1, 2, 3], 8)  # nothing skinned to 'root' or 'toe_L'
+    rig = Rig(rig.mesh, sk, SkinWeights(lab[:, None], np.ones((24, 1)))).validate()
+    kin = KinematicRig(rig, dtype=torch.float64)
+    cfg = PhysicsConfig()
+    phys = build_physics_skeleton(kin, cfg)
+    b = phys.names.index("root")
+    floor = cfg.min_half_extent * cfg.height_m
+    assert np.allclose(phys.half_extents[b], floor) and np.allclose(phys.box_center[b], 0)
+    if "toe_L" in phys.names:  # a one-child chain keeps its segment box (here a leaf: the floor cube)
+        assert (phys.half_extents[phys.names.index("toe_L")] >= floor - 1e-12).all()
+
+
+def test_moving_median_of_root_steps_wraps_a_looping_clip():
+    from sdk.physics.pipeline import _moving_median
+    step = np.array([[0.1, 0], [3.0, 0], [3.2, 0], [2.9, 0], [3.1, 0]])
+    cyc = _moving_median(step, 5, cyclic=True)
+    assert cyc[0, 0] == pytest.approx(3.0)  # the slow first step is replaced by its cyclic neighbourhood
+    clamp = _moving_median(step, 3, cyclic=False)
+    assert clamp[0, 0] == pytest.approx(0.1) and clamp[2, 0] == pytest.approx(3.0)
+    assert np.array_equal(_moving_median(step, 1, cyclic=True), step)
+
+
+def test_ilc_warm_start_lowers_the_joint_error(tracker):
+    """The ILC passes (no Adam iteration) add back the PD sag: the tracked joint error falls below open loop."""
+    from sdk.physics.metrics import _joint_error_deg
+    kin, tr = tracker
+    F = 4
+    p = kin.rest_params(F)
+    t = torch.arange(F, dtype=torch.float64)
+    p.angles[:, 0, 0] = 0.2 * torch.sin(t)
+    p.angles[:, 1, 0] = -0.2 * torch.sin(t)
+    ol, best = tr.track(p, 30.0, TrackingConfig(iterations=0, ilc_passes=2))
+    ref = ol.target_q
+    e_ol = _joint_error_deg(ol.body_q[1:], ref[1:], tr.phys.parent_body)
+    e_tr = _joint_error_deg(best.body_q[1:], ref[1:], tr.phys.parent_body)
+    assert best.losses[-1] <= best.losses[0]
+    assert e_tr < e_ol
+
+
+def test_fall_is_a_non_leg_body_on_the_ground_beside_the_root_height_test(tracker):
+    from sdk.physics.metrics import motion_metrics
+    kin, tr = tracker
+    ref = tr.prepare(kin.rest_params(4))
+    legs = [1, 2]
+    sim = ref.copy()
+    sim[2:, 0, 1] *= 0.6  # the root crouches 40% below the clip, the body box stays off the ground
+    m = motion_metrics(tr.phys, sim, ref, 30.0, 1.0, [1, 2], legs=legs)
+    assert not m.fell and m.fell_root_height and m.fall_frame_root_height == 2
+    from sdk.physics.tracking import box_corners
+    sim2 = ref.copy()
+    sim2[3, 0, 1] -= box_corners(tr.phys, ref)[3, 0, :, 1].min()  # the body box down onto the ground at frame 3
+    m2 = motion_metrics(tr.phys, sim2, ref, 30.0, 1.0, [1, 2], legs=legs)
+    assert m2.fell and m2.fall_frame == 3 and m2.fall_body == "body"
