@@ -49,6 +49,9 @@ class TrackingConfig:
     # together, which a static gravity-compensation feed-forward would miss for stance legs held from the foot)
     ilc_gain: float = 1.0  # ours: γ of the ILC update
     ilc_max_step: float = 0.3  # ours: |Δθ̂| cap per pass (rad): an Euler branch flip must not become a step
+    root_frame: bool = False  # ours (experiment): body positions/orientations of the shape and rotation terms in
+    # the root's frame instead of the world's (maximal coordinates, Eq. 13), so a root rotation error is not
+    # compensated by bending the joints
     root_speed_window: int = 5  # ours: frames of the moving median smoothing a rebuilt in-place root's speed
     # (pipeline.rebuild_root_from_stance); 1 = the raw per-frame stance-foot speed
 
@@ -196,9 +199,16 @@ class Tracker:
         tc = self.cfg_track
         rel_s = sim[1:, :, :3] - sim[1:, :1, :3]
         rel_r = ref[1:, :, :3] - ref[1:, :1, :3]
+        qs, qr = sim[1:, :, 3:], ref[1:, :, 3:]
+        if tc.root_frame:  # body poses in the root's frame; the root's own pose keeps its world terms
+            rot_v = lambda q, v: _quat_mul(_quat_mul(q, torch.cat([v, torch.zeros_like(v[..., :1])], -1)), _quat_conj(q))[..., :3]
+            rel_s = rot_v(_quat_conj(qs[:, :1]).expand_as(qs), rel_s)
+            rel_r = rot_v(_quat_conj(qr[:, :1]).expand_as(qr), rel_r)
+            qs = torch.cat([qs[:, :1], _quat_mul(_quat_conj(qs[:, :1]).expand_as(qs[:, 1:]), qs[:, 1:])], 1)
+            qr = torch.cat([qr[:, :1], _quat_mul(_quat_conj(qr[:, :1]).expand_as(qr[:, 1:]), qr[:, 1:])], 1)
         shape = ((rel_s - rel_r) ** 2).sum(-1).mean() / H ** 2
         root = ((sim[1:, 0, :3] - ref[1:, 0, :3]) ** 2).sum(-1).mean() / H ** 2
-        dot = (sim[1:, :, 3:] * ref[1:, :, 3:]).sum(-1)
+        dot = (qs * qr).sum(-1)
         rot = (1 - dot ** 2).mean()
         L = shape + tc.w_root * root + tc.w_rot * rot
         if tc.w_joint > 0:
