@@ -178,11 +178,21 @@ def physics_track(rig: Rig, clip: str | None = None, *, params: MotionParams | N
     if rebuild_root == "always" or (rebuild_root == "auto" and is_in_place(kin, params, fps, legs)):
         # two stance estimates (all low feet / only the low feet moving backwards); keep the root path whose feet
         # in contact slide least, measured as reported (ours: on Fox Run only the second works, on the Quaternius
-        # walks, whose low swing feet and rolling foot boxes confuse it, the first). Rebuilt on the whole clip,
-        # then cut to ``max_frames`` (a window's stance estimate lacks the cycle around it)
-        cands = [rebuild_root_from_stance(kin, params, fps, legs, robust=r, smooth=tcfg.root_speed_window)
-                 for r in (True, False)]
-        params = min(cands, key=lambda pp: slide(cut(pp)))
+        # walks, whose low swing feet and rolling foot boxes confuse it, the first)
+        def rebuild(pp, smooth):
+            cands = [rebuild_root_from_stance(kin, pp, fps, legs, robust=r, smooth=smooth) for r in (True, False)]
+            return cut(min(cands, key=lambda c: slide(cut(c))))
+        scopes = {"clip": lambda: rebuild(params, tcfg.root_speed_window),  # whole clip, speed smoothed, then cut
+                  "window": lambda: rebuild(cut(params), 1)}  # the window alone, raw (the previous stop)
+        if tcfg.rebuild_scope in scopes:
+            params = scopes[tcfg.rebuild_scope]()
+        elif tcfg.rebuild_scope == "auto":  # the root path the simulated character follows best open loop
+            cands = [f() for f in scopes.values()]
+            open_cfg = TrackingConfig(**{**tcfg.__dict__, "iterations": 0, "ilc_passes": 0})
+            params = min(cands, key=lambda pp: tracker.track(pp, fps, open_cfg)[0].losses[0])
+        else:
+            raise InvalidInputError(f"rebuild_scope must be auto, clip or window, got {tcfg.rebuild_scope!r}",
+                                    field="rebuild_scope")
         rebuilt = True
     params = cut(params)
     ol, best = tracker.track(params, fps, tcfg, progress=progress)
