@@ -6,7 +6,12 @@ Optimise the PD targets θ̂ and the initial body velocities q̇₀ so that the 
 
 Documented deviation: AKD optimises one target per *substep*; we optimise one per *frame* and interpolate it
 linearly to every chunk (N/chunk values per frame), 1/N of the parameters (the spec's proposal).
-Start state: frame 0, shifted vertically so the lowest cuboid corner touches the ground (as in the paper).
+Start state: frame 0, shifted vertically so the lowest cuboid corner touches the ground (as in the paper); q̇₀
+starts at the finite difference of the first two reference frames.
+
+Warm start (ours): up to ``ilc_passes`` iterative-learning-control passes θ̂ ← θ̂ + wrap(θ* − θ_sim), forward
+only, each kept only while Eq. 13 falls; then Adam with a cosine-decayed rate. The loss is in maximal (world)
+coordinates as Eq. 13; ``root_frame=True`` (an experiment) measures shape and rotations in the root's frame.
 """
 from __future__ import annotations
 

@@ -245,3 +245,13 @@ def test_rebuilt_gallop_root_starts_at_its_cruising_speed():
     sm = speed(rebuild_root_from_stance(kin, p, a.fps, legs, smooth=TrackingConfig().root_speed_window))
     assert raw[0] < 0.5 * np.median(raw)  # the measured slow first step
     assert sm[0] > 0.8 * np.median(raw) and sm.max() < 1.3 * np.median(raw)
+
+
+def test_unknown_rebuild_scope_is_a_named_error():
+    from sdk.physics.pipeline import physics_track
+    rig = biped_rig()
+    kin = KinematicRig(rig, dtype=torch.float64)
+    p = kin.rest_params(3)
+    with pytest.raises(InvalidInputError, match="rebuild_scope"):
+        physics_track(rig, "x", params=p, fps=30.0, rebuild_root="always", prepared=(rig, kin, []),
+                      tcfg=TrackingConfig(iterations=0, rebuild_scope="everything"))
