@@ -255,3 +255,15 @@ def test_unknown_rebuild_scope_is_a_named_error():
     with pytest.raises(InvalidInputError, match="rebuild_scope"):
         physics_track(rig, "x", params=p, fps=30.0, rebuild_root="always", prepared=(rig, kin, []),
                       tcfg=TrackingConfig(iterations=0, rebuild_scope="everything"))
+
+
+def test_evaluation_row_shows_both_fall_tests():
+    from sdk.evaluation.physics import PHYS_HEADER, _physics_line
+    from sdk.physics.metrics import MotionMetrics
+    ok = MotionMetrics(1.0, 2.0, 0.5, 0.1, 0.0, 3.0, False, 0.4, -1).as_dict()
+    bad = MotionMetrics(1.0, 2.0, 0.5, 0.1, 0.0, 3.0, True, 0.4, 5, True, 4, "Head").as_dict()
+    row = {"character": "X", "clip": "Gallop", "frames": 8, "loss_open": 0.004, "loss_tracked": 0.001,
+           "kin": ok, "open": bad, "tracked": ok, "input_foot_slide": 1.0, "seconds": 3.0}
+    line = _physics_line(row)
+    assert line.count("|") == PHYS_HEADER.splitlines()[0].count("|")
+    assert "yes (Head, frame 5) → no" in line and "yes → no" in line
