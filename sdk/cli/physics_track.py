@@ -32,7 +32,8 @@ def format_table(rep) -> str:
             ("max penetration (% H)", "penetration_pct", "{:.2f}"),
             ("foot sliding (H/s)", "foot_slide", "{:.3f}"),
             ("max root tilt (deg)", "max_tilt_deg", "{:.1f}"),
-            ("fell", "fell", "{}")]
+            ("fell (a trunk/head body on the ground, or tilt > 60°)", "fell", "{}"),
+            ("fell (root < 0.7 × kinematic root height; the previous test)", "fell_root_height", "{}")]
     out = ["| metric | kinematic input | open-loop PD | physics tracked |", "|---|---|---|---|"]
     for label, key, fmt in rows:
         vals = [fmt.format(getattr(getattr(rep, k), key)) for k in ("kinematic", "open_loop", "tracked")]

@@ -18,9 +18,16 @@ class MotionMetrics:
     penetration_pct: float  # max cuboid depth below the ground, % of rig height
     min_foot_height_pct: float  # lowest foot-box corner over the clip, % of H (≈ 0 when grounded)
     max_tilt_deg: float  # max angle of the root's up vector from its frame-0 direction
-    fell: bool  # root height < 0.7 × the kinematic root's height at the same frame, or tilt > 60°
+    fell: bool  # a body outside the legs (trunk, neck, head, tail) touches the ground where the kinematic clip's
+    # same body does not, or tilt > 60° (the fall test of physics-based character control, e.g. DeepMimic's early
+    # termination on torso/head contact); without leg bodies given: ``fell_root_height``
     foot_slide: float  # mean horizontal speed of feet in contact, rig heights per second
     fall_frame: int  # first frame of a fall (-1: none)
+    fell_root_height: bool = False  # the previous stop's criterion, kept beside it: root height < 0.7 × the kinematic
+    # root's height at the same frame, or tilt > 60° (a 30% crouch deeper than the clip's counts although no body
+    # but the feet touches the ground)
+    fall_frame_root_height: int = -1
+    fall_body: str = ""  # the body whose ground contact made ``fell`` (empty: none, or the tilt)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -36,9 +43,26 @@ def _joint_error_deg(q: np.ndarray, ref: np.ndarray, parent: np.ndarray) -> floa
     return float(np.mean(errs)) if errs else 0.0
 
 
+def leg_bodies(phys: PhysicsSkeleton, parents: np.ndarray, chains: list[list[int]]) -> list[int]:
+    """Bodies of the legs: a body whose rig joint, or an ancestor of it, is on a leg chain (top … foot)."""
+    on = {int(j) for c in chains for j in c}
+    out = []
+    for b, j in enumerate(phys.joints):
+        k = int(j)
+        while k >= 0 and k not in on:
+            k = int(parents[k])
+        if k >= 0:
+            out.append(b)
+    return out
+
+
 def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: float, height: float,
-                   foot_bodies: list[int], contact_frac: float = 0.02) -> MotionMetrics:
-    """q, ref [F, B, 7] (xyzw). ``foot_bodies``: bodies of the feet. ``height``: rig height in metres."""
+                   foot_bodies: list[int], contact_frac: float = 0.02, legs: list[int] | None = None,
+                   body_contact_frac: float = 0.01) -> MotionMetrics:
+    """q, ref [F, B, 7] (xyzw). ``foot_bodies``: bodies of the feet. ``height``: rig height in metres.
+    ``legs``: the bodies allowed to touch the ground (``leg_bodies``); any other body whose lowest corner is within
+    ``body_contact_frac`` × height of the ground (ours: 1% H, the contact depth scale) where the kinematic clip's is
+    not is a fall."""
     corners = box_corners(phys, q)  # [F, B, 8, 3]
     pen = float(np.maximum(0.0, -corners[..., 1]).max()) / height * 100
     rel = lambda x: x[1:, :, :3] - x[1:, :1, :3]
@@ -52,8 +76,21 @@ def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: f
     tilt = np.degrees(np.arccos(np.clip(ups @ up0, -1, 1)))
     # vs the target's own height per frame: a gallop's root legitimately drops 30% within a stride (Q-Wolf Gallop's
     # kinematic root 0.239 → 0.166 m), which a frame-0 threshold flagged as a fall of the clip itself
-    fall = (q[:, 0, 1] < 0.7 * ref[:, 0, 1]) | (tilt > 60)
-    fall_frame = int(np.flatnonzero(fall)[0]) if fall.any() else -1
+    fall_h = (q[:, 0, 1] < 0.7 * ref[:, 0, 1]) | (tilt > 60)
+    ff_h = int(np.flatnonzero(fall_h)[0]) if fall_h.any() else -1
+    fall_body = ""
+    if legs is None:
+        fall, fall_frame = fall_h, ff_h
+    else:
+        other = np.array([b for b in range(q.shape[1]) if b not in set(legs)], dtype=int)
+        low = corners[:, other][..., 1].min(-1)  # [F, nb]
+        low_ref = box_corners(phys, ref)[:, other][..., 1].min(-1)
+        lim = body_contact_frac * height
+        touch = (low < lim) & ~(low_ref < lim)  # [F, nb]
+        fall = touch.any(1) | (tilt > 60)
+        fall_frame = int(np.flatnonzero(fall)[0]) if fall.any() else -1
+        if fall_frame >= 0 and touch[fall_frame].any():
+            fall_body = phys.names[int(other[np.flatnonzero(touch[fall_frame])[0]])]
     feet_c = corners[:, foot_bodies]  # [F, nf, 8, 3]
     low = feet_c[..., 1].min(-1)  # [F, nf]
     minfoot = float(low.min()) / height * 100 if len(foot_bodies) else 0.0
@@ -63,4 +100,5 @@ def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: f
     hv = np.linalg.norm(v[..., [0, 2]], axis=-1)
     c2 = contact[1:] & contact[:-1]
     slide = float(hv[c2].mean()) / height if c2.any() else 0.0
-    return MotionMetrics(pos, rpos, jerr, pen, minfoot, float(tilt.max()), bool(fall.any()), slide, fall_frame)
+    return MotionMetrics(pos, rpos, jerr, pen, minfoot, float(tilt.max()), bool(fall.any()), slide, fall_frame,
+                         bool(fall_h.any()), ff_h, fall_body)

@@ -27,7 +27,9 @@ class PhysicsConfig:
     # explicit-Euler PD wants ω·dt = √(k_e/I)·dt ≲ 0.5 (I ≥ 6e-4 at k_e = 5000 for one body); the Fox's chains with
     # joint attach ke 1e6 still diverged at 6e-4 and are stable at 2e-3 (measured)
     density: float = 300.0  # ours: boxes overestimate a body's volume (overlaps, corners); ~1/3 of water
-    contact_ke: float = 2e5  # ours: ground contact stiffness; 5e4 let a 116 kg wolf's feet sink 2% H
+    contact_ke: float = 1e6  # ours: ground contact stiffness; 5e4 let a 116 kg wolf's feet sink 2% H, 2e5 let the
+    # 117 kg procedural critter's one-bone legs sink 1.28% H open loop (5e5: 0.77%, 1e6: 0.39%, measured); the
+    # lightest foot (0.15 kg) keeps √(k/m)·Δt ≈ 0.43, inside symplectic Euler's stable range
     contact_kd: float = 500.0  # ours
     contact_kf: float = 1e3  # ours: friction stiffness
     contact_mu: float = 0.9  # ours: friction coefficient
@@ -140,10 +142,14 @@ def build_physics_skeleton(kin: KinematicRig, cfg: PhysicsConfig) -> PhysicsSkel
             # scale of the bind matrix is part of the frame: measure the box in metres along the bone axes
             loc = loc * np.linalg.norm(bind[j][:3, :3], axis=0)
             lo, hi = np.percentile(loc, 2, axis=0), np.percentile(loc, 98, axis=0)
-        else:  # no skin: a small box from the joint towards its children (ours)
-            kids = [c for c in sk.children(j)]
-            ends = [(inv @ np.r_[bind[c][:3, 3], 1])[:3] * np.linalg.norm(bind[j][:3, :3], axis=0) for c in kids] or [np.zeros(3)]
-            e = np.array(ends)
+        else:  # no skin: a small box from the joint towards its child (ours); a *branching* unskinned joint (the
+            # Quaternius roots 'Body', children spread over the whole animal) gets the floor cube at the joint: the
+            # box spanning all its children was a phantom 1.6 m × 0.56 m slab holding 38–46% of the character's
+            # mass (Q-Wolf 44 of 116 kg) that no mesh vertex moves with, and whose corner hit the ground first in the
+            # gallops (measured: the lowest body of Q-Wolf Gallop's frame 0 was this slab, every foot 3% H up)
+            kids = [c for c in sk.children(j) if keep[c]]
+            ends = [(inv @ np.r_[bind[c][:3, 3], 1])[:3] * np.linalg.norm(bind[j][:3, :3], axis=0) for c in kids]
+            e = np.array(ends) if len(kids) == 1 else np.zeros((1, 3))
             lo, hi = np.minimum(e.min(0), 0), np.maximum(e.max(0), 0)
         he[b] = np.maximum((hi - lo) / 2 * scale, floor)
         ctr[b] = (hi + lo) / 2 * scale
