@@ -31,7 +31,8 @@ def format_table(rep) -> str:
             ("tracking error (deg, joints)", "tracking_joint_deg", "{:.2f}"),
             ("max penetration (% H)", "penetration_pct", "{:.2f}"),
             ("foot sliding (H/s)", "foot_slide", "{:.3f}"),
-            ("max root tilt (deg)", "max_tilt_deg", "{:.1f}"),
+            ("max root tilt from frame 0 (deg)", "max_tilt_deg", "{:.1f}"),
+            ("max root tilt vs the clip's at the same frame (deg)", "max_tilt_vs_clip_deg", "{:.1f}"),
             ("fell (a trunk/head body on the ground, or tilt > 60°)", "fell", "{}"),
             ("fell (root < 0.7 × kinematic root height; the previous test)", "fell_root_height", "{}")]
     out = ["| metric | kinematic input | open-loop PD | physics tracked |", "|---|---|---|---|"]

@@ -93,16 +93,17 @@ def _physics_line(r) -> str:
     return (f"| {r['character']} | {r['clip']} | {r['frames']} | {r['loss_open']:.4f} → {r['loss_tracked']:.4f} "
             f"({r['loss_tracked'] / max(r['loss_open'], 1e-12):.2f}×) | {o['tracking_joint_deg']:.2f} → "
             f"{t['tracking_joint_deg']:.2f} | {o['tracking_pos_pct']:.2f} → {t['tracking_pos_pct']:.2f} | {o['root_pos_pct']:.1f} → {t['root_pos_pct']:.1f} | "
-            f"{t['penetration_pct']:.2f} | {t['max_tilt_deg']:.1f} | {_fell(o)} → {_fell(t)} | "
+            f"{t['penetration_pct']:.2f} | {k['max_tilt_deg']:.1f} → {t['max_tilt_deg']:.1f} | "
+            f"{t.get('max_tilt_vs_clip_deg', float('nan')):.1f} | {_fell(o)} → {_fell(t)} | "
             f"{'yes' if o['fell_root_height'] else 'no'} → {'yes' if t['fell_root_height'] else 'no'} | "
             f"{r['input_foot_slide']:.2f} / {k['foot_slide']:.2f} → {t['foot_slide']:.2f} | {r['seconds']:.0f} |")
 
 
 PHYS_HEADER = ("| character | clip | frames | Eq. 13 loss open-loop → tracked | joint err (deg) | body err (% H) | root err (% H) | "
-               "max penetration (% H) | max tilt (deg) | fell: trunk/head on the ground, open → tracked | "
+               "max penetration (% H) | max tilt from frame 0 (deg), clip → tracked | max tilt vs the clip's at the same frame (deg) | fell: trunk/head on the ground, open → tracked | "
                "fell: root < 0.7× kinematic (previous test), open → tracked | "
                "foot slide: clip as given / root rebuilt → tracked (H/s) | s |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def raised_drift_row(data: Path, frames: int, iterations: int) -> dict:

@@ -28,6 +28,9 @@ class MotionMetrics:
     # but the feet touches the ground)
     fall_frame_root_height: int = -1
     fall_body: str = ""  # the body whose ground contact made ``fell`` (empty: none, or the tilt)
+    max_tilt_vs_clip_deg: float = 0.0  # max angle between the root's up vector and the kinematic root's up at the
+    # same frame: the tilt the simulation adds to the clip's own (a gallop pitches ~14° by itself, which
+    # ``max_tilt_deg`` counts)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +77,9 @@ def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: f
     local = Rotation.from_quat(q[0, 0, 3:]).inv().apply(up0)
     ups = R.apply(np.tile(local, (len(q), 1)))
     tilt = np.degrees(np.arccos(np.clip(ups @ up0, -1, 1)))
+    ups_ref = Rotation.from_quat(ref[:, 0, 3:]).apply(np.tile(Rotation.from_quat(ref[0, 0, 3:]).inv().apply(up0),
+                                                               (len(ref), 1)))
+    tilt_rel = np.degrees(np.arccos(np.clip((ups * ups_ref).sum(1), -1, 1)))
     # vs the target's own height per frame: a gallop's root legitimately drops 30% within a stride (Q-Wolf Gallop's
     # kinematic root 0.239 → 0.166 m), which a frame-0 threshold flagged as a fall of the clip itself
     fall_h = (q[:, 0, 1] < 0.7 * ref[:, 0, 1]) | (tilt > 60)
@@ -101,4 +107,4 @@ def motion_metrics(phys: PhysicsSkeleton, q: np.ndarray, ref: np.ndarray, fps: f
     c2 = contact[1:] & contact[:-1]
     slide = float(hv[c2].mean()) / height if c2.any() else 0.0
     return MotionMetrics(pos, rpos, jerr, pen, minfoot, float(tilt.max()), bool(fall.any()), slide, fall_frame,
-                         bool(fall_h.any()), ff_h, fall_body)
+                         bool(fall_h.any()), ff_h, fall_body, float(tilt_rel.max()))

@@ -267,3 +267,18 @@ def test_evaluation_row_shows_both_fall_tests():
     line = _physics_line(row)
     assert line.count("|") == PHYS_HEADER.splitlines()[0].count("|")
     assert "yes (Head, frame 5) → no" in line and "yes → no" in line
+
+
+def test_tilt_vs_the_clip_counts_only_the_tilt_the_simulation_adds(tracker):
+    from scipy.spatial.transform import Rotation
+    from sdk.physics.metrics import motion_metrics
+    kin, tr = tracker
+    ref = tr.prepare(kin.rest_params(4))
+    pitch = Rotation.from_euler("x", [[0], [6], [12], [18]], degrees=True)  # the clip itself pitches the root 18°
+    ref[:, 0, 3:] = (pitch * Rotation.from_quat(ref[:, 0, 3:])).as_quat()
+    m = motion_metrics(tr.phys, ref, ref, 30.0, 1.0, [1, 2])
+    assert m.max_tilt_deg == pytest.approx(18.0, abs=0.1) and m.max_tilt_vs_clip_deg == pytest.approx(0.0, abs=1e-3)
+    sim = ref.copy()
+    sim[2, 0, 3:] = (Rotation.from_euler("z", 10, degrees=True) * Rotation.from_quat(ref[2, 0, 3:])).as_quat()
+    m2 = motion_metrics(tr.phys, sim, ref, 30.0, 1.0, [1, 2])
+    assert m2.max_tilt_vs_clip_deg == pytest.approx(10.0, abs=0.5)
