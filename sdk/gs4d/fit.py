@@ -26,7 +26,7 @@ from ..render.camera import Camera, project
 from ..render.gaussians import gaussians_from_mesh, render_gaussians
 from .losses import LAMBDA_ARAP, LAMBDA_REC, LAMBDA_SDS, arap_loss, knn_graph, reconstruction_loss
 from .model import Gaussians4D, barycentric_embedding
-from .tracks import track_loss
+from .tracks import track_loss, track_loss_views
 
 
 @dataclass
@@ -47,24 +47,27 @@ class Fit4DConfig:
     lr_quats: float = 1e-3  # SDK (3DGS: 1e-3)
     lr_final_factor: float = 0.1  # SDK: every rate decays exponentially to this fraction at the last step
     lambda_rec: float = LAMBDA_REC
-    lambda_arap: float = LAMBDA_ARAP
+    lambda_arap: float = 1e4  # SDK (paper: lambda6 = 10 = LAMBDA_ARAP): on the subsampled graph below, 10 is ~1 % of the
+    # image term and lets the Gaussians slide along the surface; 1e3-1e4 recovered the motion (docs/gaussians.md 3.6)
     lambda_sds: float = LAMBDA_SDS
-    arap_always: bool = False  # SDK option: ARAP from the first step (paper: refinement only)
+    arap_always: bool = True  # SDK: ARAP from the first step (paper: refinement only)
     carry_forward: bool = True  # SDK: when the progressive schedule adds a frame, the time planes after the last
     # fitted frame are set to its values, so the new frame starts from the previous frame's pose (not the canonical)
     anchor_canonical: bool = True  # SDK: dx(x, t) - dx(x, t_0), the first frame is exactly the canonical pose
     lambda_canonical: float = 0.0  # SDK option: penalise |delta x| at the first frame (the canonical pose)
-    lambda_track: float = 0.0  # SDK (not in the paper's stage 2): weight of the 2-D track loss (``sdk.gs4d.tracks``,
+    lambda_track: float = 1.0  # SDK (not in the paper's stage 2): weight of the 2-D track loss (``sdk.gs4d.tracks``,
     # Huber pixels of the bound Gaussians' projections vs Lucas-Kanade tracks of the training videos); 0 = off
     track_grid: int = 15  # SDK: queries per view = this grid inside the frame-0 mask (the paper's stage-1 15x15 grid)
     track_delta_px: float = 2.0  # SDK: Huber threshold in pixels (the tracker's errors beyond it count linearly)
     track_radius_px: float = 1.0  # SDK: a query binds to a front-most canonical centre within this many pixels
+    track_all_frames: bool = True  # SDK: each step scores every view's tracks at every frame fitted so far (the
+    # bound Gaussians are few, so their field evaluation is cheap); False = only the batch's (view, frame) images
     lambda_plane_tv: float = 0.0  # SDK option (4DGaussians: plane_tv_weight 2e-4): spatial smoothness of the field
     lambda_time_smooth: float = 0.0  # SDK option (4DGaussians: time_smoothness_weight 1e-3)
     lambda_time_l1: float = 0.0  # SDK option (4DGaussians: l1_time_planes 1e-4)
-    arap_k: int = 3  # Animate3D (SC-GS) K; its 0.01 ball radius is not used
+    arap_k: int = 6  # SDK (Animate3D / SC-GS: K = 3; its 0.01 ball radius is not used)
     arap_nodes: int = 512  # Animate3D
-    arap_graph: int = 0  # SDK option: > 0 builds the ARAP graph on this many canonical centres (a fixed random
+    arap_graph: int = 2000  # SDK: > 0 builds the ARAP graph on this many canonical centres (a fixed random
     # subset, duplicates at seams removed) and evaluates every one of them each step; 0 = the K-NN graph of all the
     # centres with ``arap_nodes`` sampled per step (Animate3D). With ~50 Gaussians per triangle the K = 3 neighbours of
     # every centre lie in its own triangle (or are its seam duplicates, at distance 0), so that graph ties nothing
@@ -95,8 +98,9 @@ class Fit4DConfig:
 
 
 APPEARANCE = ("sh", "opacity", "scales", "quats")  # the canonical parameter groups ``freeze_appearance`` holds
-PAPER_SCHEDULE = dict(lr_mlp=1e-4, carry_forward=False, sh_time_start=0.0)  # the paper's values (supp. Sec. 6; the
-# paper states no carry-forward and no 4D-SH schedule) of the fields whose SDK defaults differ
+PAPER_SCHEDULE = dict(lr_mlp=1e-4, carry_forward=False, sh_time_start=0.0, lambda_arap=LAMBDA_ARAP, arap_always=False,
+                      arap_k=3, arap_graph=0, lambda_track=0.0)  # the paper's values (supp. Sec. 6 and Animate3D;
+# the paper states no carry-forward, no 4D-SH schedule and no stage-2 track loss) of the fields whose SDK defaults differ
 
 
 @dataclass
@@ -223,6 +227,7 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
     pairs = torch.stack(torch.meshgrid(torch.arange(v), torch.arange(t_n), indexing="ij"), -1).reshape(-1, 2)
 
     freeze_sh_time = False
+    front_all = None  # the last frame the progressive schedule has added (None: the batch decides)
 
     def step(view_ids, frame_ids, deform=True, refine=False):
         cam_b = _select(cams, view_ids.to(device))
@@ -250,7 +255,16 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             loss = loss + cfg.lambda_arap * arap
         trk = torch.zeros((), device=device)
         if targets is not None and deform:
-            trk = track_loss(means[pos], cam_b, view_ids, frame_ids, targets, cfg.track_delta_px)
+            if cfg.track_all_frames and not model.bound_vertices:
+                fids = torch.arange(int(frame_ids.max()) + 1 if front_all is None else front_all + 1)
+                x = model.means[targets.gaussian]  # [C, M, 3]
+                c_n, m_n = x.shape[:2]
+                pts = x.reshape(-1, 3)[None].expand(len(fids), -1, -1).reshape(-1, 3)
+                tt = times[fids].to(device).repeat_interleave(c_n * m_n)
+                moved = (pts + model.field(pts, tt).position).reshape(len(fids), c_n, m_n, 3).transpose(0, 1)
+                trk = track_loss_views(moved, cams, fids, targets, cfg.track_delta_px)
+            else:
+                trk = track_loss(means[pos], cam_b, view_ids, frame_ids, targets, cfg.track_delta_px)
             loss = loss + cfg.lambda_track * trk
         if deform and (cfg.lambda_plane_tv > 0 or cfg.lambda_time_smooth > 0 or cfg.lambda_time_l1 > 0):
             tv, sm, l1 = model.field.grid.regularisers()
@@ -297,6 +311,7 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
             active = pairs[pairs[:, 1] <= new_front]
         else:
             new_front = t_n - 1
+        front_all = new_front
         if new_front > front:
             if cfg.carry_forward:
                 model.field.grid.carry_time_forward(float(times[front]))

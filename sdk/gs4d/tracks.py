@@ -107,3 +107,16 @@ def track_loss(means: Tensor, cams: Camera, view_ids: Tensor, frame_ids: Tensor,
     w = (targets.visible[vi, fi] & (z > 0)).to(means.dtype)
     dist = (uv - tgt).square().sum(-1).clamp_min(1e-12).sqrt()
     return (huber(dist, delta_px) * w).sum() / w.sum().clamp_min(1.0)
+
+
+def track_loss_views(points: Tensor, cams: Camera, frame_ids: Tensor, targets: TrackTargets,
+                     delta_px: float = 2.0) -> Tensor:
+    """Every view's tracks at the frames ``frame_ids`` [F] at once. points [C, F, M, 3]: the deformed centres of
+    ``targets.gaussian`` (view c's queries) at those frames -> the mean Huber pixel distance (0 when none is seen)."""
+    c_n, f_n, m, _ = points.shape
+    uv, z = project(points.reshape(c_n, f_n * m, 3), cams)  # [C, F*M, 2]
+    fi = frame_ids.to(points.device)
+    tgt = targets.tracks[:, fi].reshape(c_n, f_n * m, 2)
+    w = (targets.visible[:, fi].reshape(c_n, f_n * m) & (z > 0)).to(points.dtype)
+    dist = (uv - tgt).square().sum(-1).clamp_min(1e-12).sqrt()
+    return (huber(dist, delta_px) * w).sum() / w.sum().clamp_min(1.0)
