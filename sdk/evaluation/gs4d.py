@@ -252,6 +252,8 @@ def main(argv=None) -> int:
     c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     c.add_argument("--out", required=True)
     c.add_argument("--quick", action="store_true", help="skip the in-between-time renders (speed runs)")
+    c.add_argument("--preset", choices=("default", "paper", "tracking"), default="default",
+                   help="paper: sdk.gs4d.PAPER_SCHEDULE; tracking: sdk.gs4d.TRACKING_GUIDED (--set applies after it)")
     c.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a Fit4DConfig field (repeatable), e.g. --set lr_planes=0.0016")
     t = sub.add_parser("table", help="collect result.json files into a markdown table")
@@ -266,7 +268,8 @@ def main(argv=None) -> int:
     from dataclasses import fields
     from ..gs4d.fit import Fit4DConfig
     types = {f.name: f.type for f in fields(Fit4DConfig)}
-    overrides = {}
+    from ..gs4d.fit import PAPER_SCHEDULE, TRACKING_GUIDED
+    overrides = dict({"default": {}, "paper": PAPER_SCHEDULE, "tracking": TRACKING_GUIDED}[a.preset])
     for kv in a.set:
         k, _, v = kv.partition("=")
         if k not in types:

@@ -107,7 +107,7 @@ def test_tiny_fit_with_tracks_and_arap_recovers_a_known_rigid_motion():
     can = canonical_from_mesh(v, f, 300, vertex_colors=col)
     small = dict(iterations=60, refine_iterations=0, progressive_iterations=0, batch=16, spatial_resolution=8,
                  temporal_resolution=2, feature_dim=4, width=16, sh_degree=0, time_basis=1, log_every=10,
-                 lr_planes=0.05, arap_graph=200, arap_k=6)
+                 lr_planes=0.05, arap_graph=200, arap_k=6, arap_always=True)
     tr, vi, _ = gt_tracks(frames, f, video_cameras(video), grid=8)
     diag = float(np.linalg.norm(frames.reshape(-1, 3).max(0) - frames.reshape(-1, 3).min(0)))
 
@@ -141,3 +141,13 @@ def test_mesh_from_gaussians_reads_the_embedding_backwards():
     w = np.ones(pts.shape[1])
     w[:len(v)] = 1e-6
     assert np.abs(mesh_from_gaussians(bad, len(v), f, face, bary, w) - moved).max() < 1e-3
+
+
+def test_presets_name_real_config_fields():
+    from dataclasses import fields
+    from sdk.gs4d import PAPER_SCHEDULE, TRACKING_GUIDED
+    names = {f.name for f in fields(Fit4DConfig)}
+    assert set(TRACKING_GUIDED) <= names and set(PAPER_SCHEDULE) <= names
+    cfg = Fit4DConfig(**TRACKING_GUIDED)
+    assert cfg.lambda_track > 0 and cfg.arap_always and cfg.arap_graph > 0
+    assert Fit4DConfig().lambda_track == 0.0  # the default fit is the image-only one (docs/gaussians.md 3.6)
