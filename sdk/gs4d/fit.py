@@ -7,6 +7,10 @@ the 4D-SDS term (lambda5 = 0.01). Learning rates: 0.01 for the HexPlanes (paper)
 them nominal). Values marked "SDK" are not the paper's; ``PAPER_SCHEDULE`` holds the paper's values of the fields the
 SDK changed, for ablations (``Fit4DConfig(**PAPER_SCHEDULE)``).
 
+``TRACKING_GUIDED`` (SDK preset, docs/gaussians.md 3.6) adds a 2-D track loss against Lucas-Kanade tracks of the
+training views (``tracks.py``) and ARAP from the first step on a subsampled graph; it is not the default because it
+missed an image goal on the H200 table.
+
 Not reproduced here: the diffusion-feature input (needs the trained MV-VDM; ``diff_features`` is the machinery).
 """
 from __future__ import annotations
