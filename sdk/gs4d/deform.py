@@ -34,10 +34,11 @@ def _head(width: int, out: int, init_scale: float) -> nn.Sequential:
 class DeformationField(nn.Module):
     def __init__(self, bounds: Tensor, spatial_resolution: int = 64, temporal_resolution: int = 8,
                  feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0,
-                 init_scale: float = 1e-4, anchor_time: float | None = None):
+                 init_scale: float = 1e-4, anchor_time: float | None = None, spatial_init=(0.1, 0.5)):
         super().__init__()
         self.anchor_time = anchor_time
-        self.grid = HexPlaneField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires)
+        self.grid = HexPlaneField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires,
+                                  spatial_init)
         self.extra_dim = extra_dim
         self.feature_out = nn.Linear(self.grid.out_dim + extra_dim, width)
         self.pos = _head(width, 3, init_scale)

@@ -25,8 +25,9 @@ def sample_plane(plane: Tensor, coords: Tensor) -> Tensor:
 
 class HexPlaneField(nn.Module):
     def __init__(self, bounds: Tensor, spatial_resolution: int = 64, temporal_resolution: int = 8,
-                 feature_dim: int = 16, multires: tuple[int, ...] = (1, 2)):
-        """bounds: [2, 3] (min, max corner) of the space the field covers."""
+                 feature_dim: int = 16, multires: tuple[int, ...] = (1, 2), spatial_init=(0.1, 0.5)):
+        """bounds: [2, 3] (min, max corner) of the space the field covers; spatial planes ~ U(spatial_init)
+        (4DGaussians: U(0.1, 0.5))."""
         super().__init__()
         self.register_buffer("bounds", torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3).clone())
         self.feature_dim = feature_dim
@@ -40,7 +41,7 @@ class HexPlaneField(nn.Module):
                 if b == 3:
                     nn.init.ones_(p)
                 else:
-                    nn.init.uniform_(p, 0.1, 0.5)
+                    nn.init.uniform_(p, float(spatial_init[0]), float(spatial_init[1]))
                 planes.append(nn.Parameter(p))
             self.grids.append(planes)
 
@@ -83,6 +84,23 @@ class HexPlaneField(nn.Module):
                 w = s - lo
                 value = (1 - w) * p[:, lo] + w * p[:, lo + 1]  # [C, R_a]
                 p[:, lo + 1:] = value[:, None]
+
+    def regularisers(self) -> tuple[Tensor, Tensor, Tensor]:
+        """4DGaussians' plane regularisers (``hexplane.py`` / ``regulation.py``), summed over scales:
+        (spatial TV: mean squared first differences of the xy/xz/yz planes along both axes,
+         time smoothness: mean squared second differences of the xt/yt/zt planes along time,
+         time L1: mean |1 - p| of the time planes, which start at 1 = no motion)."""
+        tv = sm = l1 = 0.0
+        for planes in self.grids:
+            for (a, b), p in zip(PLANES, planes):  # p [C, R_b, R_a]
+                if b == 3:
+                    d2 = p[:, 2:] - 2 * p[:, 1:-1] + p[:, :-2] if p.shape[1] > 2 else p[:, :0]
+                    sm = sm + (d2.square().mean() if d2.numel() else 0.0)
+                    l1 = l1 + (1 - p).abs().mean()
+                else:
+                    tv = tv + (p[:, 1:] - p[:, :-1]).square().mean() + (p[:, :, 1:] - p[:, :, :-1]).square().mean()
+        z = torch.zeros((), device=self.bounds.device)
+        return z + tv, z + sm, z + l1
 
     def plane_parameters(self):
         return [p for planes in self.grids for p in planes]

@@ -37,7 +37,7 @@ class Gaussians4D(nn.Module):
     def __init__(self, cloud: GaussianCloud, bounds: Tensor | None = None, *, sh_degree: int = 3,
                  time_basis: int = 4, spatial_resolution: int = 64, temporal_resolution: int = 8,
                  feature_dim: int = 16, multires=(1, 2), width: int = 64, extra_dim: int = 0,
-                 bounds_margin: float = 0.5, anchor_time: float | None = None):
+                 bounds_margin: float = 0.5, anchor_time: float | None = None, spatial_init=(0.1, 0.5)):
         super().__init__()
         means = torch.as_tensor(cloud.means, dtype=torch.float32)
         if bounds is None:
@@ -57,7 +57,7 @@ class Gaussians4D(nn.Module):
         self.sh_degree = sh_degree
         self.time_basis = time_basis
         self.field = DeformationField(bounds, spatial_resolution, temporal_resolution, feature_dim, multires, width,
-                                      extra_dim, anchor_time=anchor_time)
+                                      extra_dim, anchor_time=anchor_time, spatial_init=spatial_init)
         self.bound_vertices = 0  # > 0 after ``bind_to_mesh``
         self.register_buffer("bound_faces", torch.zeros(0, 3, dtype=torch.long))  # [M, 3] vertex ids per bound Gaussian
         self.register_buffer("bound_bary", torch.zeros(0, 3))  # [M, 3]
