@@ -9,7 +9,9 @@ SDK changed, for ablations (``Fit4DConfig(**PAPER_SCHEDULE)``).
 
 ``TRACKING_GUIDED`` (SDK preset, docs/gaussians.md 3.6) adds a 2-D track loss against Lucas-Kanade tracks of the
 training views (``tracks.py``) and ARAP from the first step on a subsampled graph; it is not the default because it
-missed an image goal on the H200 table.
+missed an image goal on the H200 table. ``MESH_BOUND`` (SDK preset, docs/gaussians.md 3.7) makes the motion mesh-bound:
+the field moves only the vertex Gaussians, face Gaussians follow their triangles, ARAP runs on the mesh's own edges
+and the tracks are bound to the canonical surface; CPU-measured only, so not the default.
 
 Not reproduced here: the diffusion-feature input (needs the trained MV-VDM; ``diff_features`` is the machinery).
 """
