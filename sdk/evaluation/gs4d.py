@@ -152,7 +152,7 @@ def run_case(shared: Path, folder: str, file: str, clip: str | None, protocol: s
     cfg = Fit4DConfig(iterations=iterations, refine_iterations=iterations // 4,
                       progressive_iterations=(3 * iterations) // 4, time_basis=time_basis, backend=backend,
                       **(overrides or {}))
-    res = fit_4dgs(train, can, cfg, device=device, canonical_vertices=len(gt["canonical"]))
+    res = fit_4dgs(train, can, cfg, device=device, canonical_vertices=len(gt["canonical"]), faces=gt["faces"])
     model = res.model
     diag = float(np.linalg.norm(gt["vertices"].reshape(-1, 3).max(0) - gt["vertices"].reshape(-1, 3).min(0)))
     r = dict(asset=folder, clip=train.meta["clip"], protocol=protocol, lit=lit, time_basis=time_basis,
@@ -252,8 +252,9 @@ def main(argv=None) -> int:
     c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     c.add_argument("--out", required=True)
     c.add_argument("--quick", action="store_true", help="skip the in-between-time renders (speed runs)")
-    c.add_argument("--preset", choices=("default", "paper", "tracking"), default="default",
-                   help="paper: sdk.gs4d.PAPER_SCHEDULE; tracking: sdk.gs4d.TRACKING_GUIDED (--set applies after it)")
+    c.add_argument("--preset", choices=("default", "paper", "tracking", "mesh"), default="default",
+                   help="paper: sdk.gs4d.PAPER_SCHEDULE; tracking: sdk.gs4d.TRACKING_GUIDED; mesh: sdk.gs4d.fit.MESH_BOUND "
+                        "(--set applies after it)")
     c.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a Fit4DConfig field (repeatable), e.g. --set lr_planes=0.0016")
     t = sub.add_parser("table", help="collect result.json files into a markdown table")
@@ -268,14 +269,14 @@ def main(argv=None) -> int:
     from dataclasses import fields
     from ..gs4d.fit import Fit4DConfig
     types = {f.name: f.type for f in fields(Fit4DConfig)}
-    from ..gs4d.fit import PAPER_SCHEDULE, TRACKING_GUIDED
-    overrides = dict({"default": {}, "paper": PAPER_SCHEDULE, "tracking": TRACKING_GUIDED}[a.preset])
+    from ..gs4d.fit import MESH_BOUND, PAPER_SCHEDULE, TRACKING_GUIDED
+    overrides = dict({"default": {}, "paper": PAPER_SCHEDULE, "tracking": TRACKING_GUIDED, "mesh": MESH_BOUND}[a.preset])
     for kv in a.set:
         k, _, v = kv.partition("=")
         if k not in types:
             ap.error(f"unknown Fit4DConfig field {k!r}")
         overrides[k] = (v.lower() in ("1", "true", "yes")) if types[k] in (bool, "bool") else \
-            (int(v) if types[k] in (int, "int") else float(v))
+            (int(v) if types[k] in (int, "int") else (v if types[k] in (str, "str") else float(v)))
     r = run_case(Path(a.shared), a.asset, file, a.clip, a.protocol, Path(a.out), device=a.device, lit=a.lit,
                  time_basis=a.time_basis, n_frames=a.frames, size=a.size, iterations=a.iterations,
                  n_gaussians=a.gaussians, overrides=overrides, quick=a.quick)

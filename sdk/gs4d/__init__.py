@@ -5,12 +5,12 @@
     result.model.field.query(points, t)      # the deformation field phi(x, t)
 """
 from .deform import Deltas, DeformationField
-from .fit import PAPER_SCHEDULE, TRACKING_GUIDED, FitResult, Fit4DConfig, canonical_from_mesh, fit_4dgs, render_model, video_cameras
+from .fit import MESH_BOUND, PAPER_SCHEDULE, TRACKING_GUIDED, FitResult, Fit4DConfig, canonical_from_mesh, fit_4dgs, render_model, video_cameras
 from .hexplane import HexPlaneField
 from .tracks import TrackTargets, track_loss, video_tracks
-from .losses import arap_loss, knn_graph, reconstruction_loss, sds_x0_loss
+from .losses import arap_loss, knn_graph, mesh_edge_graph, reconstruction_loss, sds_x0_loss
 from .model import Gaussians4D
 
-__all__ = ["PAPER_SCHEDULE", "TRACKING_GUIDED", "Deltas", "DeformationField", "FitResult", "Fit4DConfig", "canonical_from_mesh", "fit_4dgs",
-           "render_model", "video_cameras", "HexPlaneField", "arap_loss", "knn_graph", "reconstruction_loss",
+__all__ = ["MESH_BOUND", "PAPER_SCHEDULE", "TRACKING_GUIDED", "Deltas", "DeformationField", "FitResult", "Fit4DConfig", "canonical_from_mesh", "fit_4dgs",
+           "render_model", "video_cameras", "HexPlaneField", "arap_loss", "knn_graph", "mesh_edge_graph", "reconstruction_loss",
            "sds_x0_loss", "Gaussians4D", "TrackTargets", "track_loss", "video_tracks"]

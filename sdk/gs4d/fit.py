@@ -9,7 +9,9 @@ SDK changed, for ablations (``Fit4DConfig(**PAPER_SCHEDULE)``).
 
 ``TRACKING_GUIDED`` (SDK preset, docs/gaussians.md 3.6) adds a 2-D track loss against Lucas-Kanade tracks of the
 training views (``tracks.py``) and ARAP from the first step on a subsampled graph; it is not the default because it
-missed an image goal on the H200 table.
+missed an image goal on the H200 table. ``MESH_BOUND`` (SDK preset, docs/gaussians.md 3.7) makes the motion mesh-bound:
+the field moves only the vertex Gaussians, face Gaussians follow their triangles, ARAP runs on the mesh's own edges
+and the tracks are bound to the canonical surface; CPU-measured only, so not the default.
 
 Not reproduced here: the diffusion-feature input (needs the trained MV-VDM; ``diff_features`` is the machinery).
 """
@@ -28,7 +30,8 @@ from ..core.multiview import MultiViewVideo
 from ..errors import InvalidInputError
 from ..render.camera import Camera, project
 from ..render.gaussians import gaussians_from_mesh, render_gaussians
-from .losses import LAMBDA_ARAP, LAMBDA_REC, LAMBDA_SDS, arap_loss, knn_graph, reconstruction_loss
+from .losses import (LAMBDA_ARAP, LAMBDA_REC, LAMBDA_SDS, arap_loss, knn_graph, mesh_edge_graph,
+                     reconstruction_loss)
 from .model import Gaussians4D, barycentric_embedding
 from .tracks import track_loss, track_loss_views
 
@@ -89,6 +92,15 @@ class Fit4DConfig:
     width: int = 64  # 4DGaussians net_width
     n_gaussians: int = 30000  # SDK: canonical Gaussians from the mesh (vertices + per-face samples)
     bind_to_mesh: bool = False  # SDK option: Gaussians born on a face follow its deformed vertices (needs ``faces``)
+    mesh_bound: bool = False  # SDK option: the mesh-bound model -- the field moves only the vertex Gaussians (it is
+    # evaluated at them only) and every face Gaussian follows its triangle (centre barycentric, rotation the
+    # triangle's); a sliding vertex then distorts the texture of its adjacent triangles (docs/gaussians.md 3.7)
+    arap_mesh_edges: bool = False  # SDK option: ARAP on the canonical mesh's own edges (1-ring of the welded vertex
+    # positions, geodesic by construction), on the vertex Gaussians, every step from the first; needs ``faces``
+    lambda_arap_mesh: float = 1e4  # SDK: its weight (same scale as TRACKING_GUIDED's Euclidean-graph ARAP)
+    track_bind: str = "gaussian"  # SDK: "gaussian" = a track query follows the front-most canonical Gaussian near
+    # its pixel; "mesh" = the canonical mesh's surface point at its pixel (triangle + barycentrics, as gt_tracks),
+    # carried by the deformed vertex Gaussians (needs ``faces``)
     prefit_iterations: int = 0  # SDK: optional static pre-fit of the canonical Gaussians on frame 0 (coarse stage,
     # as 4DGaussians does): appearance, and the centres at ``prefit_lr_means``, before the field is fitted
     prefit_lr_means: float = 0.0  # SDK: centres' rate during the pre-fit only (the field is fitted with lr_means)
@@ -108,6 +120,11 @@ TRACKING_GUIDED = dict(lambda_track=1.0, arap_always=True, arap_graph=2000, arap
 # (docs/gaussians.md 3.6, measured on the H200): the 2-D track loss plus ARAP from the start on a subsampled graph.
 # It halves the median vertex error (dense: 1.1-3.7 % vs 2.4-7.3 %) but not the RMSE, and costs CesiumMan dense24
 # its image goal (32.3 dB < 33), so it is not the default; ``Fit4DConfig(**TRACKING_GUIDED)`` / ``--preset tracking``
+MESH_BOUND = dict(mesh_bound=True, arap_mesh_edges=True, lambda_arap_mesh=1e4, lambda_track=10.0, track_bind="mesh")
+# SDK preset (docs/gaussians.md 3.7, CPU ablation only): only the mesh vertices move, face Gaussians follow their
+# triangles, ARAP on the mesh's own edges, tracks bound to the canonical surface (weight 10: the better of 1 / 10 on
+# the CPU ablation); ``--preset mesh``. Not the default: slightly better motion than TRACKING_GUIDED on CPU (median
+# 2.8-3.7 % vs 4.3 %), no H200 measurement of its images
 
 
 @dataclass
@@ -195,12 +212,22 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
                         feature_dim=cfg.feature_dim, multires=tuple(cfg.multires), width=cfg.width,
                         anchor_time=float(times[0]) if cfg.anchor_canonical else None,
                         spatial_init=tuple(cfg.spatial_init)).to(device)
-    if cfg.bind_to_mesh:
-        if faces is None or canonical_vertices <= 0:
-            raise InvalidInputError("bind_to_mesh needs the canonical mesh's faces and canonical_vertices", field="faces")
+    if cfg.track_bind not in ("gaussian", "mesh"):
+        raise InvalidInputError(f"track_bind must be 'gaussian' or 'mesh', got {cfg.track_bind!r}", field="track_bind")
+    needs_mesh = [n for n, on in (("bind_to_mesh", cfg.bind_to_mesh), ("mesh_bound", cfg.mesh_bound),
+                                  ("arap_mesh_edges", cfg.arap_mesh_edges),
+                                  ("track_bind=mesh", cfg.track_bind == "mesh" and cfg.lambda_track > 0)) if on]
+    if needs_mesh and (faces is None or canonical_vertices <= 0):
+        raise InvalidInputError(f"{', '.join(needs_mesh)} need(s) the canonical mesh's faces and canonical_vertices",
+                                field="faces")
+    if cfg.bind_to_mesh or cfg.mesh_bound:
         fi, bary = barycentric_embedding(canonical.means, canonical.means[:canonical_vertices], faces,
                                          canonical_vertices)
-        model.bind_to_mesh(canonical_vertices, faces, fi, bary)
+        model.bind_to_mesh(canonical_vertices, faces, fi, bary, vertex_field_only=cfg.mesh_bound)
+    mesh_graph = None
+    if cfg.arap_mesh_edges:
+        rep, mnbr, mw = mesh_edge_graph(canonical.means[:canonical_vertices], faces)
+        mesh_graph = (rep.to(device), mnbr.to(device), mw.to(device))
     groups = [dict(params=model.field.grid.plane_parameters(), lr=cfg.lr_planes, name="planes"),
               dict(params=model.field.mlp_parameters(), lr=cfg.lr_mlp, name="mlp"),
               dict(params=[model.means], lr=cfg.lr_means, name="means"),
@@ -227,9 +254,12 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
     targets = None
     t0 = time.perf_counter()
     if cfg.lambda_track > 0:
-        from .tracks import make_targets, video_tracks
+        from .tracks import make_mesh_targets, make_targets, video_tracks
         tr, vi = tracks if tracks is not None else video_tracks(video, cfg.track_grid)
-        targets = make_targets(model.means.detach(), cams, tr, vi, cfg.track_radius_px)
+        if cfg.track_bind == "mesh":
+            targets = make_mesh_targets(model.means.detach()[:canonical_vertices], faces, cams, tr, vi)
+        else:
+            targets = make_targets(model.means.detach(), cams, tr, vi, cfg.track_radius_px)
     history = []
     pairs = torch.stack(torch.meshgrid(torch.arange(v), torch.arange(t_n), indexing="ij"), -1).reshape(-1, 2)
 
@@ -260,9 +290,22 @@ def fit_4dgs(video: MultiViewVideo, canonical: GaussianCloud, config: Fit4DConfi
                 nodes = torch.randint(0, model.n, (min(cfg.arap_nodes, model.n),), generator=gen).to(device)
                 arap = sum(arap_loss(rest, means[i], nbr, nodes) for i in range(len(uniq))) / len(uniq)
             loss = loss + cfg.lambda_arap * arap
+        if mesh_graph is not None and cfg.lambda_arap_mesh > 0 and deform:
+            rep, mnbr, mw = mesh_graph
+            am = sum(arap_loss(rest[rep], means[i][rep], mnbr, weights=mw) for i in range(len(uniq))) / len(uniq)
+            loss = loss + cfg.lambda_arap_mesh * am
+            arap = arap + am
         trk = torch.zeros((), device=device)
         if targets is not None and deform:
-            if cfg.track_all_frames and not model.bound_vertices:
+            if cfg.track_all_frames and targets.bary is not None:  # mesh-bound queries: only the vertices' field
+                fids = torch.arange(int(frame_ids.max()) + 1 if front_all is None else front_all + 1)
+                nv = canonical_vertices
+                x = model.means[:nv]
+                tt = times[fids].to(device).repeat_interleave(nv)
+                vtx = (x[None] + model.field(x[None].expand(len(fids), -1, -1).reshape(-1, 3), tt).position
+                       .reshape(len(fids), nv, 3))
+                trk = track_loss_views(targets.points(vtx), cams, fids, targets, cfg.track_delta_px)
+            elif cfg.track_all_frames and not model.bound_vertices:
                 fids = torch.arange(int(frame_ids.max()) + 1 if front_all is None else front_all + 1)
                 x = model.means[targets.gaussian]  # [C, M, 3]
                 c_n, m_n = x.shape[:2]

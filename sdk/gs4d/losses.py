@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -90,3 +91,30 @@ def sds_x0_loss(denoiser: Callable[[Tensor, Tensor, object], Tensor], z: Tensor,
         eps = denoiser(zt, t, cond)
         z0 = (zt - (1 - a).sqrt() * eps) / a.sqrt()
     return torch.mean((z - z0) ** 2)
+
+
+def mesh_edge_graph(vertices, faces, decimals: int = 6):
+    """The ARAP graph of a mesh's own edges: the 1-ring of each *welded* vertex position (UV-seam duplicates share
+    one node), so two parts that touch in space but share no edge (legs crossing) are not tied -- geodesic by
+    construction, unlike ``knn_graph``.
+    vertices [V, 3] (numpy or torch), faces [F, 3] -> (rep [U] int64: one vertex index per welded position,
+    nbr [U, K] int64 into the U nodes, weights [U, K]: 1 on real edges, 0 on padding (the node itself)), K = the
+    largest valence."""
+    v = np.asarray(vertices.detach().cpu() if isinstance(vertices, Tensor) else vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    _, rep, inv = np.unique(np.round(v, decimals), axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    u = len(rep)
+    wf = inv[f]  # [F, 3] welded ids
+    e = np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]], wf[:, [2, 0]]])
+    e = np.concatenate([e, e[:, ::-1]])
+    e = np.unique(e[e[:, 0] != e[:, 1]], axis=0)  # sorted by source node
+    deg = np.bincount(e[:, 0], minlength=u)
+    k = max(int(deg.max()) if len(deg) else 0, 1)
+    nbr = np.repeat(np.arange(u)[:, None], k, 1)
+    w = np.zeros((u, k))
+    start = np.concatenate([[0], np.cumsum(deg)[:-1]])
+    slot = np.arange(len(e)) - start[e[:, 0]]
+    nbr[e[:, 0], slot] = e[:, 1]
+    w[e[:, 0], slot] = 1.0
+    return torch.as_tensor(rep, dtype=torch.long), torch.as_tensor(nbr), torch.as_tensor(w, dtype=torch.float32)

@@ -13,6 +13,44 @@ from .deform import DeformationField
 from .sh4d import sh_at_time
 
 
+def triangle_frames(tri: Tensor) -> Tensor:
+    """Orthonormal frames of triangles: columns (edge v0->v1, in-plane normal to it, face normal).
+    tri [..., 3, 3] (three vertices) -> [..., 3, 3]"""
+    e1, e2 = tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :]
+    a = torch.nn.functional.normalize(e1, dim=-1, eps=1e-12)
+    n = torch.nn.functional.normalize(torch.cross(e1, e2, dim=-1), dim=-1, eps=1e-12)
+    b = torch.cross(n, a, dim=-1)
+    return torch.stack([a, b, n], -1)
+
+
+def rotmat_to_quat(r: Tensor) -> Tensor:
+    """Rotation matrices [..., 3, 3] -> unit quaternions wxyz [..., 4] (Shepperd: the largest of the four
+    candidates, so it is stable near 180 degrees)."""
+    m00, m11, m22 = r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]
+    cand = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    k = cand.argmax(-1, keepdim=True)
+    s = cand.clamp_min(1e-12).sqrt()  # 2|q_k| for each candidate
+    w = torch.stack([s[..., 0] / 2, (r[..., 2, 1] - r[..., 1, 2]) / (2 * s[..., 0]),
+                     (r[..., 0, 2] - r[..., 2, 0]) / (2 * s[..., 0]), (r[..., 1, 0] - r[..., 0, 1]) / (2 * s[..., 0])], -1)
+    x = torch.stack([(r[..., 2, 1] - r[..., 1, 2]) / (2 * s[..., 1]), s[..., 1] / 2,
+                     (r[..., 0, 1] + r[..., 1, 0]) / (2 * s[..., 1]), (r[..., 0, 2] + r[..., 2, 0]) / (2 * s[..., 1])], -1)
+    y = torch.stack([(r[..., 0, 2] - r[..., 2, 0]) / (2 * s[..., 2]), (r[..., 0, 1] + r[..., 1, 0]) / (2 * s[..., 2]),
+                     s[..., 2] / 2, (r[..., 1, 2] + r[..., 2, 1]) / (2 * s[..., 2])], -1)
+    z = torch.stack([(r[..., 1, 0] - r[..., 0, 1]) / (2 * s[..., 3]), (r[..., 0, 2] + r[..., 2, 0]) / (2 * s[..., 3]),
+                     (r[..., 1, 2] + r[..., 2, 1]) / (2 * s[..., 3]), s[..., 3] / 2], -1)
+    q = torch.stack([w, x, y, z], -2)  # [..., 4 candidates, 4]
+    q = torch.gather(q, -2, k[..., None].expand(*k.shape[:-1], 1, 4)).squeeze(-2)
+    return q * torch.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def quat_multiply(a: Tensor, b: Tensor) -> Tensor:
+    """Hamilton product a * b of wxyz quaternions [..., 4]"""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+
+
 def _logit(x: Tensor) -> Tensor:
     x = x.clamp(1e-4, 1 - 1e-4)
     return torch.log(x / (1 - x))
@@ -61,11 +99,18 @@ class Gaussians4D(nn.Module):
         self.bound_vertices = 0  # > 0 after ``bind_to_mesh``
         self.register_buffer("bound_faces", torch.zeros(0, 3, dtype=torch.long))  # [M, 3] vertex ids per bound Gaussian
         self.register_buffer("bound_bary", torch.zeros(0, 3))  # [M, 3]
+        self.vertex_field_only = False  # mesh-bound: the field moves only the vertex Gaussians (``bind_to_mesh``)
+        self.register_buffer("bound_frames", torch.zeros(0, 3, 3))  # [M, 3, 3] canonical triangle frames
 
-    def bind_to_mesh(self, n_vertices: int, faces, face_index, bary) -> None:
+    def bind_to_mesh(self, n_vertices: int, faces, face_index, bary, vertex_field_only: bool = False) -> None:
         """SDK option: the Gaussians after the first ``n_vertices`` follow their triangle -- their centres are the
         barycentric combination (``bary [M, 3]`` on ``faces[face_index]``) of the deformed vertex Gaussians -- so a
-        Gaussian cannot slide over the surface on its own; rotation and scale deltas still come from the field."""
+        Gaussian cannot slide over the surface on its own; rotation and scale deltas still come from the field.
+
+        ``vertex_field_only`` (the mesh-bound model, ``Fit4DConfig.mesh_bound``): the field is evaluated at the
+        vertex Gaussians only; a face Gaussian's centre is its triangle's barycentric point, its rotation is the
+        triangle's rotation (deformed frame x canonical frame^T) applied to its canonical rotation, and its scale is
+        its canonical scale. Only the mesh vertices move, as in the skinned ground truth."""
         f = torch.as_tensor(np.asarray(faces)[np.asarray(face_index)], dtype=torch.long, device=self.means.device)
         b = torch.as_tensor(np.asarray(bary), dtype=self.means.dtype, device=self.means.device)
         if f.shape[0] != self.n - n_vertices or b.shape != (f.shape[0], 3):
@@ -73,6 +118,9 @@ class Gaussians4D(nn.Module):
         self.bound_vertices = int(n_vertices)
         self.bound_faces = f
         self.bound_bary = b
+        self.vertex_field_only = bool(vertex_field_only)
+        with torch.no_grad():
+            self.bound_frames = triangle_frames(self.means[:n_vertices][f])
 
     def _bound(self, means: Tensor) -> Tensor:
         """means [F, N, 3] -> the same with the non-vertex centres replaced by their triangles' interpolation"""
@@ -88,6 +136,11 @@ class Gaussians4D(nn.Module):
 
     def at(self, t: float, extra: Tensor | None = None, deform: bool = True):
         """Deformed Gaussians at normalised time t -> (means, quats, scales, opacities, sh [N, K, 3])"""
+        if deform and self.vertex_field_only:
+            if extra is not None:
+                raise ValueError("extra features are not supported by the mesh-bound model")
+            m, q, s, o, sh = self.at_times([t])
+            return m[0], q[0], s[0], o, sh[0]
         if deform:
             d = self.field(self.means, t, extra)
             means = self._bound((self.means + d.position)[None])[0]
@@ -102,7 +155,19 @@ class Gaussians4D(nn.Module):
         sh [F, N, K, 3]"""
         tt = torch.as_tensor(list(times), dtype=self.means.dtype, device=self.means.device)
         f, n = tt.shape[0], self.n
-        if deform:
+        if deform and self.vertex_field_only:
+            nv = self.bound_vertices
+            pts = self.means[None, :nv].expand(f, nv, 3).reshape(-1, 3)
+            d = self.field(pts, tt.repeat_interleave(nv))
+            vtx = self.means[None, :nv] + d.position.reshape(f, nv, 3)  # [F, V, 3]
+            tri = vtx[:, self.bound_faces]  # [F, M, 3, 3]
+            means = torch.cat([vtx, torch.einsum("mb,fmbc->fmc", self.bound_bary, tri)], 1)
+            rot = rotmat_to_quat(triangle_frames(tri) @ self.bound_frames.transpose(-1, -2)[None])  # [F, M, 4]
+            quats = torch.cat([self.quats[None, :nv] + d.rotation.reshape(f, nv, 4),
+                               quat_multiply(rot, self.quats[None, nv:].expand(f, -1, 4))], 1)
+            scales = torch.exp(torch.cat([self.log_scales[None, :nv] + d.log_scale.reshape(f, nv, 3),
+                                          self.log_scales[None, nv:].expand(f, -1, 3)], 1))
+        elif deform:
             pts = self.means[None].expand(f, n, 3).reshape(-1, 3)
             d = self.field(pts, tt.repeat_interleave(n))
             means = self._bound(self.means[None] + d.position.reshape(f, n, 3))

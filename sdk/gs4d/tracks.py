@@ -9,6 +9,11 @@ distance to the tracks (Huber, in pixels), at the points the tracker still sees:
 
     L_track = mean_{(c, t, m) visible} huber(|pi_c(mu_g(c,m) + dx(mu_g(c,m), t)) - track_c(t, m)|)
 
+With ``Fit4DConfig.track_bind = "mesh"`` a query is bound instead to the canonical *mesh*: the triangle and
+(perspective-correct) barycentrics of the surface point its pixel sees on the first frame (as ``gt_tracks`` does), and
+its deformed position is the barycentric combination of the deformed vertex Gaussians -- not one Gaussian that may
+sit up to ``radius_px`` away from the query.
+
 So the images' appearance no longer decides alone which Gaussian goes where: sliding along the surface, which the
 images cannot see on low-texture fur, now costs the track distance. Ground-truth tracks (``sdk.tracking.gt_tracks``)
 fit the same layout for tests; the evaluation uses the tracker only.
@@ -30,6 +35,13 @@ class TrackTargets:
     gaussian: Tensor  # [C, M] int64: the canonical Gaussian each query is bound to (padding: 0, never visible)
     tracks: Tensor  # [C, T, M, 2] pixel positions (centres at +0.5)
     visible: Tensor  # [C, T, M] bool: the tracker sees the point (and the query is real, not padding)
+    vertex_ids: Tensor | None = None  # [C, M, 3] int64: mesh-bound queries -- the vertices of the query's triangle
+    bary: Tensor | None = None  # [C, M, 3]: its barycentric weights on them (None: bound to ``gaussian``)
+
+    def points(self, vertices: Tensor) -> Tensor:
+        """Mesh-bound queries' 3-D positions from deformed vertex positions vertices [F, V, 3] -> [C, F, M, 3]"""
+        tri = vertices[:, self.vertex_ids]  # [F, C, M, 3, 3]
+        return torch.einsum("cmb,fcmbk->cfmk", self.bary, tri)
 
     @property
     def n_queries(self) -> int:
@@ -89,6 +101,44 @@ def make_targets(means: Tensor, cams: Camera, tracks: list, visible: list, radiu
     return TrackTargets(gauss, tr, vi)
 
 
+@torch.no_grad()
+def bind_queries_to_mesh(vertices: Tensor, faces, cams: Camera, queries: list) -> list:
+    """Bind each query pixel to the canonical mesh: the front-most triangle at its pixel and the perspective-correct
+    barycentrics there (``sdk.render.raster.rasterize``, as ``sdk.tracking.gt_tracks``).
+    vertices [V, 3], faces [F, 3]; queries: C x [M_c, 2] -> C x (vertex ids [M_c, 3] int64, bary [M_c, 3],
+    hit [M_c] bool: False where the pixel sees no triangle)."""
+    from ..render.raster import rasterize
+    f = torch.as_tensor(np.asarray(faces), dtype=torch.long)
+    fr = rasterize(vertices.detach().float().cpu(), f, cams.to("cpu"))
+    out = []
+    for c, q in enumerate(queries):
+        px = np.clip(np.floor(np.asarray(q, float).reshape(-1, 2)).astype(int), 0, [cams.width - 1, cams.height - 1])
+        fid = fr.face_id[c][px[:, 1], px[:, 0]]
+        hit = fid >= 0
+        out.append((f[fid.clamp_min(0)], fr.bary[c][px[:, 1], px[:, 0]].float(), hit))
+    return out
+
+
+def make_mesh_targets(vertices: Tensor, faces, cams: Camera, tracks: list, visible: list) -> TrackTargets:
+    """``make_targets`` with the queries bound to the canonical mesh (``bind_queries_to_mesh``)."""
+    b = bind_queries_to_mesh(vertices, faces, cams, [np.asarray(t)[0] for t in tracks])
+    c_n, t_n = len(tracks), np.asarray(tracks[0]).shape[0]
+    m = max(len(x[0]) for x in b)
+    dev = vertices.device
+    vid = torch.zeros(c_n, m, 3, dtype=torch.long, device=dev)
+    bary = torch.zeros(c_n, m, 3, device=dev)
+    tr = torch.zeros(c_n, t_n, m, 2, device=dev)
+    vi = torch.zeros(c_n, t_n, m, dtype=torch.bool, device=dev)
+    for c in range(c_n):
+        ids, w, hit = b[c]
+        k = len(ids)
+        vid[c, :k] = ids.to(dev)
+        bary[c, :k] = w.to(dev)
+        tr[c, :, :k] = torch.as_tensor(np.asarray(tracks[c]), dtype=torch.float32, device=dev)
+        vi[c, :, :k] = torch.as_tensor(np.asarray(visible[c]), device=dev) & hit.to(dev)[None]
+    return TrackTargets(torch.zeros(c_n, m, dtype=torch.long, device=dev), tr, vi, vid, bary)
+
+
 def huber(x: Tensor, delta: float) -> Tensor:
     """Huber of non-negative distances x: x^2 / (2 delta) below delta, x - delta / 2 above."""
     return torch.where(x < delta, 0.5 * x * x / delta, x - 0.5 * delta)
@@ -100,8 +150,12 @@ def track_loss(means: Tensor, cams: Camera, view_ids: Tensor, frame_ids: Tensor,
     images' cameras -> the mean Huber pixel distance of the bound Gaussians to their tracks (0 when none is seen)."""
     vi = view_ids.to(means.device)
     fi = frame_ids.to(means.device)
-    g = targets.gaussian[vi]  # [B, M]
-    pts = torch.gather(means, 1, g[..., None].expand(-1, -1, 3))  # [B, M, 3]
+    if targets.bary is not None:  # mesh-bound: the barycentric point of the deformed vertex Gaussians
+        tri = means[torch.arange(len(vi), device=means.device)[:, None, None], targets.vertex_ids[vi]]  # [B, M, 3, 3]
+        pts = torch.einsum("bmk,bmkc->bmc", targets.bary[vi], tri)
+    else:
+        g = targets.gaussian[vi]  # [B, M]
+        pts = torch.gather(means, 1, g[..., None].expand(-1, -1, 3))  # [B, M, 3]
     uv, z = project(pts, cams)  # [B, M, 2]
     tgt = targets.tracks[vi, fi]  # [B, M, 2]
     w = (targets.visible[vi, fi] & (z > 0)).to(means.dtype)
