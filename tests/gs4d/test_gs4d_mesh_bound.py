@@ -13,6 +13,8 @@ from sdk.render.camera import project
 from sdk.render.gaussians import quat_to_rotmat
 from sdk.render.views import protocol_cameras, render_sequence_views
 
+from .conftest import checker_box_mesh
+
 
 def _strip(x0: float, n: int = 4):
     """A vertical strip of 2n triangles at x in [x0, x0 + 0.1], y in [0, 1]."""
@@ -62,24 +64,7 @@ def test_quaternion_helpers_round_trip():
 def _box(t_n=4, size=32, bend=0.25):
     """A subdivided box with a checker of vertex colours, duplicated seam vertices, and a known NON-rigid motion:
     a shear that grows with height (x += bend * (y + 0.2) * t), so the top moves and the bottom stays."""
-    g = np.linspace(-0.2, 0.2, 5)
-    vs, fs = [], []
-    for axis in range(3):
-        for sgn in (-1.0, 1.0):
-            a, b = [i for i in range(3) if i != axis]
-            base = len(vs)
-            for i in range(5):
-                for j in range(5):
-                    p = np.zeros(3)
-                    p[axis], p[a], p[b] = 0.2 * sgn, g[i], g[j]
-                    vs.append(p)  # the box's edges are seams: each corner/edge position appears 2-3 times
-            for i in range(4):
-                for j in range(4):
-                    q = base + i * 5 + j
-                    tri = [[q, q + 5, q + 6], [q, q + 6, q + 1]]
-                    fs += [t[::-1] if sgn > 0 else t for t in tri]
-    v, f = np.array(vs), np.array(fs)
-    col = np.where(((np.floor((v[:, 0] + v[:, 1] + v[:, 2]) * 10)) % 2 == 0)[:, None], [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+    v, f, col = checker_box_mesh()
     frames = np.stack([v + np.stack([bend * (v[:, 1] + 0.2) * k / (t_n - 1), 0 * v[:, 1], 0 * v[:, 1]], 1)
                        for k in range(t_n)])
     cams = protocol_cameras("paper4", size)

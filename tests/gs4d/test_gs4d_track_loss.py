@@ -9,6 +9,8 @@ from sdk.gs4d.tracks import bind_queries, huber, make_targets, track_loss
 from sdk.render.camera import project
 from sdk.render.views import protocol_cameras, render_sequence_views
 
+from .conftest import checker_box_mesh
+
 
 def _cams(size=32):
     return protocol_cameras("paper4", size)
@@ -72,24 +74,7 @@ def test_huber_is_quadratic_then_linear():
 
 def _textured_box(t_n=4, size=32, shift=0.2):
     """A box with a checker of vertex colours (subdivided faces), translating along +x: a known rigid motion."""
-    g = np.linspace(-0.2, 0.2, 5)
-    vs, fs = [], []
-    for axis in range(3):
-        for sgn in (-1.0, 1.0):
-            a, b = [i for i in range(3) if i != axis]
-            base = len(vs)
-            for i in range(5):
-                for j in range(5):
-                    p = np.zeros(3)
-                    p[axis], p[a], p[b] = 0.2 * sgn, g[i], g[j]
-                    vs.append(p)
-            for i in range(4):
-                for j in range(4):
-                    q = base + i * 5 + j
-                    tri = [[q, q + 5, q + 6], [q, q + 6, q + 1]]
-                    fs += [t[::-1] if sgn > 0 else t for t in tri]
-    v, f = np.array(vs), np.array(fs)
-    col = np.where(((np.floor((v[:, 0] + v[:, 1] + v[:, 2]) * 10)) % 2 == 0)[:, None], [0.9, 0.2, 0.1], [0.1, 0.3, 0.9])
+    v, f, col = checker_box_mesh()
     frames = np.stack([v + [shift * k / (t_n - 1), 0, 0] for k in range(t_n)])
     video = render_sequence_views(frames, f, _cams(size), times=np.linspace(0, 1, t_n), vertex_colors=col,
                                   supersample=1)

@@ -9,6 +9,8 @@ from sdk.errors import InvalidInputError, MissingWeightsError  # noqa: E402
 from sdk.models.mvvdm import checkpoint as ck  # noqa: E402
 from sdk.models.mvvdm.unet import DDPMSchedule, MVVDMConfig, MVVDMUNet  # noqa: E402
 
+from .conftest import sd_unet
+
 
 def _perturb(model, seed=1, scale=0.05):
     """Randomise every parameter a fresh model zero-initialises (MV2V out, motion proj_out, blender)."""
@@ -27,23 +29,11 @@ def _inputs(cfg, b=2, seed=0):
             torch.randn(b, 3, cfg.cross_attention_dim, generator=g), torch.randn(b, n, 4, 4, generator=g))
 
 
-def _sd_unet(cfg):
-    from diffusers import UNet2DConditionModel
-    torch.manual_seed(3)
-    return UNet2DConditionModel(
-        sample_size=cfg.latent_size, in_channels=4, out_channels=4, layers_per_block=cfg.layers_per_block,
-        block_out_channels=cfg.block_out_channels,
-        down_block_types=tuple(t.replace("Motion", "2D") for t in cfg.down_block_types),
-        up_block_types=tuple(t.replace("Motion", "2D") for t in cfg.up_block_types),
-        cross_attention_dim=cfg.cross_attention_dim, attention_head_dim=cfg.num_attention_heads,
-        norm_num_groups=cfg.norm_num_groups).eval()
-
-
 def test_fresh_model_is_the_sd_unet_frame_by_frame():
     """One view, fresh (zero-init) motion modules and MV2V adapter, no camera: the MV-VDM is the 2-D UNet it
     inflates, applied to every frame (so the base loads exactly and the new modules start as identities)."""
     cfg = MVVDMConfig.tiny(n_views=1)
-    sd = _sd_unet(cfg)
+    sd = sd_unet(cfg)
     torch.manual_seed(0)
     m = MVVDMUNet(cfg).eval()
     ck.load_mvdream(m, sd.state_dict(), camera=False)
@@ -81,7 +71,7 @@ def test_views_frames_and_samples_interact_as_designed():
 def test_ldm_key_map_agrees_with_diffusers_own_converter():
     from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint
     cfg = MVVDMConfig.tiny()
-    sd = _sd_unet(cfg)
+    sd = sd_unet(cfg)
     m = MVVDMUNet(cfg)
     ck.load_mvdream(m, sd.state_dict(), camera=False)
     ldm = ck.to_mvdream_ldm(m)

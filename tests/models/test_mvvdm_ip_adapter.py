@@ -14,6 +14,8 @@ from sdk.models.mvvdm import checkpoint as ck  # noqa: E402
 from sdk.models.mvvdm import ip_adapter as ipa  # noqa: E402
 from sdk.models.mvvdm.unet import MVVDMConfig, MVVDMUNet  # noqa: E402
 
+from .conftest import sd_unet
+
 
 def _cfg(**kw):
     return MVVDMConfig.tiny(ip_adapter=True, **kw)
@@ -39,18 +41,6 @@ def _inputs(cfg, b=2, seed=0):
             torch.randn(b, n, cfg.ip_image_embed_dim, generator=g))
 
 
-def _sd_unet(cfg):
-    from diffusers import UNet2DConditionModel
-    torch.manual_seed(3)
-    return UNet2DConditionModel(
-        sample_size=cfg.latent_size, in_channels=4, out_channels=4, layers_per_block=cfg.layers_per_block,
-        block_out_channels=cfg.block_out_channels,
-        down_block_types=tuple(t.replace("Motion", "2D") for t in cfg.down_block_types),
-        up_block_types=tuple(t.replace("Motion", "2D") for t in cfg.up_block_types),
-        cross_attention_dim=cfg.cross_attention_dim, attention_head_dim=cfg.num_attention_heads,
-        norm_num_groups=cfg.norm_num_groups).eval()
-
-
 def _random_h94(model, seed=7) -> dict:
     """A random file in the nested ip-adapter_sd15.bin layout, with this model's shapes."""
     g = torch.Generator().manual_seed(seed)
@@ -63,7 +53,7 @@ def test_ip_branch_equals_diffusers_ip_adapter_loader_frame_by_frame():
     diffusers UNet2DConditionModel that loaded the same file with its own ``_load_ip_adapter_weights``, frame by
     frame. This checks the 1, 3, 5, ... numbering (down, up, mid), the projection and the decoupled attention."""
     cfg = _cfg(n_views=1)
-    sd = _sd_unet(cfg)
+    sd = sd_unet(cfg)
     m = MVVDMUNet(cfg).eval()
     ck.load_mvdream(m, sd.state_dict(), camera=False)
     h94 = _random_h94(m)
