@@ -173,14 +173,17 @@ def _source(sd_or_path) -> tuple[dict, str]:
     return sd_or_path, "<state dict>"
 
 
-def _check_and_load(model, ours: dict, expected: set, name: str, unknown=()) -> dict:
+def _check_and_load(model, ours: dict, expected: set, name: str, unknown=(),
+                    mismatch: str = "checkpoint does not match the MV-VDM config") -> dict:
+    """Strict check of ``ours`` against ``model`` (missing / unexpected / mis-shaped keys: one error naming the file),
+    then load it cast to the model's dtypes."""
     target = model.state_dict()
     missing = sorted(expected - set(ours))
     unexpected = sorted(set(unknown) | (set(ours) - set(target)))
     bad = sorted(k for k in set(ours) & set(target) if tuple(ours[k].shape) != tuple(target[k].shape))
     if missing or unexpected or bad:
         raise InvalidInputError(
-            f"{name}: checkpoint does not match the MV-VDM config: {len(missing)} missing (e.g. {missing[:3]}), "
+            f"{name}: {mismatch}: {len(missing)} missing (e.g. {missing[:3]}), "
             f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(bad)} shape mismatches "
             f"(e.g. {[(k, tuple(ours[k].shape), tuple(target[k].shape)) for k in bad[:2]]})", field="checkpoint")
     model.load_state_dict({k: v.to(target[k].dtype) for k, v in ours.items()}, strict=False)

@@ -189,19 +189,10 @@ def load_image_encoder(folder=None):
 def load_image_encoder_weights(model, sd_or_path) -> dict:
     """transformers' names = ours (identity map). ``vision_model.embeddings.position_ids`` (a buffer older files
     carry, not persistent in current transformers) is accepted and dropped."""
-    from .checkpoint import _source
+    from .checkpoint import _check_and_load, _source
     sd, name = _source(sd_or_path)
     sd = {k: v for k, v in sd.items() if k != "vision_model.embeddings.position_ids"}
-    target = model.state_dict()
-    missing, unexpected = sorted(set(target) - set(sd)), sorted(set(sd) - set(target))
-    bad = sorted(k for k in set(sd) & set(target) if tuple(sd[k].shape) != tuple(target[k].shape))
-    if missing or unexpected or bad:
-        raise InvalidInputError(
-            f"{name}: not the image encoder of this config: {len(missing)} missing (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(bad)} shape mismatches "
-            f"(e.g. {[(k, tuple(sd[k].shape), tuple(target[k].shape)) for k in bad[:2]]})", field="checkpoint")
-    model.load_state_dict({k: v.to(target[k].dtype) for k, v in sd.items()})
-    return {"loaded": len(sd)}
+    return _check_and_load(model, sd, set(model.state_dict()), name, mismatch="not the image encoder of this config")
 
 
 def to_image_encoder(model) -> dict:
