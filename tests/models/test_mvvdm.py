@@ -9,24 +9,7 @@ from sdk.errors import InvalidInputError, MissingWeightsError  # noqa: E402
 from sdk.models.mvvdm import checkpoint as ck  # noqa: E402
 from sdk.models.mvvdm.unet import DDPMSchedule, MVVDMConfig, MVVDMUNet  # noqa: E402
 
-from .conftest import sd_unet
-
-
-def _perturb(model, seed=1, scale=0.05):
-    """Randomise every parameter a fresh model zero-initialises (MV2V out, motion proj_out, blender)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, p in model.named_parameters():
-            if "_i2v" in k or "proj_out" in k or "mix_factor" in k or "_sp." in k:
-                p.copy_(torch.randn(p.shape, generator=g) * scale)
-    return model
-
-
-def _inputs(cfg, b=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    n, f, s = cfg.n_views, cfg.n_frames, cfg.latent_size
-    return (torch.randn(b, n, f, cfg.in_channels, s, s, generator=g), torch.tensor([10, 500][:b]),
-            torch.randn(b, 3, cfg.cross_attention_dim, generator=g), torch.randn(b, n, 4, 4, generator=g))
+from .conftest import mvvdm_inputs, perturb_mvvdm, sd_unet
 
 
 def test_fresh_model_is_the_sd_unet_frame_by_frame():
@@ -37,22 +20,22 @@ def test_fresh_model_is_the_sd_unet_frame_by_frame():
     torch.manual_seed(0)
     m = MVVDMUNet(cfg).eval()
     ck.load_mvdream(m, sd.state_dict(), camera=False)
-    x, t, ctx, _ = _inputs(cfg)
+    x, t, ctx, _ = mvvdm_inputs(cfg)
     with torch.no_grad():
         out = m(x, t, ctx, None)
         for i in range(2):
             for j in range(cfg.n_frames):
                 ref = sd(x[i, :, j], t[i:i + 1], ctx[i:i + 1]).sample
                 assert torch.allclose(out[i, :, j], ref, atol=1e-5)
-        _perturb(m)
+        perturb_mvvdm(m)
         assert (m(x, t, ctx, None) - out).abs().max() > 1e-4  # the new modules do act once trained
 
 
 def test_views_frames_and_samples_interact_as_designed():
     cfg = MVVDMConfig.tiny()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg)).eval()
-    x, t, ctx, cam = _inputs(cfg)
+    m = perturb_mvvdm(MVVDMUNet(cfg)).eval()
+    x, t, ctx, cam = mvvdm_inputs(cfg)
     with torch.no_grad():
         out = m(x, t, ctx, cam)
         x2 = x.clone()
@@ -86,14 +69,14 @@ def test_public_layouts_round_trip_to_identical_outputs(tmp_path):
     from safetensors.torch import save_file
     cfg = MVVDMConfig.tiny()
     torch.manual_seed(0)
-    a = _perturb(MVVDMUNet(cfg)).eval()
+    a = perturb_mvvdm(MVVDMUNet(cfg)).eval()
     ldm = dict(ck.to_mvdream_ldm(a))
     ldm["first_stage_model.decoder.conv_in.weight"] = torch.zeros(1)   # other models in the file are ignored
     torch.save({"state_dict": ldm}, tmp_path / "sd-v1.5-4view.pt")
     save_file({k: v.contiguous() for k, v in ck.to_mvdream_diffusers(a).items()}, tmp_path / "unet.safetensors")
     save_file({k: v.contiguous() for k, v in ck.to_motion_adapter(a).items()}, tmp_path / "adapter.safetensors")
     torch.save({"state_dict": ck.to_animate3d(a)}, tmp_path / "animate3d_motion_modules.ckpt")
-    x, t, ctx, cam = _inputs(cfg)
+    x, t, ctx, cam = mvvdm_inputs(cfg)
     with torch.no_grad():
         ref = a(x, t, ctx, cam)
         for base in ("sd-v1.5-4view.pt", "unet.safetensors"):
@@ -217,9 +200,9 @@ def test_features_are_hooked_from_the_second_up_blocks_motion_module_and_gradien
     from sdk.models.mvvdm.tracking import TrackingLossConfig, feature_module_name, track4dgen_loss
     cfg = MVVDMConfig.tiny()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg))
+    m = perturb_mvvdm(MVVDMUNet(cfg))
     assert feature_module_name(m, TrackingLossConfig()) == "up_blocks.1.motion_modules.1"
-    x, _, ctx, cam = _inputs(cfg, b=1)
+    x, _, ctx, cam = mvvdm_inputs(cfg, b=1)
     tracks, vis = _track_batch(cfg)
     only_pos = TrackingLossConfig(lambda_diff=0.0, lambda_corr=0.0)
     out = track4dgen_loss(m, DDPMSchedule(), x, ctx, cam, tracks, vis, (32, 32), only_pos,
@@ -238,8 +221,8 @@ def test_wired_loss_weights_and_occlusion_masking():
     from sdk.models.mvvdm.tracking import TrackingLossConfig, track4dgen_loss
     cfg = MVVDMConfig.tiny()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg))
-    x, _, ctx, cam = _inputs(cfg, b=1)
+    m = perturb_mvvdm(MVVDMUNet(cfg))
+    x, _, ctx, cam = mvvdm_inputs(cfg, b=1)
     tracks, vis = _track_batch(cfg)
     kw = dict(generator=None, t=torch.tensor([300]))
     torch.manual_seed(5)

@@ -14,31 +14,11 @@ from sdk.models.mvvdm import checkpoint as ck  # noqa: E402
 from sdk.models.mvvdm import ip_adapter as ipa  # noqa: E402
 from sdk.models.mvvdm.unet import MVVDMConfig, MVVDMUNet  # noqa: E402
 
-from .conftest import sd_unet
+from .conftest import mvvdm_inputs, perturb_mvvdm, sd_unet
 
 
 def _cfg(**kw):
     return MVVDMConfig.tiny(ip_adapter=True, **kw)
-
-
-def _perturb(model, seed=1, scale=0.05):
-    """Randomise what a fresh model zero-initialises (MV2V out, motion proj_out, blender) and the IP weights."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, p in model.named_parameters():
-            if "_i2v" in k or "proj_out" in k or "mix_factor" in k or "_sp." in k:
-                p.copy_(torch.randn(p.shape, generator=g) * scale)
-            elif ipa.is_ip_key(k):
-                p.add_(torch.randn(p.shape, generator=g) * 0.3)
-    return model
-
-
-def _inputs(cfg, b=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    n, f, s = cfg.n_views, cfg.n_frames, cfg.latent_size
-    return (torch.randn(b, n, f, cfg.in_channels, s, s, generator=g), torch.tensor([10, 500][:b]),
-            torch.randn(b, 3, cfg.cross_attention_dim, generator=g), torch.randn(b, n, 4, 4, generator=g),
-            torch.randn(b, n, cfg.ip_image_embed_dim, generator=g))
 
 
 def _random_h94(model, seed=7) -> dict:
@@ -62,7 +42,7 @@ def test_ip_branch_equals_diffusers_ip_adapter_loader_frame_by_frame():
     sd._load_ip_adapter_weights([h94], low_cpu_mem_usage=False)
     # the state-dict names diffusers gives them are ours (Animate3D's full checkpoint was saved after the same call)
     assert {k for k in sd.state_dict() if ipa.is_ip_key(k)} == ipa.ip_keys(m)
-    x, t, ctx, _, emb = _inputs(cfg)
+    x, t, ctx, _, emb = mvvdm_inputs(cfg, image=True)
     with torch.no_grad():
         out = m(x, t, ctx, None, emb)
         for i in range(2):
@@ -81,10 +61,10 @@ def test_ip_branch_equals_diffusers_ip_adapter_loader_frame_by_frame():
 def test_image_embedding_changes_the_output_and_scale_zero_is_exactly_text_only():
     cfg = _cfg()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg)).eval()
+    m = perturb_mvvdm(MVVDMUNet(cfg)).eval()
     plain = MVVDMUNet(MVVDMConfig.tiny()).eval()  # same config without IP-Adapter
     plain.load_state_dict({k: v for k, v in m.state_dict().items() if not ipa.is_ip_key(k)})
-    x, t, ctx, cam, emb = _inputs(cfg)
+    x, t, ctx, cam, emb = mvvdm_inputs(cfg, image=True)
     with torch.no_grad():
         out = m(x, t, ctx, cam, emb)
         assert (m(x, t, ctx, cam, emb + 1.0) - out).abs().max() > 1e-3
@@ -107,8 +87,8 @@ def test_image_embedding_changes_the_output_and_scale_zero_is_exactly_text_only(
 def test_multiview_attention_still_mixes_views_with_the_ip_adapter_on():
     cfg = _cfg()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg)).eval()
-    x, t, ctx, cam, emb = _inputs(cfg)
+    m = perturb_mvvdm(MVVDMUNet(cfg)).eval()
+    x, t, ctx, cam, emb = mvvdm_inputs(cfg, image=True)
     with torch.no_grad():
         out = m(x, t, ctx, cam, emb)
         x2 = x.clone()
@@ -130,8 +110,8 @@ def test_multiview_attention_still_mixes_views_with_the_ip_adapter_on():
 def test_gradients_reach_the_ip_weights():
     cfg = _cfg()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg))
-    x, t, ctx, cam, emb = _inputs(cfg, b=1)
+    m = perturb_mvvdm(MVVDMUNet(cfg))
+    x, t, ctx, cam, emb = mvvdm_inputs(cfg, b=1, image=True)
     m(x, t, ctx, cam, emb).square().mean().backward()
     grads = {k: p.grad for k, p in m.named_parameters() if ipa.is_ip_key(k)}
     assert len(grads) == 4 + 2 * len(m.ip_attention_names())
@@ -145,7 +125,7 @@ def test_public_ip_layouts_round_trip_to_identical_outputs(tmp_path):
     from safetensors.torch import save_file
     cfg = _cfg()
     torch.manual_seed(0)
-    a = _perturb(MVVDMUNet(cfg)).eval()
+    a = perturb_mvvdm(MVVDMUNet(cfg)).eval()
     nested = ipa.to_ip_adapter(a)
     assert set(nested["image_proj"]) == {"proj.weight", "proj.bias", "norm.weight", "norm.bias"}
     assert set(nested["ip_adapter"]) == {f"{i}.to_{kv}_ip.weight" for i in range(1, 14, 2) for kv in "kv"}
@@ -153,7 +133,7 @@ def test_public_ip_layouts_round_trip_to_identical_outputs(tmp_path):
     save_file({k: v.contiguous() for k, v in ipa.flatten_ip_adapter(nested).items()},
               tmp_path / "ip-adapter_sd15.safetensors")
     torch.save({"state_dict": ck.to_animate3d(a, full=True)}, tmp_path / "animate3d_full.ckpt")
-    x, t, ctx, cam, emb = _inputs(cfg)
+    x, t, ctx, cam, emb = mvvdm_inputs(cfg, image=True)
     rest = {k: v for k, v in a.state_dict().items() if not ipa.is_ip_key(k)}
     with torch.no_grad():
         ref = a(x, t, ctx, cam, emb)
@@ -218,11 +198,11 @@ def test_full_mv_vdm_forward_with_every_part_and_the_tracking_loss_on_cpu():
     from sdk.models.mvvdm.unet import DDPMSchedule
     cfg = _cfg()
     torch.manual_seed(0)
-    m = _perturb(MVVDMUNet(cfg))
+    m = perturb_mvvdm(MVVDMUNet(cfg))
     names = [k for k, _ in m.named_modules()]
     assert any(k.endswith("attn1.processor") for k in names) and any("_sp" in k for k, _ in m.named_parameters())
     assert any(k.startswith("camera_embedding.") for k in m.state_dict())
-    x, t, ctx, cam, emb = _inputs(cfg, b=1)
+    x, t, ctx, cam, emb = mvvdm_inputs(cfg, b=1, image=True)
     out = m(x, t, ctx, cam, emb)
     assert out.shape == x.shape and torch.isfinite(out).all()
     g = torch.Generator().manual_seed(4)
@@ -288,7 +268,7 @@ def test_image_encoder_round_trips_and_feeds_the_ip_adapter(tmp_path, monkeypatc
         # its image_embeds are the MV-VDM's IP-Adapter input
         cfg = _cfg(ip_image_embed_dim=8)
         m = MVVDMUNet(cfg).eval()
-        x, t, ctx, cam, _ = _inputs(cfg, b=1)
+        x, t, ctx, cam, _ = mvvdm_inputs(cfg, b=1, image=True)
         views = torch.rand(1, cfg.n_views, 3, 32, 32)
         e = ipa.encode_views(back, views)
         assert e.shape == (1, cfg.n_views, 8) and torch.allclose(e[0, 1], ipa.encode_images(back, views[0, 1:2])[0],

@@ -131,13 +131,10 @@ def test_fall_is_measured_against_the_kinematic_root_height(tracker):
     assert m.fell and m.fall_frame == 3
 
 
-def test_root_rebuild_keeps_a_steady_pace_on_fox_run():
+def test_root_rebuild_keeps_a_steady_pace_on_fox_run(shared_data):
     """Fox Run's front feet glide forward within 3% H of the ground during swing; the rebuilt root must still advance
     every frame in one direction at a steady pace (the per-frame mean of all low feet jumped ±9% H between frames)."""
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rigged" / "Fox" / "Fox.glb"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+    path = shared_data / "rigged" / "Fox" / "Fox.glb"
     from sdk.io import load_asset
     from sdk.motion.gait import detect_legs, rig_height
     from sdk.physics.pipeline import prepare, rebuild_root_from_stance
@@ -225,13 +222,10 @@ def test_fall_is_a_non_leg_body_on_the_ground_beside_the_root_height_test(tracke
     assert m2.fell and m2.fall_frame == 3 and m2.fall_body == "body"
 
 
-def test_rebuilt_gallop_root_starts_at_its_cruising_speed():
+def test_rebuilt_gallop_root_starts_at_its_cruising_speed(shared_data):
     """Q-Wolf Gallop's stance foot moves 0.94 H/s over frame 0→1 and ~3.2 H/s after it; the moving median
     (TrackingConfig.root_speed_window) over the looping clip starts the rebuilt root, and q̇₀, at speed."""
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rigged" / "Quaternius_Wolf" / "Wolf.glb"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+    path = shared_data / "rigged" / "Quaternius_Wolf" / "Wolf.glb"
     from sdk.io import load_asset
     from sdk.motion.gait import detect_legs
     from sdk.physics.pipeline import is_cyclic, prepare, rebuild_root_from_stance
